@@ -1,0 +1,1 @@
+//! Placeholder: corpus generator being written.
