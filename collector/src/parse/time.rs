@@ -98,6 +98,12 @@ pub fn parse_scaled(b: &[u8], scale: u64) -> Option<u64> {
     Some(v)
 }
 
+/// Seconds plus a fraction as nanoseconds; `None` outside i64's range
+/// (years before 1678 or after 2261).
+fn to_ns(secs: i64, frac: i64) -> Option<i64> {
+    secs.checked_mul(NS_PER_SEC)?.checked_add(frac)
+}
+
 fn hms(b: &[u8]) -> Option<i64> {
     // HH:MM:SS
     if b.len() != 8 || b[2] != b':' || b[5] != b':' {
@@ -164,7 +170,7 @@ pub fn parse_clf(b: &[u8]) -> Option<i64> {
     let y = digits::<4>(&b[7..11])?;
     let t = hms(&b[12..20])?;
     let off = offset_secs(&b[21..26])?;
-    Some((ymd_secs(y, m, d)? + t - off) * NS_PER_SEC)
+    to_ns(ymd_secs(y, m, d)? + t - off, 0)
 }
 
 /// RFC 3339 / ISO 8601 with `T` or space: `2026-11-22T10:00:00.123456789Z`,
@@ -192,7 +198,7 @@ pub fn parse_rfc3339(b: &[u8]) -> Option<i64> {
         b"" | b"Z" | b"z" => 0,
         _ => offset_secs(rest)?,
     };
-    Some((ymd_secs(y, m, d)? + t - off) * NS_PER_SEC + frac)
+    to_ns(ymd_secs(y, m, d)? + t - off, frac)
 }
 
 /// PHP-FPM / PHP error-log time, the part inside the brackets:
@@ -223,7 +229,7 @@ pub fn parse_php(b: &[u8]) -> Option<i64> {
         [b' ', zone @ ..] => offset_secs(zone).unwrap_or(0),
         _ => return None,
     };
-    Some((ymd_secs(y, m, d)? + t - off) * NS_PER_SEC + frac)
+    to_ns(ymd_secs(y, m, d)? + t - off, frac)
 }
 
 /// Formats Unix nanoseconds as RFC 3339 UTC with nanoseconds
@@ -264,8 +270,14 @@ mod tests {
 
     #[test]
     fn clf() {
-        assert_eq!(parse_clf(b"22/Nov/2026:10:00:00 +0000"), Some(T * NS_PER_SEC));
-        assert_eq!(parse_clf(b"22/Nov/2026:11:30:00 +0130"), Some(T * NS_PER_SEC));
+        assert_eq!(
+            parse_clf(b"22/Nov/2026:10:00:00 +0000"),
+            Some(T * NS_PER_SEC)
+        );
+        assert_eq!(
+            parse_clf(b"22/Nov/2026:11:30:00 +0130"),
+            Some(T * NS_PER_SEC)
+        );
         assert_eq!(parse_clf(b"22/Nov/2026:10:00:00 +000"), None);
         assert_eq!(parse_clf(b"22/Foo/2026:10:00:00 +0000"), None);
     }
@@ -295,6 +307,9 @@ mod tests {
             Some(T * NS_PER_SEC + 123_456_000)
         );
         assert_eq!(parse_php(b"22-Nov-2026 10:00"), None);
+        assert_eq!(parse_php(b"22-Nov-9999 10:00:00"), None);
+        assert_eq!(parse_clf(b"22/Nov/9999:10:00:00 +0000"), None);
+        assert_eq!(parse_rfc3339(b"9999-11-22T10:00:00.999999999Z"), None);
     }
 
     #[test]
