@@ -58,7 +58,7 @@ enum Command {
         /// Rows in the site table (0 = all).
         #[arg(long, default_value_t = 20)]
         top: usize,
-        /// Files to replay.
+        /// Files to replay; a directory stands for every file under it.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -116,10 +116,10 @@ struct JsonOut<W: Write> {
 
 impl<W: Write> JsonOut<W> {
     fn flush_buf(&mut self) {
-        if self.error.is_none() {
-            if let Err(e) = self.out.write_all(&self.buf) {
-                self.error = Some(e);
-            }
+        if self.error.is_none()
+            && let Err(e) = self.out.write_all(&self.buf)
+        {
+            self.error = Some(e);
         }
         self.buf.clear();
     }
@@ -166,10 +166,10 @@ fn cmd_parse(
         out.flush_buf();
     }
     out.out.flush().ok();
-    if let Some(e) = out.error {
-        if e.kind() != io::ErrorKind::BrokenPipe {
-            return Err(e).context("writing to stdout");
-        }
+    if let Some(e) = out.error
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        return Err(e).context("writing to stdout");
     }
     eprint!("{}", report::parse_summary(&reports));
     let records: u64 = reports.iter().map(|r| r.records).sum();
@@ -210,6 +210,7 @@ fn cmd_replay(
 ) -> Result<ExitCode> {
     let cfg = load_config(config, format)?;
     let mut pipeline = Pipeline::new(&cfg)?;
+    let files = &expand(files)?;
     let total_bytes: u64 = files
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
@@ -241,4 +242,33 @@ fn cmd_replay(
     let mut out = io::stdout().lock();
     out.write_all(table.as_bytes()).ok();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces directories by the files under them (recursively, sorted), so
+/// `replay collector/samples` replays a whole sample tree.
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            let mut found = Vec::new();
+            while let Some(dir) = stack.pop() {
+                for entry in
+                    std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+                {
+                    let path = entry?.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else {
+                        found.push(path);
+                    }
+                }
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
 }

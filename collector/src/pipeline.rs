@@ -291,10 +291,11 @@ fn sniff(prefix: &[u8], cfg: &ParseConfig, complete: bool) -> (Option<Framing>, 
     let mut sample: Vec<Vec<u8>> = Vec::new();
     let want = cfg.detect_lines;
     let mut keep = |m: Framed<'_>| {
-        if let Ok(m) = m {
-            if sample.len() < want && !m.bytes.is_empty() {
-                sample.push(m.bytes.to_vec());
-            }
+        if let Ok(m) = m
+            && sample.len() < want
+            && !m.bytes.is_empty()
+        {
+            sample.push(m.bytes.to_vec());
         }
     };
     // Errors reading a slice cannot happen.

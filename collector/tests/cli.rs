@@ -1,0 +1,212 @@
+//! The `sitepulse` binary's commands, run as a user would: real files,
+//! stdin, exit codes, stdout JSON and the stderr summary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sitepulse"))
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sitepulse-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write(dir: &Path, name: &str, text: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+fn json_lines(s: &str) -> Vec<serde_json::Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+const CLF: &str = "10.42.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /wp-admin/admin-ajax.php HTTP/2.0\" 200 1234 \"-\" \"Mozilla/5.0\" 42 \"websecure-site042-example-com@kubernetes\" \"http://10.42.1.17:80\" 12ms\n\
+2001:db8::1 - - [22/Nov/2026:10:00:01 +0000] \"POST /xmlrpc.php HTTP/1.1\" 502 0 \"-\" \"-\" 43 \"websecure-site007-example-com@kubernetes\" \"http://10.42.1.18:80\" 30012ms\r\n";
+
+const FPM: &str = "[22-Nov-2026 10:00:00] WARNING: [pool site042] server reached pm.max_children setting (5), consider raising it\n\
+[22-Nov-2026 10:00:01] WARNING: [pool site042] child 123 exited on signal 9 (SIGKILL) after 3.200000 seconds from start\n";
+
+const WP: &str = "[22-Nov-2026 10:00:00 UTC] PHP Fatal error:  Uncaught Error: Call to undefined function foo() in /var/www/html/wp-content/plugins/x/x.php:12\n\
+Stack trace:\n\
+#0 /var/www/html/wp-includes/class-wp-hook.php(324): foo('')\n\
+#1 {main}\n  thrown in /var/www/html/wp-content/plugins/x/x.php on line 12\n\
+[22-Nov-2026 10:00:05 UTC] PHP Warning:  Undefined array key \"x\" in /var/www/html/index.php on line 5\n";
+
+#[test]
+fn parse_prints_one_json_object_per_record_with_fixed_keys() {
+    let dir = tmpdir("parse");
+    let clf = write(&dir, "traefik.log", CLF.as_bytes());
+    let fpm = write(&dir, "fpm.log", FPM.as_bytes());
+    let wp = write(&dir, "debug.log", WP.as_bytes());
+    let (out, stdout, stderr) = run(bin().arg("parse").args([&clf, &fpm, &wp]));
+    assert!(out.status.success(), "{stderr}");
+    let recs = json_lines(&stdout);
+    assert_eq!(recs.len(), 6, "{stdout}");
+    let keys: Vec<Vec<String>> = recs
+        .iter()
+        .map(|r| r.as_object().unwrap().keys().cloned().collect())
+        .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] == w[1]),
+        "same keys for every format"
+    );
+    assert_eq!(recs[0]["site"], "site042-example-com");
+    assert_eq!(recs[0]["duration_ms"], 12.0);
+    assert_eq!(recs[1]["client"], "2001:db8::1");
+    assert_eq!(recs[1]["status"], 502);
+    assert_eq!(recs[1]["user_agent"], serde_json::Value::Null);
+    assert_eq!(recs[2]["event"], "max_children_reached");
+    assert_eq!(recs[2]["site"], "site042");
+    assert_eq!(recs[3]["event"], "child_terminated");
+    assert_eq!(recs[4]["event"], "php_fatal");
+    assert!(recs[4]["message"].as_str().unwrap().contains("#1 {main}"));
+    assert_eq!(recs[5]["event"], "php_warning");
+    assert!(
+        stderr.contains("traefik.log: 2 records, 0 unparsed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("format fpm_error"), "{stderr}");
+    assert!(stderr.contains("debug.log: 2 records"), "{stderr}");
+}
+
+#[test]
+fn parse_reads_stdin_and_counts_bad_lines_by_reason() {
+    let mut input = CLF.as_bytes().to_vec();
+    input.extend_from_slice(b"not a log line at all\n\xff\xfe\x00 binary junk\n");
+    input.extend_from_slice(&CLF.as_bytes()[..60]); // truncated final line
+    let mut child = bin()
+        .arg("parse")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(json_lines(&String::from_utf8_lossy(&out.stdout)).len(), 2);
+    assert!(stderr.contains("-: 2 records, 3 unparsed"), "{stderr}");
+    assert!(stderr.contains("unparsed "), "{stderr}");
+}
+
+#[test]
+fn parse_format_override_and_unknown_format() {
+    let dir = tmpdir("override");
+    let clf = write(&dir, "x.log", CLF.as_bytes());
+    let (out, stdout, stderr) = run(bin().args(["parse", "--format", "nginx"]).arg(&clf));
+    // Traefik lines are not nginx lines: nothing parses, exit 1, reasons listed.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("format nginx"), "{stderr}");
+    let (out, _, stderr) = run(bin().args(["parse", "--format", "apache"]).arg(&clf));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("unknown format"), "{stderr}");
+}
+
+#[test]
+fn replay_prints_sites_by_traffic_and_totals() {
+    let dir = tmpdir("replay");
+    let mut text = String::new();
+    for _ in 0..3 {
+        text.push_str(CLF);
+    }
+    // site042 gets 3 + 2 requests, site007 3.
+    text.push_str(&CLF[..CLF.find('\n').unwrap() + 1].repeat(2));
+    write(&dir, "a/traefik.log", text.as_bytes());
+    write(&dir, "b/fpm.log", FPM.as_bytes());
+    let (out, stdout, stderr) = run(bin().arg("replay").arg(&dir));
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("site ") && lines[0].contains("p99_ms"),
+        "{stdout}"
+    );
+    assert!(lines[1].starts_with("site042-example-com "), "{stdout}");
+    assert!(lines[2].starts_with("site007-example-com "), "{stdout}");
+    let cols: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(cols[1], "3");
+    assert_eq!(cols[6], "100.00", "all 502: {stdout}");
+    let fpm_row = lines.iter().find(|l| l.starts_with("site042 ")).unwrap();
+    let cols: Vec<&str> = fpm_row.split_whitespace().collect();
+    assert_eq!(&cols[7..11], ["1", "0", "1", "0"], "{stdout}");
+    assert!(
+        stdout.contains("total: 10 lines, 10 records, 0 unparsed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn config_errors_name_file_line_and_field() {
+    let dir = tmpdir("config");
+    let log = write(&dir, "x.log", CLF.as_bytes());
+    let cfg = write(
+        &dir,
+        "bad.yaml",
+        b"parse:\n  format: auto\nsites:\n  max_sites: 10\n  router_patern: x\n",
+    );
+    let (out, _, stderr) = run(bin().arg("replay").arg("--config").arg(&cfg).arg(&log));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("bad.yaml"), "{stderr}");
+    assert!(stderr.contains("line 5"), "{stderr}");
+    assert!(stderr.contains("router_patern"), "{stderr}");
+    let cfg = write(
+        &dir,
+        "bad2.yaml",
+        b"sites:\n  path_pattern: '/var/www/([^/]+)/'\n",
+    );
+    let (out, _, stderr) = run(bin().arg("replay").arg("--config").arg(&cfg).arg(&log));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("bad2.yaml:2: sites.path_pattern:"),
+        "{stderr}"
+    );
+    let (out, _, stderr) = run(bin()
+        .args(["replay", "--config", "/nonexistent.yaml"])
+        .arg(&log));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("/nonexistent.yaml"), "{stderr}");
+}
+
+#[test]
+fn cri_pod_logs_get_the_namespace_as_site() {
+    let dir = tmpdir("pods");
+    let line = "[22-Nov-2026 10:00:00] WARNING: [pool www] server reached pm.max_children setting (5), consider raising it";
+    let (a, b) = line.split_at(30);
+    let text = format!(
+        "2026-11-22T10:00:00.1Z stderr P {a}\n2026-11-22T10:00:00.2Z stdout F unrelated\n2026-11-22T10:00:00.3Z stderr F {b}\n"
+    );
+    let p = write(
+        &dir,
+        "var/log/pods/shop_shop-php-7d9f_0b1c2d3e-1111-2222-3333-444455556666/php/0.log",
+        text.as_bytes(),
+    );
+    let cfg = write(&dir, "c.yaml", b"sites:\n  resolve_order: [namespace]\n");
+    let (out, stdout, stderr) = run(bin().arg("parse").arg("--config").arg(&cfg).arg(&p));
+    assert!(out.status.success(), "{stderr}");
+    let recs = json_lines(&stdout);
+    assert_eq!(recs.len(), 1, "{stdout}\n{stderr}");
+    assert_eq!(recs[0]["site"], "shop");
+    assert_eq!(recs[0]["stream"], "stderr");
+    assert_eq!(recs[0]["event"], "max_children_reached");
+    assert!(stderr.contains("framing cri"), "{stderr}");
+    assert!(stderr.contains("unparsed format: 1"), "{stderr}");
+}
