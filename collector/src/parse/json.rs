@@ -55,8 +55,9 @@ fn bad(at: usize) -> ParseError {
 /// first malformed byte otherwise (including anything after the object).
 ///
 /// # Performance
-/// One pass; strings are crossed with `memchr2` for `"` and `\`, so the cost
-/// is dominated by the number of members, not their length. No allocation.
+/// One pass; strings are crossed 8 bytes at a time, then with `memchr2`
+/// for `"` and `\`, so the cost is dominated by the number of members, not
+/// their length. No allocation.
 pub fn for_each_member<'b>(
     doc: &'b [u8],
     mut f: impl FnMut(&'b [u8], Value<'b>),
@@ -72,29 +73,44 @@ pub fn for_each_member<'b>(
         return finish(doc, pos + 1);
     }
     loop {
-        match doc.get(pos) {
-            Some(b'"') => {}
-            Some(_) => return Err(bad(pos)),
-            None => return Err(TRUNCATED),
-        }
-        let (key_end, _) = scan_string(doc, pos + 1)?;
+        // Compact documents (no whitespace) take the first arm of each
+        // `match`; whitespace is skipped only when it is there.
+        let (key_end, _) = match doc.get(pos) {
+            Some(b'"') => scan_string(doc, pos + 1)?,
+            _ => return Err(unexpected(doc, pos)),
+        };
         let key = doc.get(pos + 1..key_end).ok_or(TRUNCATED)?;
-        pos = skip_ws(doc, key_end + 1);
-        match doc.get(pos) {
-            Some(b':') => {}
-            Some(_) => return Err(bad(pos)),
-            None => return Err(TRUNCATED),
+        pos = key_end + 1;
+        if doc.get(pos) != Some(&b':') {
+            pos = skip_ws(doc, pos);
+            if doc.get(pos) != Some(&b':') {
+                return Err(unexpected(doc, pos));
+            }
         }
-        pos = skip_ws(doc, pos + 1);
-        let (value, end) = scan_value(doc, pos)?;
+        let (value, end) = scan_value(doc, pos + 1)?;
         f(key, value);
-        pos = skip_ws(doc, end);
-        match doc.get(pos) {
-            Some(b',') => pos = skip_ws(doc, pos + 1),
-            Some(b'}') => return finish(doc, pos + 1),
-            Some(_) => return Err(bad(pos)),
-            None => return Err(TRUNCATED),
+        pos = end;
+        loop {
+            match doc.get(pos) {
+                Some(b',') => break,
+                Some(b'}') => return finish(doc, pos + 1),
+                Some(b' ' | b'\t' | b'\n' | b'\r') => pos = skip_ws(doc, pos),
+                _ => return Err(unexpected(doc, pos)),
+            }
         }
+        pos += 1;
+        if doc.get(pos) != Some(&b'"') {
+            pos = skip_ws(doc, pos);
+        }
+    }
+}
+
+#[cold]
+fn unexpected(doc: &[u8], pos: usize) -> ParseError {
+    if pos >= doc.len() {
+        TRUNCATED
+    } else {
+        bad(pos)
     }
 }
 
@@ -120,24 +136,55 @@ fn skip_ws(doc: &[u8], mut pos: usize) -> usize {
 fn scan_string(doc: &[u8], mut pos: usize) -> Result<(usize, bool), ParseError> {
     let mut escaped = false;
     loop {
-        let rest = doc.get(pos..).ok_or(TRUNCATED)?;
-        let i = memchr2(b'"', b'\\', rest).ok_or(TRUNCATED)?;
-        let at = pos + i;
-        if rest.get(i) == Some(&b'"') {
+        let at = find_quote_or_backslash(doc, pos).ok_or(TRUNCATED)?;
+        if doc.get(at) == Some(&b'"') {
             return Ok((at, escaped));
         }
         escaped = true;
-        // Skip the backslash and the byte it escapes; `get` above catches
-        // a backslash that ends the document.
+        // Skip the backslash and the byte it escapes; a backslash that ends
+        // the document leaves `pos` past the end, which finds nothing.
         pos = at + 2;
     }
 }
 
-/// Scans the value starting at `pos`; returns it and the index just after it.
-fn scan_value(doc: &[u8], pos: usize) -> Result<(Value<'_>, usize), ParseError> {
-    let Some(&c) = doc.get(pos) else {
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Index of the first `"` or `\` at or after `pos`. Most strings in a log
+/// line are a few bytes long, so the first 32 bytes are checked a word at a
+/// time (SWAR) before `memchr2`'s setup would pay off.
+#[inline]
+fn find_quote_or_backslash(doc: &[u8], mut pos: usize) -> Option<usize> {
+    for _ in 0..4 {
+        let Some(word) = doc.get(pos..).and_then(<[u8]>::first_chunk::<8>) else {
+            break;
+        };
+        let w = u64::from_le_bytes(*word);
+        let q = w ^ (LO * u64::from(b'"'));
+        let b = w ^ (LO * u64::from(b'\\'));
+        // A zero byte in `q` or `b` marks a match. The lowest flagged byte
+        // is always a true match (false flags only follow a true one).
+        let m = ((q.wrapping_sub(LO) & !q) | (b.wrapping_sub(LO) & !b)) & HI;
+        if m != 0 {
+            return Some(pos + (m.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    let rest = doc.get(pos..)?;
+    memchr2(b'"', b'\\', rest).map(|i| pos + i)
+}
+
+/// Scans the value starting at `pos` (after optional whitespace); returns it
+/// and the index just after it.
+#[inline]
+fn scan_value(doc: &[u8], mut pos: usize) -> Result<(Value<'_>, usize), ParseError> {
+    let Some(mut c) = doc.get(pos).copied() else {
         return Err(TRUNCATED);
     };
+    if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+        pos = skip_ws(doc, pos);
+        c = *doc.get(pos).ok_or(TRUNCATED)?;
+    }
     match c {
         b'"' => {
             let (end, escaped) = scan_string(doc, pos + 1)?;
@@ -592,6 +639,36 @@ mod tests {
                     let _ = unescape(raw);
                 }
             });
+        }
+    }
+
+    #[test]
+    fn string_lengths_around_word_boundaries() {
+        for n in 0..80 {
+            for k in 0..=n {
+                let mut text = "x".repeat(n);
+                text.insert_str(k, "\\\"");
+                let doc = format!("{{\"k\":\"{text}\",\"n\":{n}}}");
+                let m = members(doc.as_bytes()).unwrap();
+                assert_eq!(
+                    m[0].1,
+                    Value::Str {
+                        raw: text.as_bytes(),
+                        escaped: true
+                    }
+                );
+                assert_eq!(m[1].1, Value::Num(n.to_string().as_bytes()));
+            }
+            let plain = "y".repeat(n);
+            let doc = format!("{{\"k\":\"{plain}\"}}");
+            let m = members(doc.as_bytes()).unwrap();
+            assert_eq!(
+                m[0].1,
+                Value::Str {
+                    raw: plain.as_bytes(),
+                    escaped: false
+                }
+            );
         }
     }
 

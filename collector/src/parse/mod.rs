@@ -197,15 +197,27 @@ pub fn starts_record(source: Source, line: &[u8]) -> bool {
 }
 
 /// Detects the format of a file from its first lines: each candidate parses
-/// the sample and the one that accepts the most lines wins (ties go to the
-/// earlier entry of [`Source::ALL`]). Returns `None` when no parser accepts
+/// the sample and the one that accepts the most lines wins (ties go to nginx,
+/// then the order of [`Source::ALL`]). Returns `None` when no parser accepts
 /// any line.
 ///
 /// Multi-line formats are tried on the sample split at record starts, so a
 /// slow-log block or a stack trace counts as one accepted record.
 pub fn detect<'a>(lines: impl IntoIterator<Item = &'a [u8]> + Clone) -> Option<Source> {
+    // Plain `combined` lines are both nginx and Traefik's genericCLF; on a
+    // tie, call them nginx (full Traefik CLF lines fail the nginx parser on
+    // their router/service tail, so Traefik still wins when it is Traefik).
+    const ORDER: [Source; 7] = [
+        Source::Nginx,
+        Source::TraefikClf,
+        Source::TraefikJson,
+        Source::FpmError,
+        Source::FpmSlow,
+        Source::FpmAccess,
+        Source::WordPress,
+    ];
     let mut best: Option<(Source, usize)> = None;
-    for source in Source::ALL {
+    for source in ORDER {
         let mut ok = 0usize;
         if source.is_multiline() {
             // Join physical lines into blocks the way the framer will.

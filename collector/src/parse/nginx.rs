@@ -40,14 +40,12 @@ use crate::record::{Record, Source};
 /// No allocation; one `memchr` per field.
 pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
     let s = trim_eol(line);
-    let (mut rec, pos) = head(s)?;
-    rec.source = Source::Nginx;
-
-    let (referer, pos) = quoted(s, pos, Field::Referer)?;
+    let h = head(s)?;
+    let (referer, pos) = quoted(s, h.end, Field::Referer)?;
     let (user_agent, mut pos) = quoted(s, pos, Field::UserAgent)?;
-    rec.referer = dash(referer);
-    rec.user_agent = dash(user_agent);
 
+    let mut duration_ns = None;
+    let mut host = &b""[..];
     let mut extra_quoted: [Option<&[u8]>; 2] = [None, None];
     let mut n_quoted = 0;
     let mut host_unquoted = false;
@@ -56,7 +54,7 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
             let (v, next) = quoted(s, pos, Field::Trailing)?;
             let slot = extra_quoted
                 .get_mut(n_quoted)
-                .ok_or(ParseError::bad(Field::Trailing, pos + 1))?;
+                .ok_or_else(|| ParseError::bad(Field::Trailing, pos + 1))?;
             *slot = Some(v);
             n_quoted += 1;
             pos = next;
@@ -70,12 +68,12 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
         let len = memchr(b' ', rest).unwrap_or(rest.len());
         let tok = rest.get(..len).unwrap_or_default();
         pos = t0 + len;
-        if rec.duration_ns.is_none()
+        if duration_ns.is_none()
             && let Some(ns) = time::parse_scaled(tok, 1_000_000_000)
         {
-            rec.duration_ns = Some(ns);
+            duration_ns = Some(ns);
         } else if !host_unquoted && is_host(tok) {
-            rec.host = tok;
+            host = tok;
             host_unquoted = true;
         } else {
             return Err(ParseError::bad(Field::Trailing, t0));
@@ -85,17 +83,33 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
         [None, _] => {}
         [Some(one), None] => {
             if !host_unquoted && !is_address_list(one) && is_host(one) {
-                rec.host = one;
+                host = one;
             }
         }
-        [Some(_forwarded), Some(host)] => {
+        [Some(_forwarded), Some(quoted_host)] => {
             if host_unquoted {
                 return Err(ParseError::bad(Field::Host, pos));
             }
-            rec.host = dash(host);
+            host = dash(quoted_host);
         }
     }
-    Ok(rec)
+    // Built in one expression so the record is written once, in place.
+    Ok(Record {
+        source: Source::Nginx,
+        ts_ns: h.ts_ns,
+        client: h.client,
+        user: h.user,
+        method: h.method,
+        path: h.path,
+        protocol: h.protocol,
+        status: h.status,
+        bytes: h.bytes,
+        duration_ns,
+        referer: dash(referer),
+        user_agent: dash(user_agent),
+        host,
+        ..Record::default()
+    })
 }
 
 /// Reads ` "<value>"` starting at the space at `pos`; returns the value and
@@ -121,14 +135,21 @@ fn quoted(s: &[u8], pos: usize, field: Field) -> Result<(&[u8], usize), ParseErr
     }
 }
 
+/// Bytes allowed in a host: letters, digits and `.-_:[]`.
+static HOST_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']');
+        c += 1;
+    }
+    t
+};
+
 /// A host name, IPv4/IPv6 address or `[v6]`, optionally with a port.
 fn is_host(b: &[u8]) -> bool {
-    !b.is_empty()
-        && b != b"-"
-        && b.len() <= 255
-        && b.iter().all(|&c| {
-            c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b':' | b'[' | b']')
-        })
+    !b.is_empty() && b != b"-" && b.len() <= 255 && b.iter().all(|&c| HOST_BYTES[usize::from(c)])
 }
 
 /// An `X-Forwarded-For` value: `-` or addresses separated by `,` and spaces.

@@ -100,10 +100,12 @@ pub fn parse_scaled(b: &[u8], scale: u64) -> Option<u64> {
 
 /// Seconds plus a fraction as nanoseconds; `None` outside i64's range
 /// (years before 1678 or after 2261).
+#[inline]
 fn to_ns(secs: i64, frac: i64) -> Option<i64> {
     secs.checked_mul(NS_PER_SEC)?.checked_add(frac)
 }
 
+#[inline]
 fn hms(b: &[u8]) -> Option<i64> {
     // HH:MM:SS
     if b.len() != 8 || b[2] != b':' || b[5] != b':' {
@@ -118,6 +120,7 @@ fn hms(b: &[u8]) -> Option<i64> {
     Some(i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s))
 }
 
+#[inline]
 fn ymd_secs(y: u32, m: u32, d: u32) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
@@ -126,6 +129,7 @@ fn ymd_secs(y: u32, m: u32, d: u32) -> Option<i64> {
 }
 
 /// `+hhmm` / `-hhmm` / `+hh:mm` as seconds east of UTC.
+#[inline]
 fn offset_secs(b: &[u8]) -> Option<i64> {
     let sign = match b.first()? {
         b'+' => 1,
@@ -145,6 +149,7 @@ fn offset_secs(b: &[u8]) -> Option<i64> {
 
 /// Fraction digits after a `.` as nanoseconds (up to 9 digits used, more
 /// are ignored). Returns the value and how many bytes were consumed.
+#[inline]
 fn fraction_ns(b: &[u8]) -> (i64, usize) {
     let mut ns = 0i64;
     let mut scale = 100_000_000i64;

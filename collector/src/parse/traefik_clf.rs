@@ -43,30 +43,42 @@ use crate::record::{Record, Source};
 /// The hottest parser in the product: keep it branch-light.
 pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
     let s = trim_eol(line);
-    let (mut rec, pos) = head(s)?;
-    rec.source = Source::TraefikClf;
-    // `pos` is at the space after the size field.
-    let mid_start = pos + 1;
-    let mid_end = match tail(s, mid_start)? {
-        Some(t) => {
-            rec.request_count = t.count;
-            rec.router = t.router;
-            rec.service_url = t.url;
-            rec.duration_ns = Some(t.duration_ns);
-            t.mid_end
-        }
-        None => s.len(),
-    };
-    if s.get(pos) != Some(&b' ') {
+    let h = head(s)?;
+    if s.get(h.end) != Some(&b' ') {
         return Err(ParseError::Truncated {
             field: Field::Referer,
         });
     }
-    let (referer, user_agent) = referer_ua(s, mid_start, mid_end)?;
-    rec.referer = dash(referer);
-    rec.user_agent = dash(user_agent);
-    Ok(rec)
+    let mid_start = h.end + 1;
+    let t = tail(s, mid_start)?;
+    let (referer, user_agent) =
+        referer_ua(s, mid_start, t.as_ref().map_or(s.len(), |t| t.mid_end))?;
+    // Built in one expression so the record is written once, in place.
+    Ok(Record {
+        source: Source::TraefikClf,
+        ts_ns: h.ts_ns,
+        client: h.client,
+        user: h.user,
+        method: h.method,
+        path: h.path,
+        protocol: h.protocol,
+        status: h.status,
+        bytes: h.bytes,
+        referer: dash(referer),
+        user_agent: dash(user_agent),
+        request_count: t.as_ref().map_or(0, |t| t.count),
+        router: t.as_ref().map_or(&b""[..], |t| t.router),
+        service_url: t.as_ref().map_or(&b""[..], |t| t.url),
+        duration_ns: t.as_ref().map(|t| t.duration_ns),
+        ..Record::default()
+    })
 }
+
+/// Longest client text accepted (an IPv6 address with zone and brackets
+/// fits); bounds the first scan on lines of another format.
+const MAX_CLIENT: usize = 64;
+/// Longest status / size / count token: `u64::MAX` has 20 digits.
+const MAX_NUMBER: usize = 20;
 
 /// The line without a trailing `\n` and then `\r`.
 #[inline]
@@ -84,11 +96,23 @@ pub(super) fn dash(b: &[u8]) -> &[u8] {
 /// Whether the byte at `q` is preceded by an odd run of backslashes.
 #[inline]
 pub(super) fn is_escaped(s: &[u8], q: usize) -> bool {
+    if q == 0 || s.get(q - 1) != Some(&b'\\') {
+        return false;
+    }
     let before = s.get(..q).unwrap_or_default();
     before.iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1
 }
 
+/// Index of the first `b` in at most `max` bytes of `s[from..]`. For the
+/// short fields a plain loop is cheaper than setting up `memchr`.
 #[inline]
+fn find_short(s: &[u8], from: usize, max: usize, b: u8) -> Option<usize> {
+    let hay = s.get(from..)?;
+    let hay = hay.get(..max).unwrap_or(hay);
+    hay.iter().position(|&c| c == b).map(|i| from + i)
+}
+
+#[cold]
 fn need(s: &[u8], at: usize, field: Field) -> ParseError {
     if at >= s.len() {
         ParseError::Truncated { field }
@@ -97,47 +121,65 @@ fn need(s: &[u8], at: usize, field: Field) -> ParseError {
     }
 }
 
-/// Parses the CLF head shared with nginx,
-/// `client - user [time] "request" status size`, into a record (source left
-/// at its default) and returns it with the index just after the size field.
-pub(super) fn head(s: &[u8]) -> Result<(Record<'_>, usize), ParseError> {
-    let Some(sp) = memchr(b' ', s) else {
-        return Err(if s.iter().all(u8::is_ascii_whitespace) {
-            ParseError::Empty
-        } else {
-            ParseError::Format
-        });
-    };
-    if sp == 0 {
-        return Err(if s.iter().all(u8::is_ascii_whitespace) {
-            ParseError::Empty
-        } else {
-            ParseError::Format
-        });
+#[cold]
+fn empty_or_format(s: &[u8]) -> ParseError {
+    if s.iter().all(u8::is_ascii_whitespace) {
+        ParseError::Empty
+    } else {
+        ParseError::Format
     }
+}
+
+/// The CLF head shared with nginx: `client - user [time] "request" status
+/// size`, with `-` already mapped to empty / 0 / `None`.
+pub(super) struct Head<'b> {
+    pub client: &'b [u8],
+    pub user: &'b [u8],
+    pub ts_ns: Option<i64>,
+    pub method: &'b [u8],
+    pub path: &'b [u8],
+    pub protocol: &'b [u8],
+    pub status: u16,
+    pub bytes: u64,
+    /// Index just after the size field.
+    pub end: usize,
+}
+
+/// Parses the CLF head at the start of `s`.
+#[inline]
+pub(super) fn head(s: &[u8]) -> Result<Head<'_>, ParseError> {
+    let sp = match find_short(s, 0, MAX_CLIENT + 1, b' ') {
+        Some(sp) if sp > 0 => sp,
+        _ => return Err(empty_or_format(s)),
+    };
     if s.get(sp..sp + 3) != Some(b" - ") {
         return Err(ParseError::Format);
     }
-    let mut rec = Record {
-        client: dash(s.get(..sp).unwrap_or_default()),
-        ..Record::default()
-    };
+    let client = dash(s.get(..sp).unwrap_or_default());
 
     let u0 = sp + 3;
-    let br =
-        u0 + memchr(b'[', s.get(u0..).unwrap_or_default()).ok_or(need(s, s.len(), Field::Time))?;
-    if br == u0 || s.get(br - 1) != Some(&b' ') {
-        return Err(ParseError::bad(Field::User, br));
-    }
-    rec.user = dash(s.get(u0..br - 1).unwrap_or_default());
+    let mut user = &b""[..];
+    let br = if s.get(u0..u0 + 3) == Some(b"- [") {
+        u0 + 2
+    } else {
+        let rest = s.get(u0..).unwrap_or_default();
+        let br = u0 + memchr(b'[', rest).ok_or_else(|| need(s, s.len(), Field::Time))?;
+        if br == u0 || s.get(br - 1) != Some(&b' ') {
+            return Err(ParseError::bad(Field::User, br));
+        }
+        user = dash(s.get(u0..br - 1).unwrap_or_default());
+        br
+    };
 
     let t0 = br + 1;
+    let mut ts_ns = None;
     let after = if s.get(t0..t0 + 2) == Some(b"-]") {
         t0 + 2
     } else {
         match (s.get(t0..t0 + 26), s.get(t0 + 26)) {
             (Some(t), Some(b']')) => {
-                rec.ts_ns = Some(time::parse_clf(t).ok_or(ParseError::bad(Field::Time, t0))?);
+                let ts = time::parse_clf(t).ok_or_else(|| ParseError::bad(Field::Time, t0))?;
+                ts_ns = Some(ts);
             }
             _ => return Err(need(s, t0 + 27, Field::Time)),
         }
@@ -165,49 +207,72 @@ pub(super) fn head(s: &[u8]) -> Result<(Record<'_>, usize), ParseError> {
         from = q + 1;
     };
     let (method, path, protocol) = request_line(s.get(r0..close).unwrap_or_default());
-    rec.method = method;
-    rec.path = path;
-    rec.protocol = protocol;
 
     let st0 = close + 2;
-    let st_len = memchr(b' ', s.get(st0..).unwrap_or_default()).ok_or(ParseError::Truncated {
-        field: Field::Bytes,
-    })?;
-    let st = s.get(st0..st0 + st_len).unwrap_or_default();
-    rec.status = match st {
-        b"-" => 0,
-        _ => time::parse_u64(st)
-            .filter(|&v| v <= 999)
-            .and_then(|v| u16::try_from(v).ok())
-            .ok_or(ParseError::bad(Field::Status, st0))?,
+    let status;
+    let z0 = match s.get(st0..st0 + 4) {
+        Some(&[a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', b' ']) => {
+            status = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+            st0 + 4
+        }
+        _ => {
+            let st_end = find_short(s, st0, MAX_NUMBER + 1, b' ')
+                .ok_or_else(|| need(s, s.len(), Field::Status))?;
+            status = match s.get(st0..st_end).unwrap_or_default() {
+                b"-" => 0,
+                st => time::parse_u64(st)
+                    .filter(|&v| v <= 999)
+                    .and_then(|v| u16::try_from(v).ok())
+                    .ok_or_else(|| ParseError::bad(Field::Status, st0))?,
+            };
+            st_end + 1
+        }
     };
 
-    let z0 = st0 + st_len + 1;
-    let z_rest = s.get(z0..).unwrap_or_default();
-    let z_len = memchr(b' ', z_rest).unwrap_or(z_rest.len());
-    let size = z_rest.get(..z_len).unwrap_or_default();
-    rec.bytes = match size {
+    let z_end = find_short(s, z0, MAX_NUMBER + 1, b' ').unwrap_or(s.len());
+    let bytes = match s.get(z0..z_end).unwrap_or_default() {
         b"-" => 0,
-        _ => time::parse_u64(size).ok_or(need(s, z0, Field::Bytes))?,
+        size => time::parse_u64(size).ok_or_else(|| need(s, z0, Field::Bytes))?,
     };
-    Ok((rec, z0 + z_len))
+    Ok(Head {
+        client,
+        user,
+        ts_ns,
+        method,
+        path,
+        protocol,
+        status,
+        bytes,
+        end: z_end,
+    })
 }
 
 /// Splits `METHOD target protocol`. Anything whose first word is not an
 /// HTTP method token is kept whole as the path with an empty method.
+#[inline]
 fn request_line(req: &[u8]) -> (&[u8], &[u8], &[u8]) {
-    let Some(a) = memchr(b' ', req) else {
+    // A method is at most 32 bytes; no space that early means one token
+    // (`-`, a TLS handshake) or garbage, both kept whole.
+    let Some(a) = find_short(req, 0, 33, b' ') else {
         return (b"", dash(req), b"");
     };
     let method = req.get(..a).unwrap_or_default();
-    let token = method.len() <= 32
-        && method
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    let token = method
+        .iter()
+        .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
     if !token {
         return (b"", req, b"");
     }
-    let b = memrchr(b' ', req).unwrap_or(a);
+    // Fast path for ` HTTP/x.y` at the end, else the last space.
+    let n = req.len();
+    let b = match n.checked_sub(9).and_then(|p| Some((p, req.get(p..)?))) {
+        Some((p, [b' ', b'H', b'T', b'T', b'P', b'/', x, y, z]))
+            if p > a && ![*x, *y, *z].contains(&b' ') =>
+        {
+            p
+        }
+        _ => memrchr(b' ', req).unwrap_or(a),
+    };
     if b == a {
         return (
             dash(method),
@@ -241,20 +306,24 @@ fn tail(s: &[u8], lo: usize) -> Result<Option<Tail<'_>>, ParseError> {
         .iter()
         .rposition(|c| !c.is_ascii_digit())
         .map_or(0, |i| i + 1);
-    let ms = time::parse_u64(body.get(d0..).unwrap_or_default())
-        .ok_or(ParseError::bad(Field::Duration, d0))?;
-    let duration_ns = ms
-        .checked_mul(1_000_000)
-        .ok_or(ParseError::bad(Field::Duration, d0))?;
+    let duration_ns = time::parse_u64(body.get(d0..).unwrap_or_default())
+        .and_then(|ms| ms.checked_mul(1_000_000))
+        .ok_or_else(|| ParseError::bad(Field::Duration, d0))?;
     // ` "<url>" ` before the duration.
     let (url, url_open) = quoted_back(s, lo, d0, Field::ServiceUrl)?;
     let (router, router_open) = quoted_back(s, lo, url_open, Field::Router)?;
     let c_end = router_open - 1;
     let c_rest = s.get(lo..c_end).unwrap_or_default();
-    let c0 = lo + memrchr(b' ', c_rest).ok_or(ParseError::bad(Field::Count, c_end))? + 1;
+    let c_len = c_rest
+        .iter()
+        .rev()
+        .take(MAX_NUMBER + 1)
+        .position(|&c| c == b' ')
+        .ok_or_else(|| ParseError::bad(Field::Count, c_end))?;
+    let c0 = c_end - c_len;
     let count = match s.get(c0..c_end).unwrap_or_default() {
         b"-" => 0,
-        c => time::parse_u64(c).ok_or(ParseError::bad(Field::Count, c0))?,
+        c => time::parse_u64(c).ok_or_else(|| ParseError::bad(Field::Count, c0))?,
     };
     Ok(Some(Tail {
         mid_end: c0 - 1,
@@ -273,12 +342,12 @@ fn quoted_back(
     end: usize,
     field: Field,
 ) -> Result<(&[u8], usize), ParseError> {
-    let bad = ParseError::bad(field, end.saturating_sub(1));
+    let bad = || ParseError::bad(field, end.saturating_sub(1));
     if end < lo + 3 || s.get(end - 2..end) != Some(b"\" ") {
-        return Err(bad);
+        return Err(bad());
     }
     let close = end - 2;
-    let open = lo + memrchr(b'"', s.get(lo..close).unwrap_or_default()).ok_or(bad)?;
+    let open = lo + memrchr(b'"', s.get(lo..close).unwrap_or_default()).ok_or_else(bad)?;
     if open == lo || s.get(open - 1) != Some(&b' ') {
         return Err(ParseError::bad(field, open));
     }

@@ -89,7 +89,8 @@ impl<'b> Acc<'b> {
     /// A non-negative integer field; `None` when absent or `null`.
     fn number(&mut self, value: Value<'b>, field: Field) -> Option<u64> {
         let (raw, parsed) = match value {
-            Value::Num(raw) => (raw, number_u64(raw)),
+            // Plain integers, the usual case, skip the general float path.
+            Value::Num(raw) => (raw, time::parse_u64(raw).or_else(|| number_u64(raw))),
             Value::Str { raw, .. } => (raw, time::parse_u64(raw)),
             Value::Null => return None,
             Value::Bool(_) => (&b""[..], None),

@@ -1,0 +1,19 @@
+//! Any bytes through the whole hot path (framing and format detection,
+//! every framing, joining, labelling, aggregation): never panics, and every
+//! line is accounted for as a record or an unparsed reason.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sitepulse::config::{Config, FramingChoice};
+use sitepulse::pipeline::{NoObserver, Pipeline};
+
+fuzz_target!(|data: &[u8]| {
+    for framing in [FramingChoice::Auto, FramingChoice::Cri, FramingChoice::Docker] {
+        let mut cfg = Config::default();
+        cfg.parse.framing = framing;
+        cfg.parse.max_line_bytes = 1024;
+        let mut p = Pipeline::new(&cfg).unwrap();
+        let r = p.process("fuzz", None, data, &mut NoObserver, &mut |_| {}).unwrap();
+        assert!(r.records + r.unparsed_total() <= r.lines);
+    }
+});
