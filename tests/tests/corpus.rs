@@ -1,0 +1,203 @@
+//! End to end over generated corpora: every format and framing goes through
+//! detection, framing, parsing, labelling and aggregation, and what comes
+//! out must equal what the generator says it wrote — records, per-site
+//! requests, status codes, bytes, FPM and PHP events — with nothing
+//! unparsed.
+
+use sitepulse::aggregate::Totals;
+use sitepulse::config::Config;
+use sitepulse::frame::Framing as PipelineFraming;
+use sitepulse::label::SiteId;
+use sitepulse::pipeline::{FileReport, NoObserver, Pipeline};
+use sitepulse::record::Source;
+use sitepulse_benches::{
+    CorpusConfig, CorpusStats, Format, Framing, generate_vec, router_name, site_name, site_slug,
+};
+
+fn run(format: Format, framing: Framing, lines: u64) -> (Pipeline, FileReport, CorpusStats) {
+    let cfg = CorpusConfig {
+        format,
+        framing,
+        lines,
+        seed: 42,
+        // Small so CRI/Docker corpora exercise partial-line reassembly.
+        max_line_bytes: 2048,
+        ..CorpusConfig::default()
+    };
+    let (bytes, stats) = generate_vec(&cfg).unwrap();
+    let mut p = Pipeline::new(&Config::default()).unwrap();
+    let r = p
+        .process("corpus", None, &bytes[..], &mut NoObserver, &mut |_| {})
+        .unwrap();
+    let what = format!("{format}/{framing}");
+    assert_eq!(
+        r.source,
+        Source::from_name(format.name()),
+        "{what}: detected format"
+    );
+    let want_framing = match framing {
+        Framing::None => PipelineFraming::Raw,
+        Framing::Cri => PipelineFraming::Cri,
+        Framing::Docker => PipelineFraming::Docker,
+    };
+    assert_eq!(r.framing, Some(want_framing), "{what}: detected framing");
+    assert_eq!(r.unparsed_total(), 0, "{what}: unparsed {:?}", r.unparsed);
+    assert_eq!(r.records, stats.records, "{what}: records");
+    assert_eq!(r.lines, stats.lines, "{what}: physical lines");
+    assert_eq!(r.bytes, stats.bytes, "{what}: bytes");
+    (p, r, stats)
+}
+
+fn all_totals(p: &Pipeline) -> Vec<(String, &Totals)> {
+    p.labeler()
+        .sites()
+        .iter()
+        .filter_map(|(id, name)| p.aggregator().totals(id).map(|t| (name.to_owned(), t)))
+        .collect()
+}
+
+fn site_totals<'p>(p: &'p Pipeline, name: &str) -> &'p Totals {
+    let id = p
+        .labeler()
+        .sites()
+        .get(name)
+        .unwrap_or_else(|| panic!("no site {name}"));
+    p.aggregator().totals(id).unwrap()
+}
+
+fn check_access(p: &Pipeline, stats: &CorpusStats, name_of: impl Fn(usize) -> String) {
+    let totals = all_totals(p);
+    let requests: u64 = totals.iter().map(|(_, t)| t.requests()).sum();
+    assert_eq!(requests, stats.records, "every access record is a request");
+    let sum = |f: &dyn Fn(&Totals) -> u64| totals.iter().map(|(_, t)| f(t)).sum::<u64>();
+    assert_eq!(sum(&|t| t.class[4]), stats.status_5xx, "5xx");
+    for (i, code) in [499u16, 500, 502, 503, 504].into_iter().enumerate() {
+        assert_eq!(sum(&|t| t.codes[i]), stats.status(code), "status {code}");
+    }
+    assert_eq!(sum(&|t| t.bytes), stats.body_bytes, "bytes");
+    for (i, &n) in stats.site_records.iter().enumerate() {
+        if n > 0 {
+            assert_eq!(site_totals(p, &name_of(i)).requests(), n, "site {i}");
+        }
+    }
+    // Quantiles exist for the busiest site and are ordered.
+    let (top, _) = stats.top_sites(1)[0];
+    let t = site_totals(p, &name_of(top));
+    let (p50, p99) = (
+        t.latency.quantile_us(0.5).unwrap(),
+        t.latency.quantile_us(0.99).unwrap(),
+    );
+    assert!(p50 > 0.0 && p50 <= p99, "{p50} {p99}");
+}
+
+fn traefik_site(i: usize) -> String {
+    let r = router_name(i);
+    r.trim_start_matches("websecure-")
+        .split('@')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn traefik_clf_all_framings() {
+    for framing in [Framing::None, Framing::Cri, Framing::Docker] {
+        let (p, _, stats) = run(Format::TraefikClf, framing, 30_000);
+        check_access(&p, &stats, traefik_site);
+        if framing != Framing::None {
+            assert!(
+                stats.partial_chunks > 0,
+                "{framing}: corpus has partial lines"
+            );
+        }
+    }
+}
+
+#[test]
+fn traefik_json() {
+    let (p, _, stats) = run(Format::TraefikJson, Framing::None, 20_000);
+    check_access(&p, &stats, traefik_site);
+}
+
+#[test]
+fn nginx() {
+    let (p, _, stats) = run(Format::Nginx, Framing::None, 20_000);
+    check_access(&p, &stats, site_name);
+}
+
+#[test]
+fn fpm_access_counts_requests() {
+    let (p, _, stats) = run(Format::FpmAccess, Framing::Cri, 10_000);
+    // FPM access lines name no site (a real file belongs to one pod).
+    let requests: u64 = all_totals(&p).iter().map(|(_, t)| t.requests()).sum();
+    assert_eq!(requests, stats.records);
+}
+
+#[test]
+fn fpm_error_events() {
+    let (p, _, stats) = run(Format::FpmError, Framing::None, 20_000);
+    let totals = all_totals(&p);
+    let ev = |i: usize| totals.iter().map(|(_, t)| t.events[i]).sum::<u64>();
+    assert_eq!(ev(0), stats.fpm.max_children, "max_children");
+    assert_eq!(ev(1), stats.fpm.slow, "slow");
+    assert_eq!(ev(2), stats.fpm.terminated(), "terminated");
+    // Pools are named after sites.
+    let (top, _) = stats.top_sites(1)[0];
+    let t = site_totals(&p, &site_slug(top));
+    assert_eq!(t.requests(), 0);
+}
+
+#[test]
+fn fpm_slow_blocks_are_joined() {
+    for framing in [Framing::None, Framing::Docker] {
+        let (p, _, stats) = run(Format::FpmSlow, framing, 3_000);
+        let slow: u64 = all_totals(&p).iter().map(|(_, t)| t.events[1]).sum();
+        assert_eq!(slow, stats.records, "{framing}: one slow event per block");
+        assert_eq!(stats.fpm.slow, stats.records);
+    }
+}
+
+#[test]
+fn wordpress_fatals_with_stack_traces() {
+    for framing in [Framing::None, Framing::Cri] {
+        let (p, _, stats) = run(Format::WordPress, framing, 5_000);
+        let fatals: u64 = all_totals(&p).iter().map(|(_, t)| t.events[3]).sum();
+        assert_eq!(fatals, stats.php.fatal, "{framing}");
+        assert!(stats.lines > stats.records, "stack traces span lines");
+    }
+}
+
+/// Lines of one file arriving in any order within the ring land in their
+/// own second: replaying a corpus's lines reversed gives the same windows.
+#[test]
+fn out_of_order_lines_land_in_their_second() {
+    let cfg = CorpusConfig {
+        lines: 20_000,
+        rps: Some(100.0),
+        ..CorpusConfig::default()
+    };
+    let (bytes, _) = generate_vec(&cfg).unwrap();
+    let mut reversed: Vec<&[u8]> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    reversed.reverse();
+    let reversed = reversed.join(&b'\n');
+    let windows = |input: &[u8]| {
+        let mut p = Pipeline::new(&Config::default()).unwrap();
+        p.process("x", None, input, &mut NoObserver, &mut |_| {})
+            .unwrap();
+        // Align the windows' end: both end at the corpus's last second.
+        let site = p.labeler().sites().get(&traefik_site(0)).unwrap();
+        (
+            p.aggregator().window(site, 60).requests(),
+            p.aggregator().window(site, 300).requests(),
+            p.aggregator().window(site, 3600).requests(),
+            p.aggregator().window(SiteId(0), 3600).requests(),
+        )
+    };
+    let a = windows(&bytes);
+    // The corpus spans 200 s: the 5m and 1h windows hold all of it.
+    assert!(a.0 > 0 && a.1 > a.0 && a.2 == a.1, "{a:?}");
+    assert_eq!(a, windows(&reversed));
+}
