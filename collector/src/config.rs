@@ -237,6 +237,8 @@ mod tests {
         assert_eq!(cfg.parse.max_line_bytes, 256 * 1024);
         assert_eq!(cfg.sites.max_sites, 2000);
         assert_eq!(cfg.aggregate.retention_secs, 3600);
+        // The embedded file documents the defaults: it must spell them exactly.
+        assert_eq!(format!("{cfg:?}"), format!("{:?}", Config::default()));
         assert!(Config::from_yaml(Path::new("x"), "").is_ok());
     }
 

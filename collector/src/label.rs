@@ -96,6 +96,14 @@ pub struct SitesConfig {
     /// Hard cap on the number of sites (including `_unknown`). Bounds memory
     /// and label cardinality against floods of random Host headers.
     pub max_sites: usize,
+    /// Treat names that differ only in `.` versus `-` as one site, so the
+    /// Traefik router capture `site042-example-com` and the Host
+    /// `site042.example.com` (nginx, FPM) count together. The first
+    /// spelling seen names the site.
+    pub merge_dots_and_dashes: bool,
+    /// Namespaces that never name a site (the ingress controller's and the
+    /// cluster's own pods).
+    pub exclude_namespaces: Vec<String>,
     /// Explicit sites and their aliases.
     pub static_sites: Vec<StaticSite>,
 }
@@ -116,6 +124,17 @@ impl Default for SitesConfig {
             strip_www: true,
             auto_create: true,
             max_sites: 2000,
+            merge_dots_and_dashes: true,
+            exclude_namespaces: [
+                "kube-system",
+                "kube-public",
+                "traefik",
+                "ingress-nginx",
+                "monitoring",
+                "logging",
+            ]
+            .map(String::from)
+            .to_vec(),
             static_sites: Vec::new(),
         }
     }
@@ -141,23 +160,36 @@ pub struct SiteTable {
     names: Vec<Box<str>>,
     by_name: HashMap<Box<str>, SiteId, RandomState>,
     max: usize,
+    merge: bool,
 }
 
 impl SiteTable {
-    fn new(max: usize) -> Self {
+    fn new(max: usize, merge: bool) -> Self {
         let mut t = Self {
             names: Vec::new(),
             by_name: HashMap::default(),
             max,
+            merge,
         };
         t.names.push(UNKNOWN_SITE.into());
         t.by_name.insert(UNKNOWN_SITE.into(), SiteId::UNKNOWN);
         t
     }
 
+    /// The key `by_name` is indexed by: the name, or with `merge` its
+    /// dashed spelling.
+    fn key(&self, name: &str) -> Box<str> {
+        if self.merge {
+            name.replace('.', "-").into()
+        } else {
+            name.into()
+        }
+    }
+
     /// Returns the id of `name`, creating it if there is room.
     fn intern(&mut self, name: &str) -> Option<SiteId> {
-        if let Some(id) = self.by_name.get(name) {
+        let key = self.key(name);
+        if let Some(id) = self.by_name.get(&key) {
             return Some(*id);
         }
         if self.names.len() >= self.max {
@@ -165,7 +197,7 @@ impl SiteTable {
         }
         let id = SiteId(u16::try_from(self.names.len()).ok()?);
         self.names.push(name.into());
-        self.by_name.insert(name.into(), id);
+        self.by_name.insert(key, id);
         Some(id)
     }
 
@@ -174,9 +206,9 @@ impl SiteTable {
         self.names.get(id.index()).map_or(UNKNOWN_SITE, |n| n)
     }
 
-    /// Looks a site up by name.
+    /// Looks a site up by name (either spelling when merging).
     pub fn get(&self, name: &str) -> Option<SiteId> {
-        self.by_name.get(name).copied()
+        self.by_name.get(&self.key(name)).copied()
     }
 
     /// Number of sites, `_unknown` included.
@@ -234,6 +266,7 @@ pub struct Labeler {
     path_re: Regex,
     strip_www: bool,
     auto_create: bool,
+    exclude_namespaces: Vec<String>,
     /// Per key kind: raw key → resolved site (`None` = key names no site).
     cache: [HashMap<Box<[u8]>, Option<SiteId>, RandomState>; KEY_KINDS],
     /// Per key kind: normalised key → static site.
@@ -267,7 +300,7 @@ impl Labeler {
         };
         let router_re = compile("router_pattern", &cfg.router_pattern)?;
         let path_re = compile("path_pattern", &cfg.path_pattern)?;
-        let mut table = SiteTable::new(cfg.max_sites);
+        let mut table = SiteTable::new(cfg.max_sites, cfg.merge_dots_and_dashes);
         let mut aliases: [HashMap<Box<str>, SiteId, RandomState>; KEY_KINDS] = Default::default();
         for s in &cfg.static_sites {
             if table.get(&s.name).is_some() {
@@ -299,6 +332,7 @@ impl Labeler {
             path_re,
             strip_www: cfg.strip_www,
             auto_create: cfg.auto_create,
+            exclude_namespaces: cfg.exclude_namespaces.clone(),
             cache: Default::default(),
             aliases,
             max_cached_keys: cfg.max_sites.saturating_mul(4),
@@ -323,6 +357,7 @@ impl Labeler {
             namespace: keys
                 .namespace
                 .as_deref()
+                .filter(|ns| !self.exclude_namespaces.iter().any(|x| x == ns))
                 .and_then(|ns| self.lookup(KeyKind::Namespace, ns.as_bytes(), false)),
             path: keys
                 .path
@@ -497,6 +532,41 @@ mod tests {
             ),
             a
         );
+    }
+
+    #[test]
+    fn router_and_host_spellings_are_one_site() {
+        let mut l = Labeler::new(&SitesConfig::default()).unwrap();
+        let none = FileSites::default();
+        let a = l.label(
+            &rec(b"websecure-site042-example-com@kubernetes", b"", b""),
+            &none,
+        );
+        let b = l.label(&rec(b"", b"site042.example.com", b""), &none);
+        assert_eq!(a, b);
+        assert_eq!(l.sites().name(a), "site042-example-com");
+        assert_eq!(l.sites().get("site042.example.com"), Some(a));
+        let cfg = SitesConfig {
+            merge_dots_and_dashes: false,
+            ..SitesConfig::default()
+        };
+        let mut l = Labeler::new(&cfg).unwrap();
+        let a = l.label(
+            &rec(b"websecure-site042-example-com@kubernetes", b"", b""),
+            &none,
+        );
+        let b = l.label(&rec(b"", b"site042.example.com", b""), &none);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn excluded_namespaces_name_no_site() {
+        let mut l = Labeler::new(&SitesConfig::default()).unwrap();
+        let file = l.file_sites(&FileKeys {
+            namespace: Some("kube-system".into()),
+            path: None,
+        });
+        assert_eq!(l.label(&rec(b"", b"", b""), &file), SiteId::UNKNOWN);
     }
 
     #[test]

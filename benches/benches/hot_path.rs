@@ -1,0 +1,126 @@
+//! The hot path on the generator's seeded corpora (500 sites, Zipf
+//! popularity): parse alone, and parse → label → aggregate through the
+//! pipeline (framing and detection included), per format. Every benchmark
+//! checks its counts against the generator's stats first, so a fast wrong
+//! answer fails instead of reporting a figure.
+//!
+//! `cargo bench -p sitepulse-benches --bench hot_path` for figures;
+//! `cargo test --benches` runs each once as a smoke test.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sitepulse::config::Config;
+use sitepulse::pipeline::{NoObserver, Pipeline};
+use sitepulse::record::Source;
+use sitepulse_benches::{CorpusConfig, CorpusStats, Format, Framing, generate_vec};
+
+const LINES: u64 = 100_000;
+
+fn corpus(format: Format, framing: Framing) -> (Vec<u8>, CorpusStats) {
+    let cfg = CorpusConfig {
+        format,
+        framing,
+        lines: LINES,
+        ..CorpusConfig::default()
+    };
+    generate_vec(&cfg).expect("corpus")
+}
+
+fn source_of(format: Format) -> Source {
+    Source::from_name(format.name()).expect("same names")
+}
+
+/// Runs the pipeline once and checks it saw exactly what was generated.
+fn checked_pipeline(input: &[u8], stats: &CorpusStats, what: &str) -> Pipeline {
+    let mut p = Pipeline::new(&Config::default()).unwrap();
+    let r = p
+        .process(what, None, input, &mut NoObserver, &mut |_| {})
+        .unwrap();
+    assert_eq!(r.records, stats.records, "{what}: records");
+    assert_eq!(r.unparsed_total(), 0, "{what}: unparsed {:?}", r.unparsed);
+    if stats.format.is_access() {
+        let total: u64 = (0..p.labeler().sites().len())
+            .filter_map(|i| p.aggregator().totals(sitepulse::label::SiteId(i as u16)))
+            .map(|t| t.requests())
+            .sum();
+        assert_eq!(total, stats.records, "{what}: requests aggregated");
+    }
+    p
+}
+
+fn pipeline(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pipeline");
+    let cases = [
+        (Format::TraefikClf, Framing::None),
+        (Format::TraefikJson, Framing::None),
+        (Format::Nginx, Framing::None),
+        (Format::FpmAccess, Framing::None),
+        (Format::TraefikClf, Framing::Cri),
+        (Format::FpmError, Framing::None),
+        (Format::WordPress, Framing::None),
+    ];
+    for (format, framing) in cases {
+        let (input, stats) = corpus(format, framing);
+        let name = format!("{}/{}", format.name(), framing.name());
+        let mut p = checked_pipeline(&input, &stats, &name);
+        g.throughput(Throughput::Elements(stats.lines));
+        g.bench_function(&name, |b| {
+            b.iter(|| {
+                let r = p
+                    .process(
+                        "bench",
+                        None,
+                        black_box(&input[..]),
+                        &mut NoObserver,
+                        &mut |_| {},
+                    )
+                    .unwrap();
+                black_box(r.records)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn parse_only(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse");
+    for format in [
+        Format::TraefikClf,
+        Format::TraefikJson,
+        Format::Nginx,
+        Format::FpmAccess,
+    ] {
+        let (input, stats) = corpus(format, Framing::None);
+        let source = source_of(format);
+        let lines: Vec<&[u8]> = input
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let ok = lines
+            .iter()
+            .filter(|l| sitepulse::parse::parse(source, l).is_ok())
+            .count();
+        assert_eq!(ok as u64, stats.records, "{format}: every line parses");
+        g.throughput(Throughput::Elements(lines.len() as u64));
+        g.bench_function(format.name(), |b| {
+            b.iter(|| {
+                let mut n = 0u64;
+                for l in &lines {
+                    if let Ok(r) = sitepulse::parse::parse(source, black_box(l)) {
+                        n += u64::from(r.status);
+                    }
+                }
+                black_box(n)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = parse_only, pipeline
+}
+criterion_main!(benches);
