@@ -159,6 +159,12 @@ pub fn replay_table(p: &Pipeline, reports: &[FileReport], elapsed: Duration, top
         bytes as f64 / 1e6 / secs,
         rows.len(),
     );
+    let _ = writeln!(
+        out,
+        "per-site state: {:.1} MiB for {} sites",
+        agg.heap_bytes() as f64 / 1_048_576.0,
+        agg.site_count()
+    );
     if let (Some(a), Some(b)) = (agg.first(), agg.now()) {
         let _ = writeln!(
             out,
