@@ -86,10 +86,10 @@ pub struct FpmCounts {
 }
 
 impl FpmCounts {
-    /// Children killed: signal exits plus request timeouts (what a parser
-    /// reports as child-terminated events).
+    /// Children killed: signal exits (a request timeout is followed by its
+    /// SIGTERM exit line, which is what a parser counts as a termination).
     pub fn terminated(&self) -> u64 {
-        self.signaled + self.timed_out
+        self.signaled
     }
 }
 

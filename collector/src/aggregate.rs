@@ -15,15 +15,16 @@
 //! sites of a 1M-line, 55-minute Traefik corpus; 31.6 MiB when all 500 sites
 //! are busy every second for an hour (32 MiB, tests/tests/alloc.rs).
 //!
-//! Counters in a one-second bucket are 16-bit and saturate (65,535 requests
-//! of one class for one site in one second, far beyond a node's capacity);
-//! saturation is counted in [`AggStats::saturated`]. Slot counters and
-//! cumulative totals are 32/64-bit.
+//! Request counters in a one-second bucket are 16-bit (65,535 requests of
+//! one class for one site in one second, far beyond a node's capacity),
+//! bytes 32-bit, and a slot's tracked codes and events 16-bit; they
+//! saturate, and every saturation is counted in [`AggStats::saturated`].
+//! Durations, other slot counters and cumulative totals are 32/64-bit.
 
 use serde::Deserialize;
 
 use crate::label::SiteId;
-use crate::record::{Event, Record};
+use crate::record::{Event, Record, Source};
 use crate::sketch::{DenseSketch, SparseSketch, TotalSketch};
 
 /// Aggregation settings (`aggregate:` in the config file).
@@ -38,6 +39,12 @@ pub struct AggregateConfig {
     /// How far back one-second counters are kept (windows up to this long
     /// are exact to the second).
     pub fine_secs: u32,
+    /// Access-log formats whose lines count as requests. A node that tails
+    /// both Traefik and the nginx sidecars (or FPM access logs) sees each
+    /// request once per tier; list only the outermost tier there, e.g.
+    /// `[traefik_clf, traefik_json]`. Lines of other formats still count
+    /// their events.
+    pub request_sources: Vec<Source>,
 }
 
 impl Default for AggregateConfig {
@@ -46,22 +53,19 @@ impl Default for AggregateConfig {
             retention_secs: 3600,
             slot_secs: 10,
             fine_secs: 300,
+            request_sources: Source::ALL.into_iter().filter(|s| s.is_access()).collect(),
         }
     }
 }
 
-/// A config value that cannot be used.
+/// A config value that cannot be used; `field` is its name under `aggregate.`.
 #[derive(Debug, thiserror::Error)]
-pub enum AggregateConfigError {
-    /// Retention / slot sizes out of range or not multiples.
-    #[error(
-        "retention_secs ({retention}) must be 60..=86400 and a multiple of slot_secs ({slot}, 1..=60); fine_secs ({fine}) 60..=retention_secs"
-    )]
-    Sizes {
-        retention: u32,
-        slot: u32,
-        fine: u32,
-    },
+#[error("aggregate.{field}: {message}")]
+pub struct AggregateConfigError {
+    /// The offending field.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
 }
 
 /// HTTP status codes counted individually.
@@ -118,7 +122,7 @@ struct SecBucket {
     class: [u16; 5],
     codes: [u16; 5],
     bytes: u32,
-    dur_us: u32,
+    dur_us: u64,
 }
 
 /// One slot of one site (coarse ring). The tracked codes and events are
@@ -224,6 +228,9 @@ pub struct AggStats {
     pub records: u64,
     /// Records older than the retention (dropped from windows, kept in totals).
     pub late: u64,
+    /// Records dated beyond the future limit (a bad clock or a bogus date:
+    /// dropped from windows so they cannot move `now`, kept in totals).
+    pub future: u64,
     /// One-second counters that hit their 16-bit ceiling.
     pub saturated: u64,
 }
@@ -235,6 +242,10 @@ pub struct Aggregator {
     slot_secs: i64,
     fine: i64,
     sites: Vec<SiteSeries>,
+    /// Per [`Source`] (by discriminant): whether its lines are requests.
+    requests_from: [bool; Source::ALL.len()],
+    /// Records after this second are [`AggStats::future`].
+    future_limit: i64,
     /// Latest event second seen (the windows' end).
     now: Option<i64>,
     first: Option<i64>,
@@ -248,21 +259,38 @@ impl Aggregator {
     /// [`AggregateConfigError`] when the sizes are out of range.
     pub fn new(cfg: &AggregateConfig) -> Result<Self, AggregateConfigError> {
         let (r, s, f) = (cfg.retention_secs, cfg.slot_secs, cfg.fine_secs);
-        if !(60..=86_400).contains(&r)
-            || !(1..=60).contains(&s)
-            || r % s != 0
-            || !(60..=r).contains(&f)
-        {
-            return Err(AggregateConfigError::Sizes {
-                retention: r,
-                slot: s,
-                fine: f,
-            });
+        let err = |field, message: String| Err(AggregateConfigError { field, message });
+        if !(60..=86_400).contains(&r) {
+            return err("retention_secs", format!("must be 60..=86400, got {r}"));
+        }
+        if !(1..=60).contains(&s) || r % s != 0 {
+            return err(
+                "slot_secs",
+                format!("must be 1..=60 and divide retention_secs ({r}), got {s}"),
+            );
+        }
+        if !(60..=r).contains(&f) {
+            return err(
+                "fine_secs",
+                format!("must be 60..=retention_secs ({r}), got {f}"),
+            );
+        }
+        let mut requests_from = [false; Source::ALL.len()];
+        for src in &cfg.request_sources {
+            if !src.is_access() {
+                return err(
+                    "request_sources",
+                    format!("{} is not an access log format", src.name()),
+                );
+            }
+            requests_from[*src as usize] = true;
         }
         Ok(Self {
             retention: i64::from(r),
             slot_secs: i64::from(s),
             fine: i64::from(f),
+            requests_from,
+            future_limit: i64::MAX,
             sites: Vec::new(),
             now: None,
             first: None,
@@ -292,23 +320,28 @@ impl Aggregator {
             self.grow(idx);
         }
         self.stats.records += 1;
+        let future = sec > self.future_limit;
         let now = match self.now {
+            _ if future => self.now.unwrap_or(sec),
             Some(n) if n >= sec => n,
             _ => {
                 self.now = Some(sec);
                 sec
             }
         };
-        if self.first.is_none_or(|f| sec < f) {
+        if !future && self.first.is_none_or(|f| sec < f) {
             self.first = Some(sec);
         }
-        let (retention, slot_secs, fine) = (self.retention, self.slot_secs, self.fine);
+        let (slot_secs, fine) = (self.slot_secs, self.fine);
         let series = &mut self.sites[idx];
-        let in_ring = sec > now - retention;
+        let nslots = series.slots.len() as i64;
+        // Whole slots: the oldest block of an unaligned hour shares its ring
+        // index with the newest, so a line that old is late.
+        let in_ring = !future && sec.div_euclid(slot_secs) > now.div_euclid(slot_secs) - nslots;
         if in_ring && series.head.is_none_or(|h| sec > h) {
             series.advance(sec, slot_secs);
         }
-        let is_request = rec.source.is_access();
+        let is_request = self.requests_from[rec.source as usize];
         let dur_us = rec.duration_ns.map(|ns| ns / 1000);
         let class = class_of(rec.status);
         let code = code_slot(rec.status);
@@ -319,9 +352,9 @@ impl Aggregator {
             if let Some(c) = code {
                 t.codes[c] += 1;
             }
-            t.bytes += rec.bytes;
+            t.bytes = t.bytes.saturating_add(rec.bytes);
             if let Some(us) = dur_us {
-                t.dur_us += us;
+                t.dur_us = t.dur_us.saturating_add(us);
                 t.latency.add_us(us);
             }
         }
@@ -329,40 +362,40 @@ impl Aggregator {
             t.events[e] += 1;
         }
         if !in_ring {
-            self.stats.late += 1;
-            return;
-        }
-        let nslots = series.slots.len() as i64;
-        let slot = &mut series.slots[sec.div_euclid(slot_secs).rem_euclid(nslots) as usize];
-        if let Some(e) = ev {
-            slot.events[e] = slot.events[e].saturating_add(1);
-        }
-        if !is_request {
-            return;
-        }
-        slot.class[class] += 1;
-        let mut saturated = 0;
-        if let Some(c) = code {
-            saturated += sat_inc(&mut slot.codes[c]);
-        }
-        slot.bytes += rec.bytes;
-        if let Some(us) = dur_us {
-            slot.dur_us += us;
-            slot.sketch.add_us(us);
-        }
-        if sec > now - fine {
-            let b = &mut series.secs[sec.rem_euclid(fine) as usize];
-            saturated += sat_inc(&mut b.class[class]);
-            if let Some(c) = code {
-                saturated += sat_inc(&mut b.codes[c]);
+            if future {
+                self.stats.future += 1;
+            } else {
+                self.stats.late += 1;
             }
-            b.bytes = b
-                .bytes
-                .saturating_add(u32::try_from(rec.bytes).unwrap_or(u32::MAX));
+            return;
+        }
+        let slot = &mut series.slots[sec.div_euclid(slot_secs).rem_euclid(nslots) as usize];
+        let mut saturated = 0;
+        if let Some(e) = ev {
+            saturated += sat_inc(&mut slot.events[e]);
+        }
+        if is_request {
+            slot.class[class] = slot.class[class].saturating_add(1);
+            if let Some(c) = code {
+                saturated += sat_inc(&mut slot.codes[c]);
+            }
+            slot.bytes = slot.bytes.saturating_add(rec.bytes);
             if let Some(us) = dur_us {
-                b.dur_us = b
-                    .dur_us
-                    .saturating_add(u32::try_from(us).unwrap_or(u32::MAX));
+                slot.dur_us = slot.dur_us.saturating_add(us);
+                slot.sketch.add_us(us);
+            }
+            if sec > now - fine {
+                let b = &mut series.secs[sec.rem_euclid(fine) as usize];
+                saturated += sat_inc(&mut b.class[class]);
+                if let Some(c) = code {
+                    saturated += sat_inc(&mut b.codes[c]);
+                }
+                let bytes = u32::try_from(rec.bytes).unwrap_or(u32::MAX);
+                saturated += u64::from(b.bytes.checked_add(bytes).is_none());
+                b.bytes = b.bytes.saturating_add(bytes);
+                if let Some(us) = dur_us {
+                    b.dur_us = b.dur_us.saturating_add(us);
+                }
             }
         }
         self.stats.saturated += saturated;
@@ -374,6 +407,14 @@ impl Aggregator {
             let s = self.new_series();
             self.sites.push(s);
         }
+    }
+
+    /// Records dated after `sec` (Unix seconds) are counted as
+    /// [`AggStats::future`] and kept out of the windows, so one line with a
+    /// bogus date cannot move the windows' end and make every later line
+    /// late. The pipeline sets it to wall-clock time plus a skew allowance.
+    pub fn set_future_limit(&mut self, sec: i64) {
+        self.future_limit = sec;
     }
 
     /// Moves the windows' end forward to `sec` even if no record arrived
@@ -404,7 +445,8 @@ impl Aggregator {
         self.sites.len()
     }
 
-    /// Cumulative totals of a site (`None` if it never had a record).
+    /// Cumulative totals of a site (`None` for ids above the highest one
+    /// that had a record; all zero for a lower id that had none).
     pub fn totals(&self, site: SiteId) -> Option<&Totals> {
         self.sites.get(site.index()).map(|s| &s.totals)
     }
@@ -438,7 +480,7 @@ impl Aggregator {
                     w.codes[i] += u64::from(b.codes[i]);
                 }
                 w.bytes += u64::from(b.bytes);
-                w.dur_us += u64::from(b.dur_us);
+                w.dur_us += b.dur_us;
             }
         }
         let nslots = series.slots.len() as i64;
@@ -584,6 +626,7 @@ mod tests {
             retention_secs: 60,
             slot_secs: 10,
             fine_secs: 60,
+            ..AggregateConfig::default()
         };
         let mut a = Aggregator::new(&cfg).unwrap();
         let s = SiteId(1);
@@ -626,11 +669,80 @@ mod tests {
     }
 
     #[test]
+    fn a_line_from_the_oldest_partial_slot_is_late_not_current() {
+        let mut a = Aggregator::new(&AggregateConfig::default()).unwrap();
+        let s = SiteId(1);
+        // now = T0+3605: the hour back starts at T0+6, inside the block of
+        // T0..T0+9, whose ring index is the current block's.
+        a.record(s, T0 + 3605, &access(200, 1));
+        a.record(s, T0 + 7, &access(502, 9000));
+        assert_eq!(a.stats().late, 1);
+        let w = a.window(s, 60);
+        assert_eq!((w.requests(), w.class[4]), (1, 0));
+        assert_eq!(w.latency.count(), 1);
+    }
+
+    #[test]
+    fn future_lines_do_not_move_the_windows() {
+        let mut a = Aggregator::new(&AggregateConfig::default()).unwrap();
+        a.set_future_limit(T0 + 300);
+        let s = SiteId(1);
+        a.record(s, T0, &access(200, 1));
+        a.record(s, T0 + 100 * 365 * 86_400, &access(200, 1));
+        a.record(s, T0 + 1, &access(200, 1));
+        assert_eq!(a.now(), Some(T0 + 1));
+        assert_eq!((a.stats().future, a.stats().late), (1, 0));
+        assert_eq!(a.window(s, 60).requests(), 2);
+        assert_eq!(a.totals(s).unwrap().requests(), 3);
+    }
+
+    #[test]
+    fn only_configured_sources_count_requests() {
+        let cfg = AggregateConfig {
+            request_sources: vec![Source::TraefikClf],
+            ..AggregateConfig::default()
+        };
+        let mut a = Aggregator::new(&cfg).unwrap();
+        let s = SiteId(1);
+        a.record(s, T0, &access(200, 1));
+        let nginx = Record {
+            source: Source::Nginx,
+            ..access(200, 1)
+        };
+        a.record(s, T0, &nginx);
+        assert_eq!(a.window(s, 60).requests(), 1);
+        let bad = AggregateConfig {
+            request_sources: vec![Source::FpmError],
+            ..AggregateConfig::default()
+        };
+        let e = Aggregator::new(&bad).unwrap_err();
+        assert_eq!(e.field, "request_sources");
+    }
+
+    #[test]
+    fn absurd_sizes_and_durations_saturate_without_panicking() {
+        let mut a = Aggregator::new(&AggregateConfig::default()).unwrap();
+        let s = SiteId(1);
+        let huge = Record {
+            bytes: u64::MAX,
+            duration_ns: Some(u64::MAX),
+            ..access(200, 1)
+        };
+        a.record(s, T0, &huge);
+        a.record(s, T0, &huge);
+        let t = a.totals(s).unwrap();
+        assert_eq!((t.bytes, t.requests()), (u64::MAX, 2));
+        assert_eq!(a.window(s, 60).bytes, u64::from(u32::MAX));
+        assert!(a.stats().saturated >= 1);
+    }
+
+    #[test]
     fn config_validation() {
         let bad = AggregateConfig {
             retention_secs: 100,
             slot_secs: 30,
             fine_secs: 60,
+            ..AggregateConfig::default()
         };
         assert!(Aggregator::new(&bad).is_err());
     }

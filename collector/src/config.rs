@@ -190,7 +190,7 @@ impl Config {
             return Err(invalid(field, rest.to_owned()));
         }
         if let Err(e) = Aggregator::new(&self.aggregate) {
-            return Err(invalid("aggregate.retention_secs", e.to_string()));
+            return Err(invalid(&format!("aggregate.{}", e.field), e.message));
         }
         Ok(())
     }

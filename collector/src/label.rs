@@ -237,8 +237,9 @@ pub struct LabelStats {
     pub unknown_records: u64,
     /// Distinct keys refused because the site table was full.
     pub sites_refused: u64,
-    /// Lookups done without the cache because the key cache was full.
-    pub uncached_lookups: u64,
+    /// Times a key cache filled up (4 × `max_sites` distinct keys of one
+    /// kind) and was emptied.
+    pub cache_resets: u64,
 }
 
 /// Site keys that come from the file rather than from each line.
@@ -414,25 +415,28 @@ impl Labeler {
         let name = self.site_name(kind, raw);
         let id = match name {
             None => None,
+            // A key that names no known site (or one beyond the cap) lets
+            // the next key in `resolve_order` try; `label` counts what ends
+            // up `_unknown`.
             Some(name) => match self.aliases[kind.slot()].get(name.as_str()) {
                 Some(id) => Some(*id),
-                None if self.auto_create => match self.table.intern(&name) {
-                    Some(id) => Some(id),
-                    None => {
-                        self.stats.sites_refused += 1;
-                        Some(SiteId::UNKNOWN)
-                    }
-                },
-                None => Some(SiteId::UNKNOWN),
+                None if self.auto_create => {
+                    let id = self.table.intern(&name);
+                    self.stats.sites_refused += u64::from(id.is_none());
+                    id
+                }
+                None => None,
             },
         };
         self.scratch = scratch;
         let cache = &mut self.cache[kind.slot()];
-        if cache.len() < self.max_cached_keys {
-            cache.insert(key.into(), id);
-        } else {
-            self.stats.uncached_lookups += 1;
+        if cache.len() >= self.max_cached_keys {
+            // A flood of distinct keys (random Host headers): start over
+            // rather than stop caching, so real keys stay one lookup away.
+            cache.clear();
+            self.stats.cache_resets += 1;
         }
+        cache.insert(key.into(), id);
         id
     }
 
@@ -446,7 +450,13 @@ impl Labeler {
         };
         match kind {
             KeyKind::Router => captured(&self.router_re),
-            KeyKind::Path => captured(&self.path_re),
+            // The document roots of stock images name no site.
+            KeyKind::Path => captured(&self.path_re).filter(|s| {
+                !matches!(
+                    s.as_str(),
+                    "html" | "htdocs" | "public_html" | "public" | "web"
+                )
+            }),
             KeyKind::Host => normalise_host(raw, self.strip_www),
             KeyKind::Namespace | KeyKind::Pool => {
                 let s = std::str::from_utf8(raw).ok()?;
@@ -583,8 +593,12 @@ mod tests {
         }
         assert_eq!(l.sites().len(), 10);
         assert_eq!(l.stats().sites_refused, 9_991);
+        assert_eq!(l.stats().unknown_records, 9_991);
         assert!(l.cache[KeyKind::Host.slot()].len() <= 40);
-        assert_eq!(l.stats().uncached_lookups, 10_000 - 40);
+        assert_eq!(l.stats().cache_resets, 10_000 / 40 - 1);
+        // A site created before the flood still resolves (and is cached again).
+        let id = l.label(&rec(b"", b"random3.example.org", b""), &none);
+        assert_eq!(l.sites().name(id), "random3.example.org");
     }
 
     #[test]
@@ -610,6 +624,19 @@ mod tests {
         assert_eq!(l.sites().name(a), "shop");
         assert_eq!(a, b);
         assert_eq!(c, SiteId::UNKNOWN);
+        assert_eq!(l.stats().unknown_records, 1);
+        // An unknown Host falls through to the next key: the pool.
+        let cfg = SitesConfig {
+            static_sites: vec![StaticSite {
+                name: "shop".into(),
+                pools: vec!["shop".into()],
+                ..StaticSite::default()
+            }],
+            ..cfg
+        };
+        let mut l = Labeler::new(&cfg).unwrap();
+        let d = l.label(&rec(b"", b"other.example.com", b"shop"), &none);
+        assert_eq!(l.sites().name(d), "shop");
     }
 
     #[test]
@@ -626,6 +653,22 @@ mod tests {
         };
         let e = Labeler::new(&cfg).unwrap_err().to_string();
         assert!(e.contains("path_pattern") && e.contains("site"), "{e}");
+    }
+
+    #[test]
+    fn stock_document_roots_name_no_site() {
+        let mut l = Labeler::new(&SitesConfig::default()).unwrap();
+        let f = l.file_sites(&FileKeys {
+            namespace: None,
+            path: Some("/var/www/html/wp-content/debug.log".into()),
+        });
+        assert_eq!(l.label(&rec(b"", b"", b""), &f), SiteId::UNKNOWN);
+        let f = l.file_sites(&FileKeys {
+            namespace: None,
+            path: Some("/srv/sites/shop.example.com/logs/debug.log".into()),
+        });
+        let id = l.label(&rec(b"", b"", b""), &f);
+        assert_eq!(l.sites().name(id), "shop.example.com");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! record with a fixed set of keys in a fixed order (absent values are
 //! `null`), so users can diff and `jq` the output of any format alike.
 
+use std::io::Write as _;
+
 use crate::parse::json::{unescape, write_str};
 use crate::parse::time::format_rfc3339;
 use crate::record::Record;
@@ -43,7 +45,8 @@ fn text(out: &mut Vec<u8>, first: &mut bool, name: &str, v: &[u8], escaped: bool
 fn num<T: std::fmt::Display>(out: &mut Vec<u8>, first: &mut bool, name: &str, v: Option<T>) {
     key(out, first, name);
     match v {
-        Some(v) => out.extend_from_slice(v.to_string().as_bytes()),
+        // Writing into a Vec cannot fail.
+        Some(v) => drop(write!(out, "{v}")),
         None => out.extend_from_slice(b"null"),
     }
 }
@@ -70,7 +73,7 @@ pub fn write_record(out: &mut Vec<u8>, rec: &Record<'_>, origin: &Origin<'_>) {
     num(out, f, "bytes", rec.source.is_access().then_some(rec.bytes));
     key(out, f, "duration_ms");
     match rec.duration_ms() {
-        Some(ms) => out.extend_from_slice(format!("{ms:.3}").as_bytes()),
+        Some(ms) => drop(write!(out, "{ms:.3}")),
         None => out.extend_from_slice(b"null"),
     }
     text(out, f, "host", rec.host, e);

@@ -18,6 +18,10 @@ use crate::record::{Record, Source};
 /// Bytes read from the start of an input to detect framing and format.
 const SNIFF_BYTES: usize = 64 * 1024;
 
+/// How far past wall-clock time a line may be dated before it counts as
+/// `future` (clock skew between nodes, buffered writers).
+pub const MAX_FUTURE_SECS: i64 = 300;
+
 /// Reason label for lines of a file whose format could not be detected.
 pub const REASON_UNKNOWN_FORMAT: &str = "unknown_format";
 
@@ -149,6 +153,8 @@ impl Pipeline {
         report.framing = framing;
         report.source = source;
 
+        self.agg
+            .set_future_limit(wall_clock_sec() + MAX_FUTURE_SECS);
         let keys = file_keys(path);
         let file_sites = self.labeler.file_sites(&keys);
         let mut reader = LineReader::with_limits(
@@ -223,9 +229,15 @@ impl<O: Observer> Stage<'_, O> {
                 if std::str::from_utf8(msg.bytes).is_err() {
                     self.report.invalid_utf8 += 1;
                 }
+                // No time on the line: the previous record's second, so an
+                // old file replays consistently; wall-clock time only for a
+                // first record.
                 let sec = match rec.ts_ns.or(msg.ts_ns) {
                     Some(ns) => ns.div_euclid(1_000_000_000),
-                    None => self.last_sec.unwrap_or_else(wall_clock_sec),
+                    None => self
+                        .last_sec
+                        .or_else(|| self.agg.now())
+                        .unwrap_or_else(wall_clock_sec),
                 };
                 *self.last_sec = Some(sec);
                 let site = self.labeler.label(&rec, self.file_sites);
@@ -298,8 +310,9 @@ fn sniff(prefix: &[u8], cfg: &ParseConfig, complete: bool) -> (Option<Framing>, 
             sample.push(m.bytes.to_vec());
         }
     };
-    // Errors reading a slice cannot happen.
-    let _ = reader.for_each_line(|line| framer.push(line, &mut keep));
+    // Reading a slice cannot fail. The last line of a prefix cut at
+    // SNIFF_BYTES is partial: leave it out of the sample.
+    while let Ok(true) = reader.next_batch(|line| framer.push(line, &mut keep)) {}
     if complete {
         reader.finish(|line| framer.push(line, &mut keep));
     }
@@ -363,6 +376,22 @@ mod tests {
         assert_eq!(r.source, None);
         assert_eq!(r.unparsed.get(REASON_UNKNOWN_FORMAT), Some(&2));
         assert_eq!(c.bad.len(), 2);
+    }
+
+    #[test]
+    fn over_long_line_is_truncated_counted_and_the_rest_survives() {
+        let cfg = Config::default();
+        let mut input = CLF.repeat(3).into_bytes();
+        let huge_ua = "A".repeat(300 * 1024);
+        input.extend_from_slice(CLF.replace("curl/8", &huge_ua).as_bytes());
+        input.extend_from_slice(CLF.repeat(2).as_bytes());
+        let (_, r, c) = run(&input, &cfg);
+        assert_eq!(r.lines, 6);
+        assert_eq!(r.truncated, 1);
+        // The cut line lost its Traefik tail: a bad line, kept raw (capped).
+        assert_eq!(r.records, 5);
+        assert_eq!(r.unparsed_total(), 1);
+        assert_eq!(c.bad[0].1.len(), cfg.parse.max_line_bytes);
     }
 
     #[test]

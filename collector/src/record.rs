@@ -3,7 +3,8 @@
 //! from, so parsing allocates nothing; a sink that needs owned bytes copies.
 
 /// Which parser produced a record (and which format a file was detected as).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Source {
     /// Traefik access log, Common Log Format flavour.
     #[default]
@@ -19,6 +20,7 @@ pub enum Source {
     /// PHP-FPM access log (`access.format`).
     FpmAccess,
     /// WordPress / PHP `debug.log` (multi-line with `Stack trace:`).
+    #[serde(rename = "wordpress")]
     WordPress,
 }
 
@@ -110,10 +112,18 @@ pub enum Event {
     SeemsBusy,
     /// FPM: `child N exited with code C`.
     ChildExited,
-    /// FPM: `child N exited on signal S` or `... request_terminate_timeout ... terminating`.
+    /// FPM: `child N exited on signal S` (SIGKILL, SIGTERM, SIGSEGV...; a
+    /// graceful SIGQUIT is [`Event::ChildExited`]). A request timeout shows
+    /// as [`Event::RequestTimeout`] followed by this line, so terminations
+    /// are counted once, here.
     ChildTerminated,
-    /// FPM: `child N, script '...' executing too slow (T sec), logging` or a slow-log block.
+    /// FPM: `child N, script '...' (request: ...) execution timed out (T sec), terminating`.
+    RequestTimeout,
+    /// FPM error log: `child N, script '...' executing too slow (T sec), logging`.
     SlowRequest,
+    /// FPM slow log: the stack trace block that goes with a
+    /// [`Event::SlowRequest`] line of the error log (not counted again).
+    SlowTrace,
     /// FPM: `child N started`.
     ChildStarted,
     /// FPM: other notices (`fpm is running`, `ready to handle connections`, reloads).
@@ -139,7 +149,9 @@ impl Event {
             Event::SeemsBusy => "seems_busy",
             Event::ChildExited => "child_exited",
             Event::ChildTerminated => "child_terminated",
+            Event::RequestTimeout => "request_timeout",
             Event::SlowRequest => "slow_request",
+            Event::SlowTrace => "slow_trace",
             Event::ChildStarted => "child_started",
             Event::Lifecycle => "lifecycle",
             Event::PhpFatal => "php_fatal",
@@ -162,7 +174,8 @@ pub struct Record<'b> {
     /// The parser that produced this record.
     pub source: Source,
     /// Event time from the line itself, Unix nanoseconds (UTC). `None` when
-    /// the line has no timestamp (the caller then uses arrival time).
+    /// the line has no timestamp (the pipeline then uses the container
+    /// runtime's time, else the previous record's).
     pub ts_ns: Option<i64>,
     /// Client address (IPv4 or IPv6 as written).
     pub client: &'b [u8],

@@ -174,6 +174,14 @@ pub fn replay_table(p: &Pipeline, reports: &[FileReport], elapsed: Duration, top
             span_secs
         );
     }
+    let st = agg.stats();
+    if st.late > 0 || st.future > 0 || st.saturated > 0 {
+        let _ = writeln!(
+            out,
+            "windows: {} records older than the retention, {} dated in the future, {} saturated counters (all kept in the totals)",
+            st.late, st.future, st.saturated
+        );
+    }
     let unknown = p.labeler().stats();
     if unknown.unknown_records > 0 || unknown.sites_refused > 0 {
         let _ = writeln!(

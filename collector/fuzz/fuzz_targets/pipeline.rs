@@ -1,6 +1,6 @@
 //! Any bytes through the whole hot path (framing and format detection,
-//! every framing, joining, labelling, aggregation): never panics, and every
-//! line is accounted for as a record or an unparsed reason.
+//! every framing, joining, labelling, aggregation): never panics, and no
+//! physical line yields more than one record or unparsed entry.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -8,7 +8,7 @@
 //! the second peak memory in KiB (`%{kilo}M`). A unit suffix written into
 //! the format (`%{mili}dms`, `%{kilo}Mkb`, `%dms`...) overrides that.
 
-use crate::parse::fpm_error::{plausible_year, trim_eol};
+use crate::parse::fpm_error::trim_eol;
 use crate::parse::{Field, ParseError, time};
 use crate::record::{Record, Source};
 
@@ -65,10 +65,7 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
             _ => return Err(ParseError::Truncated { field: Field::Time }),
         },
     };
-    let ts = Some(stamp)
-        .filter(|s| plausible_year(s.get(7..11)))
-        .and_then(time::parse_clf)
-        .ok_or(ParseError::bad(Field::Time, at))?;
+    let ts = time::parse_clf(stamp).ok_or(ParseError::bad(Field::Time, at))?;
 
     // "%m %r%Q%q"
     let at = offset(line, rest);

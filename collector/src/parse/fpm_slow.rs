@@ -12,7 +12,8 @@ use crate::record::{Event, Level, Record, Source};
 /// ignored (FPM writes the blank line *before* each header, so the framer
 /// leaves it at the end of the previous block).
 ///
-/// The record is [`Event::SlowRequest`] at [`Level::Warning`] with `ts_ns`,
+/// The record is [`Event::SlowTrace`] (the error log's `executing too
+/// slow` line is the one counted as a slow request) at [`Level::Warning`] with `ts_ns`,
 /// `pool` and `pid` from the header, `script` from `script_filename = `,
 /// and `message` the frame lines (a slice of the block, possibly
 /// `+++ dump failed`). A header alone is accepted, with no script and an
@@ -55,7 +56,7 @@ pub fn parse(block: &[u8]) -> Result<Record<'_>, ParseError> {
         source: Source::FpmSlow,
         ts_ns: Some(ts),
         level: Level::Warning,
-        event: Event::SlowRequest,
+        event: Event::SlowTrace,
         pool,
         pid,
         script,
@@ -123,7 +124,7 @@ pub(crate) mod tests {
         let r = ok(b.as_bytes());
         assert_eq!(r.source, Source::FpmSlow);
         assert_eq!(r.ts_ns, Some(T));
-        assert_eq!((r.level, r.event), (Level::Warning, Event::SlowRequest));
+        assert_eq!((r.level, r.event), (Level::Warning, Event::SlowTrace));
         assert_eq!(r.pool, b"www");
         assert_eq!(r.pid, 12345);
         assert_eq!(r.script, b"/var/www/html/index.php");
