@@ -3,6 +3,9 @@
 //! from the line and never panics on any bytes; this module adds per-file
 //! format detection and dispatch.
 
+#[cfg(test)]
+pub(crate) mod test_support;
+
 pub mod fpm_access;
 pub mod fpm_error;
 pub mod fpm_slow;
