@@ -161,10 +161,22 @@ impl Totals {
     }
 }
 
+/// Where one second lands: its slot number (`sec / slot_secs`) and its
+/// indices in the slot ring and the one-second ring.
+#[derive(Debug, Clone, Copy, Default)]
+struct RingPos {
+    block: i64,
+    slot: usize,
+    fine: usize,
+}
+
 #[derive(Debug)]
 struct SiteSeries {
     /// Latest second written or cleared; `None` before the first record.
     head: Option<i64>,
+    /// `head`'s slot number and ring indices, so records of the current
+    /// second (most of a busy site's) cost no division.
+    head_at: RingPos,
     secs: Box<[SecBucket]>,
     slots: Box<[Slot]>,
     totals: Totals,
@@ -248,6 +260,8 @@ pub struct Aggregator {
     future_limit: i64,
     /// Latest event second seen (the windows' end).
     now: Option<i64>,
+    /// `now`'s slot number.
+    now_block: i64,
     first: Option<i64>,
     stats: AggStats,
 }
@@ -291,6 +305,7 @@ impl Aggregator {
             fine: i64::from(f),
             requests_from,
             future_limit: i64::MAX,
+            now_block: 0,
             sites: Vec::new(),
             now: None,
             first: None,
@@ -301,6 +316,7 @@ impl Aggregator {
     fn new_series(&self) -> SiteSeries {
         SiteSeries {
             head: None,
+            head_at: RingPos::default(),
             secs: vec![SecBucket::default(); self.fine as usize].into_boxed_slice(),
             slots: vec![Slot::default(); (self.retention / self.slot_secs) as usize]
                 .into_boxed_slice(),
@@ -321,25 +337,32 @@ impl Aggregator {
         }
         self.stats.records += 1;
         let future = sec > self.future_limit;
-        let now = match self.now {
-            _ if future => self.now.unwrap_or(sec),
-            Some(n) if n >= sec => n,
-            _ => {
-                self.now = Some(sec);
-                sec
-            }
-        };
+        if !future && self.now.is_none_or(|n| sec > n) {
+            self.now = Some(sec);
+            self.now_block = sec.div_euclid(self.slot_secs);
+        }
         if !future && self.first.is_none_or(|f| sec < f) {
             self.first = Some(sec);
         }
+        let now = self.now.unwrap_or(sec);
         let (slot_secs, fine) = (self.slot_secs, self.fine);
         let series = &mut self.sites[idx];
         let nslots = series.slots.len() as i64;
+        let at = if series.head == Some(sec) {
+            series.head_at
+        } else {
+            let block = sec.div_euclid(slot_secs);
+            RingPos {
+                block,
+                slot: block.rem_euclid(nslots) as usize,
+                fine: sec.rem_euclid(fine) as usize,
+            }
+        };
         // Whole slots: the oldest block of an unaligned hour shares its ring
         // index with the newest, so a line that old is late.
-        let in_ring = !future && sec.div_euclid(slot_secs) > now.div_euclid(slot_secs) - nslots;
+        let in_ring = !future && at.block > self.now_block - nslots;
         if in_ring && series.head.is_none_or(|h| sec > h) {
-            series.advance(sec, slot_secs);
+            series.advance(sec, at);
         }
         let is_request = self.requests_from[rec.source as usize];
         let dur_us = rec.duration_ns.map(|ns| ns / 1000);
@@ -369,7 +392,7 @@ impl Aggregator {
             }
             return;
         }
-        let slot = &mut series.slots[sec.div_euclid(slot_secs).rem_euclid(nslots) as usize];
+        let slot = &mut series.slots[at.slot];
         let mut saturated = 0;
         if let Some(e) = ev {
             saturated += sat_inc(&mut slot.events[e]);
@@ -385,7 +408,7 @@ impl Aggregator {
                 slot.sketch.add_us(us);
             }
             if sec > now - fine {
-                let b = &mut series.secs[sec.rem_euclid(fine) as usize];
+                let b = &mut series.secs[at.fine];
                 saturated += sat_inc(&mut b.class[class]);
                 if let Some(c) = code {
                     saturated += sat_inc(&mut b.codes[c]);
@@ -422,6 +445,7 @@ impl Aggregator {
     pub fn advance_to(&mut self, sec: i64) {
         if self.now.is_none_or(|n| sec > n) {
             self.now = Some(sec);
+            self.now_block = sec.div_euclid(self.slot_secs);
         }
     }
 
@@ -533,26 +557,36 @@ fn sat_inc(c: &mut u16) -> u64 {
 }
 
 impl SiteSeries {
-    /// Clears the seconds and slots between the old head and `sec`.
-    fn advance(&mut self, sec: i64, slot_secs: i64) {
-        let fine = self.secs.len() as i64;
-        let nslots = self.slots.len() as i64;
+    /// Clears the seconds and slots between the old head and `sec` (at
+    /// `at`), walking the rings backwards from `at` so no index needs a
+    /// division.
+    fn advance(&mut self, sec: i64, at: RingPos) {
         if let Some(h) = self.head {
-            for s in (h + 1).max(sec - fine + 1)..=sec {
-                self.secs[s.rem_euclid(fine) as usize] = SecBucket::default();
+            let fine = self.secs.len();
+            let n = usize::try_from(sec - h).unwrap_or(usize::MAX).min(fine);
+            let mut i = at.fine;
+            for _ in 0..n {
+                self.secs[i] = SecBucket::default();
+                i = if i == 0 { fine - 1 } else { i - 1 };
             }
-            let first = (h.div_euclid(slot_secs) + 1).max(sec.div_euclid(slot_secs) - nslots + 1);
-            for block in first..=sec.div_euclid(slot_secs) {
-                let slot = &mut self.slots[block.rem_euclid(nslots) as usize];
+            let nslots = self.slots.len();
+            let n = usize::try_from(at.block - self.head_at.block)
+                .unwrap_or(usize::MAX)
+                .min(nslots);
+            let mut i = at.slot;
+            for _ in 0..n {
+                let slot = &mut self.slots[i];
                 let sketch = std::mem::take(&mut slot.sketch);
                 *slot = Slot {
                     sketch,
                     ..Slot::default()
                 };
                 slot.sketch.clear();
+                i = if i == 0 { nslots - 1 } else { i - 1 };
             }
         }
         self.head = Some(sec);
+        self.head_at = at;
     }
 }
 
@@ -734,6 +768,43 @@ mod tests {
         assert_eq!((t.bytes, t.requests()), (u64::MAX, 2));
         assert_eq!(a.window(s, 60).bytes, u64::from(u32::MAX));
         assert!(a.stats().saturated >= 1);
+    }
+
+    proptest::proptest! {
+        /// Against a naive model: a record counts in a window of up to
+        /// `fine_secs` iff it was inside the one-second ring when it
+        /// arrived and its second is in the window now; totals count all.
+        #[test]
+        fn short_windows_match_a_naive_model(
+            steps in proptest::collection::vec((0u16..3, -40i64..400, 0usize..4), 1..400),
+        ) {
+            let mut a = Aggregator::new(&AggregateConfig::default()).unwrap();
+            let mut kept: Vec<(u16, i64, u16)> = Vec::new();
+            let mut now = i64::MIN;
+            let mut sec = T0;
+            for (site, delta, st) in steps {
+                // Mostly forward, sometimes back (out of order), sometimes a gap.
+                sec = (sec + delta / 4 + if delta > 380 { 600 } else { 0 }).max(T0);
+                let status = [200, 404, 502, 503][st];
+                a.record(SiteId(site), sec, &access(status, 3));
+                now = now.max(sec);
+                if sec > now - 300 {
+                    kept.push((site, sec, status));
+                }
+            }
+            for site in 0..3u16 {
+                for w in [60i64, 300] {
+                    let got = a.window(SiteId(site), w as u32);
+                    let want: Vec<_> = kept
+                        .iter()
+                        .filter(|(s, t, _)| *s == site && *t > now - w && *t <= now)
+                        .collect();
+                    proptest::prop_assert_eq!(got.requests(), want.len() as u64);
+                    let want_5xx = want.iter().filter(|(_, _, st)| *st >= 500).count();
+                    proptest::prop_assert_eq!(got.class[4], want_5xx as u64);
+                }
+            }
+        }
     }
 
     #[test]
