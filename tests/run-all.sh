@@ -5,8 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Nothing outside cargo is needed yet; later stages (Prometheus, Alertmanager,
-# PHP-FPM, nginx end-to-end tests) add their `apt-get install -y ...` here.
+# Real servers for tests/tests/real_servers.rs (nginx in front of PHP-FPM).
+# Later stages add Prometheus, Alertmanager, an SMTP server here.
+need=()
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
+compgen -G '/usr/sbin/php-fpm*' >/dev/null || need+=(php-fpm)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
