@@ -96,23 +96,33 @@ fn wait_for_port(port: u16) {
     }
 }
 
+/// What the test looks at in each record.
+#[derive(Debug)]
+struct Seen {
+    event: Event,
+    site: String,
+    status: u16,
+    duration_ns: Option<u64>,
+    path: String,
+    user_agent: String,
+}
+
 #[derive(Default)]
 struct Collect {
-    records: Vec<(Source, Event, String, u16, Option<u64>, String, String)>,
+    records: Vec<Seen>,
 }
 
 impl Observer for Collect {
     fn record(&mut self, _o: &Origin<'_>, r: &Record<'_>, _site: SiteId, name: &str) {
         let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        self.records.push((
-            r.source,
-            r.event,
-            name.to_owned(),
-            r.status,
-            r.duration_ns,
-            s(r.path),
-            s(r.user_agent),
-        ));
+        self.records.push(Seen {
+            event: r.event,
+            site: name.to_owned(),
+            status: r.status,
+            duration_ns: r.duration_ns,
+            path: s(r.path),
+            user_agent: s(r.user_agent),
+        });
     }
 }
 
@@ -277,20 +287,28 @@ http {{
     assert_eq!(r.source, Some(Source::Nginx));
     assert_eq!(r.records, 6);
     let first = &c.records[0];
-    assert_eq!((first.2.as_str(), first.3), ("site1.example.com", 200));
-    assert_eq!(first.5, "/index.php?p=42");
+    assert_eq!(
+        (first.site.as_str(), first.status),
+        ("site1.example.com", 200)
+    );
+    assert_eq!(first.path, "/index.php?p=42");
     // nginx writes `"` as \x22; the parser keeps it as written.
     assert_eq!(
-        first.6,
+        first.user_agent,
         r"Mozilla/5.0 (X11; Linux x86_64) \x22quoted\x22 sitepulse-test"
     );
     assert!(
-        c.records.iter().all(|r| r.4.is_some()),
+        c.records.iter().all(|r| r.duration_ns.is_some()),
         "request_time parsed"
     );
-    let statuses: Vec<u16> = c.records.iter().map(|r| r.3).collect();
+    let statuses: Vec<u16> = c.records.iter().map(|r| r.status).collect();
     assert_eq!(&statuses[..3], [200, 500, 404]);
-    let slowest = c.records.iter().filter_map(|r| r.4).max().unwrap();
+    let slowest = c
+        .records
+        .iter()
+        .filter_map(|r| r.duration_ns)
+        .max()
+        .unwrap();
     assert!(slowest >= 1_500_000_000, "{slowest} ns");
 
     let (r, c) = run(&mut p, &logs.join("fpm-access.log"));
@@ -299,8 +317,8 @@ http {{
     let slow_ms: Vec<u64> = c
         .records
         .iter()
-        .filter(|r| r.5 == "/slow.php")
-        .filter_map(|r| r.4.map(|ns| ns / 1_000_000))
+        .filter(|r| r.path == "/slow.php")
+        .filter_map(|r| r.duration_ns.map(|ns| ns / 1_000_000))
         .collect();
     assert_eq!(slow_ms.len(), 3);
     assert!(
@@ -314,12 +332,12 @@ http {{
     assert!(
         c.records
             .iter()
-            .all(|r| r.1 == Event::SlowTrace && r.2 == "site1")
+            .all(|r| r.event == Event::SlowTrace && r.site == "site1")
     );
 
     let (r, c) = run(&mut p, &logs.join("fpm-error.log"));
     assert_eq!(r.source, Some(Source::FpmError));
-    let count = |ev: Event| c.records.iter().filter(|r| r.1 == ev).count();
+    let count = |ev: Event| c.records.iter().filter(|r| r.event == ev).count();
     assert_eq!(count(Event::SlowRequest), 3);
     assert!(count(Event::MaxChildrenReached) >= 1, "{:?}", c.records);
     assert!(
@@ -330,7 +348,7 @@ http {{
     let (r, c) = run(&mut p, &logs.join("debug.log"));
     assert_eq!(r.source, Some(Source::WordPress));
     assert_eq!(r.records, 1, "the stack trace is joined into the fatal");
-    assert_eq!(c.records[0].1, Event::PhpFatal);
+    assert_eq!(c.records[0].event, Event::PhpFatal);
 
     // The site's aggregate: FPM events under the pool's site, requests
     // under the Host's.
