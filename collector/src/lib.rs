@@ -11,3 +11,4 @@ pub mod pipeline;
 pub mod record;
 pub mod report;
 pub mod sketch;
+pub mod tail;
