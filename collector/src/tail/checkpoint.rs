@@ -131,7 +131,7 @@ impl Checkpoints {
     ///
     /// # Errors
     /// I/O errors reading the file's first bytes.
-    pub fn offset_of(&self, now: &FileId, file: &mut File) -> io::Result<Option<u64>> {
+    pub fn offset_of(&self, now: &FileId, file: &File) -> io::Result<Option<u64>> {
         match self.entries.get(&(now.dev, now.ino)) {
             Some(e) if e.id.same_file(now, file)? => Ok(Some(e.offset)),
             _ => Ok(None),
@@ -218,8 +218,8 @@ mod tests {
         let d = tmp("roundtrip");
         let log = d.join("a.log");
         std::fs::write(&log, b"line one\nline two\n").unwrap();
-        let mut f = File::open(&log).unwrap();
-        let id = FileId::of(&mut f).unwrap();
+        let f = File::open(&log).unwrap();
+        let id = FileId::of(&f).unwrap();
         let ck = d.join("checkpoints.json");
         let mut c = Checkpoints::load(&ck).unwrap();
         assert_eq!(c.entries().count(), 0, "missing file = first start");
@@ -230,14 +230,14 @@ mod tests {
         let rotated = d.join("a.log.1");
         std::fs::rename(&log, &rotated).unwrap();
         let c = Checkpoints::load(&ck).unwrap();
-        let mut f = File::open(&rotated).unwrap();
-        let now = FileId::of(&mut f).unwrap();
-        assert_eq!(c.offset_of(&now, &mut f).unwrap(), Some(9));
+        let f = File::open(&rotated).unwrap();
+        let now = FileId::of(&f).unwrap();
+        assert_eq!(c.offset_of(&now, &f).unwrap(), Some(9));
         // A new file at the old path is not the checkpointed one.
         std::fs::write(&log, b"something else\n").unwrap();
-        let mut g = File::open(&log).unwrap();
-        let other = FileId::of(&mut g).unwrap();
-        assert_eq!(c.offset_of(&other, &mut g).unwrap(), None);
+        let g = File::open(&log).unwrap();
+        let other = FileId::of(&g).unwrap();
+        assert_eq!(c.offset_of(&other, &g).unwrap(), None);
     }
 
     #[test]

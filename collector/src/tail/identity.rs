@@ -11,8 +11,8 @@
 
 use std::fs::File;
 use std::hash::Hasher;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
 
 use serde::{Deserialize, Serialize};
 
@@ -40,12 +40,20 @@ fn fnv(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-/// Reads up to [`FINGERPRINT_BYTES`] from the start of `file` (restoring
-/// nothing: the caller seeks where it reads).
-fn prefix(file: &mut File) -> io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(0))?;
-    let mut buf = Vec::with_capacity(FINGERPRINT_BYTES);
-    file.take(FINGERPRINT_BYTES as u64).read_to_end(&mut buf)?;
+/// Reads up to [`FINGERPRINT_BYTES`] from the start of `file` with
+/// positional reads, so a reader sharing the descriptor keeps its place.
+fn prefix(file: &File) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; FINGERPRINT_BYTES];
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
     Ok(buf)
 }
 
@@ -54,7 +62,7 @@ impl FileId {
     ///
     /// # Errors
     /// I/O errors of `fstat` or reading the first bytes.
-    pub fn of(file: &mut File) -> io::Result<FileId> {
+    pub fn of(file: &File) -> io::Result<FileId> {
         let meta = file.metadata()?;
         let head = prefix(file)?;
         Ok(FileId {
@@ -73,13 +81,26 @@ impl FileId {
     ///
     /// # Errors
     /// I/O errors reading `file`'s first bytes.
-    pub fn same_file(&self, now: &FileId, file: &mut File) -> io::Result<bool> {
+    pub fn same_file(&self, now: &FileId, file: &File) -> io::Result<bool> {
         if (self.dev, self.ino) != (now.dev, now.ino) || now.fp_len < self.fp_len {
             return Ok(false);
         }
         if now.fp_len == self.fp_len {
             return Ok(now.fp == self.fp);
         }
+        let head = prefix(file)?;
+        Ok(head
+            .get(..self.fp_len as usize)
+            .is_some_and(|p| fnv(p) == self.fp))
+    }
+
+    /// Whether `file` still starts with the bytes this identity was taken
+    /// from (false after a copytruncate followed by new writes, even when
+    /// the file has grown past the old read position).
+    ///
+    /// # Errors
+    /// I/O errors reading the first bytes.
+    pub fn still_starts(&self, file: &File) -> io::Result<bool> {
         let head = prefix(file)?;
         Ok(head
             .get(..self.fp_len as usize)
@@ -110,8 +131,8 @@ mod tests {
         let d = tmp("rename");
         let p = d.join("a.log");
         std::fs::write(&p, b"first line\n").unwrap();
-        let mut f = File::open(&p).unwrap();
-        let id = FileId::of(&mut f).unwrap();
+        let f = File::open(&p).unwrap();
+        let id = FileId::of(&f).unwrap();
         assert!(id.is_partial());
         assert_eq!(id.fp_len, 11);
         // Appends keep the identity (the recorded prefix still matches).
@@ -123,10 +144,10 @@ mod tests {
             .unwrap();
         let q = d.join("a.log.1");
         std::fs::rename(&p, &q).unwrap();
-        let mut f2 = File::open(&q).unwrap();
-        let now = FileId::of(&mut f2).unwrap();
+        let f2 = File::open(&q).unwrap();
+        let now = FileId::of(&f2).unwrap();
         assert_eq!(now.fp_len as usize, FINGERPRINT_BYTES);
-        assert!(id.same_file(&now, &mut f2).unwrap());
+        assert!(id.same_file(&now, &f2).unwrap());
     }
 
     #[test]
@@ -135,17 +156,17 @@ mod tests {
         let body = vec![b'a'; 4096];
         std::fs::write(d.join("x.log"), &body).unwrap();
         std::fs::write(d.join("y.log"), &body).unwrap();
-        let mut x = File::open(d.join("x.log")).unwrap();
-        let mut y = File::open(d.join("y.log")).unwrap();
-        let (ix, iy) = (FileId::of(&mut x).unwrap(), FileId::of(&mut y).unwrap());
+        let x = File::open(d.join("x.log")).unwrap();
+        let y = File::open(d.join("y.log")).unwrap();
+        let (ix, iy) = (FileId::of(&x).unwrap(), FileId::of(&y).unwrap());
         assert_eq!(ix.fp, iy.fp);
-        assert!(!ix.same_file(&iy, &mut y).unwrap(), "different inodes");
+        assert!(!ix.same_file(&iy, &y).unwrap(), "different inodes");
         // copytruncate, then different content: same inode, new file.
         std::fs::write(d.join("x.log"), b"new content after truncation").unwrap();
-        let mut x2 = File::open(d.join("x.log")).unwrap();
-        let now = FileId::of(&mut x2).unwrap();
+        let x2 = File::open(d.join("x.log")).unwrap();
+        let now = FileId::of(&x2).unwrap();
         assert_eq!((now.dev, now.ino), (ix.dev, ix.ino));
-        assert!(!ix.same_file(&now, &mut x2).unwrap());
+        assert!(!ix.same_file(&now, &x2).unwrap());
     }
 
     #[test]
@@ -153,11 +174,11 @@ mod tests {
         let d = tmp("empty");
         let p = d.join("e.log");
         std::fs::write(&p, b"").unwrap();
-        let id = FileId::of(&mut File::open(&p).unwrap()).unwrap();
+        let id = FileId::of(&File::open(&p).unwrap()).unwrap();
         assert_eq!(id.fp_len, 0);
         std::fs::write(&p, b"hello\n").unwrap();
-        let mut f = File::open(&p).unwrap();
-        let now = FileId::of(&mut f).unwrap();
-        assert!(id.same_file(&now, &mut f).unwrap());
+        let f = File::open(&p).unwrap();
+        let now = FileId::of(&f).unwrap();
+        assert!(id.same_file(&now, &f).unwrap());
     }
 }
