@@ -2,13 +2,16 @@
 //! device + inode confirmed by a fingerprint of its first bytes) and where
 //! reading resumes after a restart ([`checkpoint`], per identity, written
 //! atomically), and [`follow`]ing one path through rotation, truncation and
-//! deletion. Discovery (globs, inotify, rescans) and the `run` command that
-//! feeds the pipeline build on these.
+//! deletion, and [`discover`]ing the files globs select (one path per
+//! file). inotify, the periodic rescan and the `run` command that feeds the
+//! pipeline build on these.
 
 pub mod checkpoint;
+pub mod discover;
 pub mod follow;
 pub mod identity;
 
 pub use checkpoint::{CheckpointError, Checkpoints};
+pub use discover::{Discovery, Found, GlobError};
 pub use follow::{FollowConfig, FollowStats, Follower, StartAt};
 pub use identity::FileId;
