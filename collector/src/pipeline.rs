@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::aggregate::Aggregator;
 use crate::config::{Config, ParseConfig};
-use crate::frame::{FrameConfig, Framed, Framer, Framing, LineReader, Message, PodMeta};
+use crate::frame::{FrameConfig, Framed, Framer, Framing, LineReader, Message, PodMeta, RawLine};
 use crate::label::{FileKeys, FileSites, Labeler, SiteId};
 use crate::parse::{self, ParseError};
 use crate::record::{Record, Source};
@@ -127,6 +127,94 @@ impl Pipeline {
         &self.agg
     }
 
+    /// Starts an input: detects framing and format from `prefix` (its
+    /// first bytes; `complete` when that is the whole input so far) and
+    /// resolves the file-level site keys of `path`. Lines then go in with
+    /// [`feed`](Self::feed), in file order; this is how a tailer drives the
+    /// pipeline one file at a time.
+    pub fn open_feed(&mut self, name: &str, path: Option<&Path>, prefix: &[u8], complete: bool) -> FileFeed {
+        let (framing, source) = sniff(prefix, &self.parse, complete);
+        let keys = file_keys(path);
+        FileFeed {
+            name: name.to_owned(),
+            source,
+            framer: Framer::new(
+                FrameConfig {
+                    max_line_bytes: self.parse.max_line_bytes,
+                    framing,
+                },
+                source.unwrap_or(Source::TraefikClf),
+            ),
+            file_sites: self.labeler.file_sites(&keys),
+            report: FileReport {
+                name: name.to_owned(),
+                source,
+                framing,
+                ..FileReport::default()
+            },
+        }
+    }
+
+    /// Runs one physical line of `feed`'s input through the stages.
+    ///
+    /// # Performance
+    /// Per line: framing, one parse, one label lookup, one aggregate update.
+    #[inline]
+    pub fn feed(&mut self, feed: &mut FileFeed, line: RawLine<'_>, obs: &mut impl Observer) {
+        let FileFeed {
+            name,
+            source,
+            framer,
+            file_sites,
+            report,
+        } = feed;
+        report.lines += 1;
+        report.bytes = line.end_offset.max(report.bytes);
+        let mut stage = Stage {
+            name,
+            source: *source,
+            labeler: &mut self.labeler,
+            agg: &mut self.agg,
+            file_sites,
+            last_sec: &mut self.last_sec,
+            report,
+            obs,
+        };
+        framer.push(line, |m| stage.framed(m));
+    }
+
+    /// Hands out what `feed` still holds (a partial CRI line, a multi-line
+    /// record waiting for its next start): at end of input, or when the
+    /// file has been idle long enough.
+    pub fn flush(&mut self, feed: &mut FileFeed, obs: &mut impl Observer) {
+        let FileFeed {
+            name,
+            source,
+            framer,
+            file_sites,
+            report,
+        } = feed;
+        let mut stage = Stage {
+            name,
+            source: *source,
+            labeler: &mut self.labeler,
+            agg: &mut self.agg,
+            file_sites,
+            last_sec: &mut self.last_sec,
+            report,
+            obs,
+        };
+        framer.flush(|m| stage.framed(m));
+        report.framing = framer.framing().or(report.framing);
+    }
+
+    /// Sets the latest event second that still counts in the windows:
+    /// wall-clock time plus [`MAX_FUTURE_SECS`]. [`process`](Self::process)
+    /// calls it per input; a long-running caller calls it on its ticks.
+    pub fn refresh_clock(&mut self) {
+        self.agg.set_future_limit(wall_clock_sec() + MAX_FUTURE_SECS);
+    }
+
     /// Reads `rdr` to its end through every stage. `path` (when the input
     /// is a file) supplies file-level site keys; `progress` is called with
     /// the bytes read so far after each buffer.
@@ -141,55 +229,53 @@ impl Pipeline {
         obs: &mut impl Observer,
         progress: &mut dyn FnMut(u64),
     ) -> io::Result<FileReport> {
-        let mut report = FileReport {
-            name: name.to_owned(),
-            ..FileReport::default()
-        };
         let mut prefix = Vec::with_capacity(SNIFF_BYTES);
         (&mut rdr)
             .take(SNIFF_BYTES as u64)
             .read_to_end(&mut prefix)?;
-        let (framing, source) = sniff(&prefix, &self.parse, prefix.len() < SNIFF_BYTES);
-        report.framing = framing;
-        report.source = source;
-
-        self.agg
-            .set_future_limit(wall_clock_sec() + MAX_FUTURE_SECS);
-        let keys = file_keys(path);
-        let file_sites = self.labeler.file_sites(&keys);
+        self.refresh_clock();
+        let mut feed = self.open_feed(name, path, &prefix, prefix.len() < SNIFF_BYTES);
         let mut reader = LineReader::with_limits(
             io::Cursor::new(prefix).chain(rdr),
             crate::frame::DEFAULT_BUFFER_BYTES,
             self.parse.max_line_bytes,
         );
-        let mut framer = Framer::new(
-            FrameConfig {
-                max_line_bytes: self.parse.max_line_bytes,
-                framing,
-            },
-            source.unwrap_or(Source::TraefikClf),
-        );
-        let mut stage = Stage {
-            name,
-            source,
-            labeler: &mut self.labeler,
-            agg: &mut self.agg,
-            file_sites: &file_sites,
-            last_sec: &mut self.last_sec,
-            report: &mut report,
-            obs,
-        };
-        while reader.next_batch(|line| framer.push(line, |m| stage.framed(m)))? {
+        while reader.next_batch(|line| self.feed(&mut feed, line, obs))? {
             progress(reader.offset());
         }
-        reader.finish(|line| framer.push(line, |m| stage.framed(m)));
-        framer.flush(|m| stage.framed(m));
+        reader.finish(|line| self.feed(&mut feed, line, obs));
+        self.flush(&mut feed, obs);
         progress(reader.offset());
         let lines = reader.stats();
+        let mut report = feed.report;
         report.lines = lines.lines;
         report.bytes = lines.bytes;
-        report.framing = framer.framing().or(report.framing);
         Ok(report)
+    }
+}
+
+/// One input's state inside the pipeline: its detected format, framer and
+/// file-level sites, and its report so far.
+#[derive(Debug)]
+pub struct FileFeed {
+    name: String,
+    source: Option<Source>,
+    framer: Framer,
+    file_sites: FileSites,
+    report: FileReport,
+}
+
+impl FileFeed {
+    /// The input's report so far (`lines` counts lines fed; `bytes` is the
+    /// highest end offset seen).
+    pub fn report(&self) -> &FileReport {
+        &self.report
+    }
+
+    /// The earliest file offset still held by the framer (an open partial
+    /// line or multi-line record): a checkpoint must not pass it.
+    pub fn pending_offset(&self) -> Option<u64> {
+        self.framer.pending_offset()
     }
 }
 
