@@ -132,7 +132,13 @@ impl Pipeline {
     /// resolves the file-level site keys of `path`. Lines then go in with
     /// [`feed`](Self::feed), in file order; this is how a tailer drives the
     /// pipeline one file at a time.
-    pub fn open_feed(&mut self, name: &str, path: Option<&Path>, prefix: &[u8], complete: bool) -> FileFeed {
+    pub fn open_feed(
+        &mut self,
+        name: &str,
+        path: Option<&Path>,
+        prefix: &[u8],
+        complete: bool,
+    ) -> FileFeed {
         let (framing, source) = sniff(prefix, &self.parse, complete);
         let keys = file_keys(path);
         FileFeed {
@@ -161,25 +167,9 @@ impl Pipeline {
     /// Per line: framing, one parse, one label lookup, one aggregate update.
     #[inline]
     pub fn feed(&mut self, feed: &mut FileFeed, line: RawLine<'_>, obs: &mut impl Observer) {
-        let FileFeed {
-            name,
-            source,
-            framer,
-            file_sites,
-            report,
-        } = feed;
-        report.lines += 1;
-        report.bytes = line.end_offset.max(report.bytes);
-        let mut stage = Stage {
-            name,
-            source: *source,
-            labeler: &mut self.labeler,
-            agg: &mut self.agg,
-            file_sites,
-            last_sec: &mut self.last_sec,
-            report,
-            obs,
-        };
+        feed.report.lines += 1;
+        feed.report.bytes = line.end_offset.max(feed.report.bytes);
+        let (framer, mut stage) = self.stage(feed, obs);
         framer.push(line, |m| stage.framed(m));
     }
 
@@ -187,6 +177,18 @@ impl Pipeline {
     /// record waiting for its next start): at end of input, or when the
     /// file has been idle long enough.
     pub fn flush(&mut self, feed: &mut FileFeed, obs: &mut impl Observer) {
+        let (framer, mut stage) = self.stage(feed, obs);
+        framer.flush(|m| stage.framed(m));
+        stage.report.framing = framer.framing().or(stage.report.framing);
+    }
+
+    /// Splits `feed` into its framer and the per-message stage that borrows
+    /// the pipeline's labeler and aggregate.
+    fn stage<'p, O: Observer>(
+        &'p mut self,
+        feed: &'p mut FileFeed,
+        obs: &'p mut O,
+    ) -> (&'p mut Framer, Stage<'p, O>) {
         let FileFeed {
             name,
             source,
@@ -194,7 +196,7 @@ impl Pipeline {
             file_sites,
             report,
         } = feed;
-        let mut stage = Stage {
+        let stage = Stage {
             name,
             source: *source,
             labeler: &mut self.labeler,
@@ -204,15 +206,15 @@ impl Pipeline {
             report,
             obs,
         };
-        framer.flush(|m| stage.framed(m));
-        report.framing = framer.framing().or(report.framing);
+        (framer, stage)
     }
 
     /// Sets the latest event second that still counts in the windows:
     /// wall-clock time plus [`MAX_FUTURE_SECS`]. [`process`](Self::process)
     /// calls it per input; a long-running caller calls it on its ticks.
     pub fn refresh_clock(&mut self) {
-        self.agg.set_future_limit(wall_clock_sec() + MAX_FUTURE_SECS);
+        self.agg
+            .set_future_limit(wall_clock_sec() + MAX_FUTURE_SECS);
     }
 
     /// Reads `rdr` to its end through every stage. `path` (when the input
