@@ -26,35 +26,52 @@ pub struct Config {
     pub aggregate: AggregateConfig,
 }
 
-/// A format name or `auto` (detect per file from its first lines).
+/// A format name or `auto` (detect per file from its first lines). The
+/// names are [`Source::name`]'s, so the list lives in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum FormatChoice {
     /// Detect from the first `detect_lines` lines of each file.
     #[default]
     Auto,
-    TraefikClf,
-    TraefikJson,
-    Nginx,
-    FpmError,
-    FpmSlow,
-    FpmAccess,
-    Wordpress,
+    /// Every file is this format.
+    Fixed(Source),
 }
 
 impl FormatChoice {
     /// The fixed source, `None` for `auto`.
     pub fn source(self) -> Option<Source> {
-        Some(match self {
-            FormatChoice::Auto => return None,
-            FormatChoice::TraefikClf => Source::TraefikClf,
-            FormatChoice::TraefikJson => Source::TraefikJson,
-            FormatChoice::Nginx => Source::Nginx,
-            FormatChoice::FpmError => Source::FpmError,
-            FormatChoice::FpmSlow => Source::FpmSlow,
-            FormatChoice::FpmAccess => Source::FpmAccess,
-            FormatChoice::Wordpress => Source::WordPress,
-        })
+        match self {
+            FormatChoice::Auto => None,
+            FormatChoice::Fixed(s) => Some(s),
+        }
+    }
+
+    /// `auto` or a [`Source::name`].
+    ///
+    /// # Errors
+    /// A message listing the accepted names.
+    pub fn from_name(name: &str) -> Result<FormatChoice, String> {
+        if name == "auto" {
+            return Ok(FormatChoice::Auto);
+        }
+        Source::from_name(name)
+            .map(FormatChoice::Fixed)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Source::ALL.iter().map(|s| s.name()).collect();
+                format!(
+                    "unknown format {name:?}; expected auto or one of: {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+impl TryFrom<String> for FormatChoice {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        FormatChoice::from_name(&name)
     }
 }
 
@@ -279,6 +296,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("c.yaml:2: aggregate.retention_secs: "), "{e}");
+    }
+
+    #[test]
+    fn format_names_come_from_sources() {
+        let cfg = Config::from_yaml(Path::new("c.yaml"), "parse:\n  format: wordpress\n").unwrap();
+        assert_eq!(cfg.parse.format.source(), Some(Source::WordPress));
+        let e = Config::from_yaml(Path::new("c.yaml"), "parse:\n  format: apache\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("unknown format \"apache\""),
+            "{e}"
+        );
     }
 
     #[test]

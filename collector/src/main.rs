@@ -38,7 +38,7 @@ enum Command {
     /// no file is given.
     Parse {
         /// Force a format instead of detecting it per file.
-        #[arg(long, value_parser = parse_format)]
+        #[arg(long, value_parser = FormatChoice::from_name)]
         format: Option<FormatChoice>,
         /// Config file (defaults to the embedded default).
         #[arg(long)]
@@ -53,7 +53,7 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Force a format instead of detecting it per file.
-        #[arg(long, value_parser = parse_format)]
+        #[arg(long, value_parser = FormatChoice::from_name)]
         format: Option<FormatChoice>,
         /// Rows in the site table (0 = all).
         #[arg(long, default_value_t = 20)]
@@ -62,13 +62,6 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-}
-
-fn parse_format(s: &str) -> Result<FormatChoice, String> {
-    let names =
-        "auto, traefik_clf, traefik_json, nginx, fpm_error, fpm_slow, fpm_access, wordpress";
-    serde_saphyr::from_str::<FormatChoice>(s)
-        .map_err(|_| format!("unknown format {s:?}; expected one of: {names}"))
 }
 
 fn main() -> ExitCode {
