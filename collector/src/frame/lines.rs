@@ -128,6 +128,19 @@ impl<R: Read> LineReader<R> {
         &self.rdr
     }
 
+    /// The wrapped reader, mutably: a tailer swaps in a rotated copy of
+    /// the file positioned at [`read_offset`](Self::read_offset) to read
+    /// the lines the original lost.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.rdr
+    }
+
+    /// The file offset of the next byte to read (past [`offset`](Self::offset)
+    /// by the bytes of a pending partial line).
+    pub fn read_offset(&self) -> u64 {
+        self.read_total
+    }
+
     /// Reads once (one buffer fill) and calls `f` with every line completed
     /// by it. Returns `Ok(false)` at end of input, leaving a final line
     /// without `\n` pending: call [`finish`](Self::finish) to deliver it, or
