@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::aggregate::{AggregateConfig, Aggregator};
 use crate::label::{Labeler, SitesConfig};
 use crate::record::Source;
+use crate::tail::TailConfig;
 
 /// The config used when no `--config` is given.
 pub const DEFAULT_YAML: &str = include_str!("default.yaml");
@@ -24,6 +25,31 @@ pub struct Config {
     pub sites: SitesConfig,
     /// Per-site windows.
     pub aggregate: AggregateConfig,
+    /// Which files `run` tails and how.
+    pub tail: TailConfig,
+    /// `run`'s HTTP endpoints.
+    pub server: ServerConfig,
+}
+
+/// `server:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the HTTP endpoints (`/api/v1/sites`, `/api/v1/status`,
+    /// `/metrics`); loopback unless set otherwise. Port 0 picks a free one.
+    pub listen: String,
+    /// After SIGTERM/SIGINT: how long to finish in-flight batches and
+    /// write checkpoints before exiting anyway.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9464".into(),
+            shutdown_grace_secs: 10,
+        }
+    }
 }
 
 /// A format name or `auto` (detect per file from its first lines). The
@@ -208,6 +234,56 @@ impl Config {
         }
         if let Err(e) = Aggregator::new(&self.aggregate) {
             return Err(invalid(&format!("aggregate.{}", e.field), e.message));
+        }
+        if let Err(e) = self.server.listen.parse::<std::net::SocketAddr>() {
+            return Err(invalid(
+                "server.listen",
+                format!("{:?} is not an address:port: {e}", self.server.listen),
+            ));
+        }
+        let t = &self.tail;
+        let ranges: [(&str, u64, u64, u64); 6] = [
+            ("tail.rescan_secs", t.rescan_secs, 1, 3600),
+            ("tail.poll_ms", t.poll_ms, 10, 60_000),
+            (
+                "tail.checkpoint_interval_ms",
+                t.checkpoint_interval_ms,
+                10,
+                3_600_000,
+            ),
+            (
+                "tail.read_buffer_bytes",
+                t.read_buffer_bytes as u64,
+                4096,
+                64 << 20,
+            ),
+            ("tail.batch_bytes", t.batch_bytes as u64, 4096, 64 << 20),
+            ("tail.queue_batches", t.queue_batches as u64, 1, 4096),
+        ];
+        for (field, v, lo, hi) in ranges {
+            if !(lo..=hi).contains(&v) {
+                return Err(invalid(
+                    field,
+                    format!("must be between {lo} and {hi}, got {v}"),
+                ));
+            }
+        }
+        if t.checkpoint_path.is_empty() {
+            return Err(invalid(
+                "tail.checkpoint_path",
+                "must be a file path or auto".into(),
+            ));
+        }
+        for (i, src) in t.sources.iter().enumerate() {
+            if src.include.is_empty() {
+                return Err(invalid(
+                    "tail.sources",
+                    format!("entry {i} has no include globs"),
+                ));
+            }
+        }
+        if let Err(e) = crate::tail::Tailer::check_globs(t) {
+            return Err(invalid(&format!("tail.{}", e.section()), e.to_string()));
         }
         Ok(())
     }

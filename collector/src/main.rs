@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+
+mod bin_run;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -62,6 +64,27 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Tail the configured log files and keep per-site state live, served
+    /// on /api/v1/sites, /api/v1/status and /metrics; checkpoints make a
+    /// restart resume where the last run stopped.
+    Run {
+        /// Config file (defaults to the embedded default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// HTTP address (overrides server.listen).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Append every record as a JSON line with its dedup key
+        /// ("dev:ino:first-line-hash:end-offset") to this file.
+        #[arg(long)]
+        tap: Option<PathBuf>,
+        /// Demo: a bundled writer appends live Traefik, PHP-FPM and
+        /// WordPress logs to DIR (default: $TMPDIR/sitepulse-demo), which
+        /// is tailed instead of the configured sources; the busiest sites
+        /// are printed every 2 s.
+        #[arg(long, num_args = 0..=1, default_missing_value = "auto", value_name = "DIR")]
+        demo: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -78,6 +101,21 @@ fn main() -> ExitCode {
             top,
             files,
         } => cmd_replay(config.as_deref(), format, top, &files),
+        Command::Run {
+            config,
+            listen,
+            tap,
+            demo,
+        } => load_config(config.as_deref(), None).and_then(|cfg| {
+            let demo = demo.map(|d| {
+                if d.as_os_str() == "auto" {
+                    std::env::temp_dir().join("sitepulse-demo")
+                } else {
+                    d
+                }
+            });
+            bin_run::cmd_run(cfg, bin_run::RunOpts { listen, tap, demo })
+        }),
     };
     match result {
         Ok(code) => code,

@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use crate::aggregate::Aggregator;
-use crate::config::{Config, ParseConfig};
+use crate::config::{Config, FormatChoice, ParseConfig};
 use crate::frame::{FrameConfig, Framed, Framer, Framing, LineReader, Message, PodMeta, RawLine};
 use crate::label::{FileKeys, FileSites, Labeler, SiteId};
 use crate::parse::{self, ParseError};
@@ -139,7 +139,24 @@ impl Pipeline {
         prefix: &[u8],
         complete: bool,
     ) -> FileFeed {
-        let (framing, source) = sniff(prefix, &self.parse, complete);
+        self.open_feed_as(name, path, prefix, complete, self.parse.format)
+    }
+
+    /// [`open_feed`](Self::open_feed) with the format a tail source names
+    /// (`auto` falls back to the `parse.format` setting).
+    pub fn open_feed_as(
+        &mut self,
+        name: &str,
+        path: Option<&Path>,
+        prefix: &[u8],
+        complete: bool,
+        format: FormatChoice,
+    ) -> FileFeed {
+        let format = match format {
+            FormatChoice::Auto => self.parse.format,
+            fixed => fixed,
+        };
+        let (framing, source) = sniff(prefix, &self.parse, format, complete);
         let keys = file_keys(path);
         FileFeed {
             name: name.to_owned(),
@@ -215,6 +232,13 @@ impl Pipeline {
     pub fn refresh_clock(&mut self) {
         self.agg
             .set_future_limit(wall_clock_sec() + MAX_FUTURE_SECS);
+    }
+
+    /// Live mode's tick: refreshes the clock and moves the windows' end to
+    /// wall-clock time, so an idle site's rates fall to zero.
+    pub fn tick(&mut self) {
+        self.refresh_clock();
+        self.agg.advance_to(wall_clock_sec());
     }
 
     /// Reads `rdr` to its end through every stage. `path` (when the input
@@ -372,7 +396,12 @@ pub fn file_keys(path: Option<&Path>) -> FileKeys {
 
 /// Detects framing and format from the first bytes of an input. `complete`
 /// says the prefix is the whole input (so its last line is whole too).
-fn sniff(prefix: &[u8], cfg: &ParseConfig, complete: bool) -> (Option<Framing>, Option<Source>) {
+fn sniff(
+    prefix: &[u8],
+    cfg: &ParseConfig,
+    format: FormatChoice,
+    complete: bool,
+) -> (Option<Framing>, Option<Source>) {
     let framing = match cfg.framing {
         crate::config::FramingChoice::Auto => None,
         crate::config::FramingChoice::Raw => Some(Framing::Raw),
@@ -405,8 +434,7 @@ fn sniff(prefix: &[u8], cfg: &ParseConfig, complete: bool) -> (Option<Framing>, 
         reader.finish(|line| framer.push(line, &mut keep));
     }
     framer.flush(&mut keep);
-    let source = cfg
-        .format
+    let source = format
         .source()
         .or_else(|| parse::detect(sample.iter().map(Vec::as_slice)));
     (framer.framing().or(framing), source)

@@ -65,10 +65,12 @@ pub enum CheckpointError {
 }
 
 /// The committed positions of every tailed file, keyed by identity.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Checkpoints {
     path: PathBuf,
     entries: HashMap<(u64, u64), Entry>,
+    /// The file existed when loaded (this is a restart, not a first start).
+    existed: bool,
 }
 
 fn unix_now() -> i64 {
@@ -83,9 +85,13 @@ impl Checkpoints {
     /// # Errors
     /// [`CheckpointError`] for unreadable, malformed or other-version files.
     pub fn load(path: &Path) -> Result<Checkpoints, CheckpointError> {
+        let mut existed = true;
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                existed = false;
+                String::new()
+            }
             Err(source) => {
                 return Err(CheckpointError::Io {
                     path: path.to_owned(),
@@ -122,7 +128,34 @@ impl Checkpoints {
         Ok(Checkpoints {
             path: path.to_owned(),
             entries,
+            existed,
         })
+    }
+
+    /// Whether the checkpoint file existed when loaded: false on a first
+    /// start, when files already present are read per `read_existing`.
+    pub fn existed(&self) -> bool {
+        self.existed
+    }
+
+    /// The file this checkpoint is saved to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The entry for inode `(dev, ino)`, whatever its fingerprint.
+    pub fn get(&self, dev: u64, ino: u64) -> Option<&Entry> {
+        self.entries.get(&(dev, ino))
+    }
+
+    /// Number of files with an entry.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no file has an entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// The committed offset for the file now identified as `now` (open as
@@ -141,6 +174,12 @@ impl Checkpoints {
     /// Records that everything before `offset` of file `id` is committed.
     /// The newest identity replaces an older one of the same inode.
     pub fn commit(&mut self, id: FileId, path: &Path, offset: u64) {
+        if let Some(e) = self.entries.get(&(id.dev, id.ino))
+            && e.id == id
+            && e.offset == offset
+        {
+            return;
+        }
         let e = Entry {
             id,
             offset,

@@ -41,6 +41,10 @@ pub struct FollowConfig {
     /// Polls a rotated-away file stays open after it stopped growing, for
     /// writers that keep writing to the old file a little longer.
     pub linger_polls: u32,
+    /// Bytes read from one file per poll at most, so one file with a large
+    /// backlog does not hold up the others (or a shutdown); see
+    /// [`Follower::has_backlog`].
+    pub max_bytes_per_poll: u64,
 }
 
 impl Default for FollowConfig {
@@ -49,6 +53,7 @@ impl Default for FollowConfig {
             buffer_bytes: 64 * 1024,
             max_line_bytes: crate::frame::DEFAULT_MAX_LINE_BYTES,
             linger_polls: 2,
+            max_bytes_per_poll: 4 * 1024 * 1024,
         }
     }
 }
@@ -138,6 +143,8 @@ struct Open {
     id: FileId,
     reader: LineReader<File>,
     idle_polls: u32,
+    /// File size at the last `fstat` (status: bytes behind).
+    len_seen: u64,
 }
 
 impl Open {
@@ -157,6 +164,7 @@ impl Open {
             id,
             reader,
             idle_polls: 0,
+            len_seen: len,
         })
     }
 
@@ -170,15 +178,27 @@ impl Open {
         }
     }
 
-    /// Reads to the current end; returns whether anything was read.
-    fn read_available(&mut self, f: &mut impl FnMut(FollowEvent<'_>)) -> io::Result<bool> {
+    /// Reads to the current end, or until `budget` bytes were read;
+    /// returns whether anything was read and whether the budget ran out
+    /// (more may be waiting).
+    fn read_available(
+        &mut self,
+        budget: u64,
+        f: &mut impl FnMut(FollowEvent<'_>),
+    ) -> io::Result<(bool, bool)> {
         let before = self.reader.read_offset();
         let (stream, id) = (self.stream, self.id);
+        let mut more = false;
         while self
             .reader
             .next_batch(|line| f(FollowEvent::Line { stream, id, line }))?
-        {}
-        Ok(self.reader.read_offset() != before)
+        {
+            if self.reader.read_offset() - before >= budget {
+                more = true;
+                break;
+            }
+        }
+        Ok((self.reader.read_offset() != before, more))
     }
 
     /// Delivers a pending unterminated last line and reports the close.
@@ -241,6 +261,8 @@ pub struct Follower {
     /// Only drains what it was given (a rotated file found again after a
     /// restart); the path is not followed.
     detached: bool,
+    /// The last poll stopped at `max_bytes_per_poll`.
+    backlog: bool,
     stats: FollowStats,
 }
 
@@ -264,6 +286,8 @@ pub struct OpenFile {
     pub id: FileId,
     /// Offset just after the last line delivered.
     pub offset: u64,
+    /// Size of the file when last looked at (at least `offset`).
+    pub size: u64,
     /// Whether it is the file the path names (not a rotated-away one).
     pub current: bool,
 }
@@ -278,6 +302,7 @@ impl Follower {
             current: None,
             draining: Vec::new(),
             detached: false,
+            backlog: false,
             stats: FollowStats::default(),
         }
     }
@@ -288,14 +313,21 @@ impl Follower {
     ///
     /// # Errors
     /// I/O errors opening the file.
+    ///
+    /// `as_id` makes the stream carry another identity: a copy made by
+    /// copytruncate continues the original's lines, offsets and dedup keys.
     pub fn drain(
         path: &Path,
         file: File,
         start: StartAt,
         cfg: FollowConfig,
+        as_id: Option<FileId>,
         mut f: impl FnMut(FollowEvent<'_>),
     ) -> io::Result<Self> {
-        let open = Open::new(file, start, &cfg)?;
+        let mut open = Open::new(file, start, &cfg)?;
+        if let Some(id) = as_id {
+            open.id = id;
+        }
         f(open.opened(path));
         Ok(Self {
             path: path.to_owned(),
@@ -303,6 +335,7 @@ impl Follower {
             current: None,
             draining: vec![open],
             detached: true,
+            backlog: false,
             stats: FollowStats::default(),
         })
     }
@@ -356,6 +389,7 @@ impl Follower {
             stream: o.stream,
             id: o.id,
             offset: o.reader.offset(),
+            size: o.len_seen.max(o.reader.read_offset()),
             current,
         })
     }
@@ -368,6 +402,12 @@ impl Follower {
     /// Counters so far.
     pub fn stats(&self) -> FollowStats {
         self.stats
+    }
+
+    /// Whether the last poll stopped at `max_bytes_per_poll` with more to
+    /// read: poll again soon, without waiting for an event.
+    pub fn has_backlog(&self) -> bool {
+        self.backlog
     }
 
     /// [`poll_with`](Self::poll_with) making every check.
@@ -389,8 +429,12 @@ impl Follower {
         checks: Checks,
         mut f: impl FnMut(FollowEvent<'_>),
     ) -> io::Result<()> {
+        let budget = self.cfg.max_bytes_per_poll;
+        self.backlog = false;
         for open in &mut self.draining {
-            if open.read_available(&mut f)? {
+            let (read, more) = open.read_available(budget, &mut f)?;
+            self.backlog |= more;
+            if read {
                 open.idle_polls = 0;
             } else {
                 open.idle_polls += 1;
@@ -402,7 +446,9 @@ impl Follower {
             let linger = self.cfg.linger_polls;
             let mut i = 0;
             while i < self.draining.len() {
-                if self.draining[i].idle_polls > linger || self.detached {
+                let drained = self.draining[i].idle_polls > linger
+                    || (self.detached && self.draining[i].idle_polls > 0);
+                if drained {
                     // The file's last line may lack its `\n`: it never will get one.
                     self.draining
                         .swap_remove(i)
@@ -420,6 +466,7 @@ impl Follower {
         if let Some(open) = &mut self.current {
             let file = open.reader.get_ref();
             let len = file.metadata()?.len();
+            open.len_seen = len;
             // copytruncate: the content moved elsewhere and the file starts
             // over. Seen as a shrink, or, when new writes already reached
             // the old position, as changed first bytes (one positional read
@@ -436,7 +483,7 @@ impl Follower {
                 if let Some(mut copy) = find_copy(&self.path, &old.id, at) {
                     copy.seek(SeekFrom::Start(at))?;
                     *old.reader.get_mut() = copy;
-                    old.read_available(&mut f)?;
+                    old.read_available(u64::MAX, &mut f)?;
                     self.stats.copy_bytes += old.reader.read_offset() - at;
                 }
                 old.close(CloseReason::Truncated, &mut f);
@@ -446,7 +493,7 @@ impl Follower {
                 open.id = FileId::of(file)?;
             }
             if let Some(open) = &mut self.current {
-                open.read_available(&mut f)?;
+                self.backlog |= open.read_available(budget, &mut f)?.1;
             }
         }
 
@@ -467,7 +514,7 @@ impl Follower {
                     if self.open(StartAt::Beginning, &mut f)?
                         && let Some(open) = &mut self.current
                     {
-                        open.read_available(&mut f)?;
+                        self.backlog |= open.read_available(budget, &mut f)?.1;
                     }
                 }
             }
@@ -589,8 +636,10 @@ mod tests {
         let nonempty = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() > 0);
         let mut n = 0u32;
         let poll = |f: &mut Follower, seen: &mut Vec<String>| {
-            f.poll(on_line(|l| seen.push(String::from_utf8(l.bytes.to_vec()).unwrap())))
-                .unwrap();
+            f.poll(on_line(|l| {
+                seen.push(String::from_utf8(l.bytes.to_vec()).unwrap())
+            }))
+            .unwrap();
         };
         for (i, op) in ops.iter().enumerate() {
             match op {

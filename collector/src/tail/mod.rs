@@ -10,8 +10,14 @@ pub mod checkpoint;
 pub mod discover;
 pub mod follow;
 pub mod identity;
+pub mod tailer;
 
 pub use checkpoint::{CheckpointError, Checkpoints};
 pub use discover::{Discovery, Found, GlobError};
-pub use follow::{FollowConfig, FollowStats, Follower, StartAt};
+pub use follow::{
+    Checks, CloseReason, FollowConfig, FollowEvent, FollowStats, Follower, StartAt, StreamId,
+};
 pub use identity::FileId;
+pub use tailer::{
+    FileStatus, ReadExisting, SourceConfig, TailConfig, TailError, TailSink, TailStats, Tailer,
+};
