@@ -145,10 +145,10 @@ impl Default for ParseConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// YAML syntax, an unknown field, or a value of the wrong type.
     #[error("{path}: {message}")]
@@ -178,9 +178,9 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the file, line and field.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         Config::from_yaml(path, &text)
     }
@@ -242,9 +242,10 @@ impl Config {
             ));
         }
         let t = &self.tail;
-        let ranges: [(&str, u64, u64, u64); 6] = [
+        let ranges: [(&str, u64, u64, u64); 7] = [
             ("tail.rescan_secs", t.rescan_secs, 1, 3600),
             ("tail.poll_ms", t.poll_ms, 10, 60_000),
+            ("tail.notify_latency_ms", t.notify_latency_ms, 1, 10_000),
             (
                 "tail.checkpoint_interval_ms",
                 t.checkpoint_interval_ms,

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -356,7 +356,7 @@ pub enum LiveError {
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     /// The tap file or a thread could not be created.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io { what: String, source: io::Error },
 }
 
@@ -369,10 +369,45 @@ pub struct Live {
     worker: Option<JoinHandle<()>>,
 }
 
-/// The tap: every record as a JSON line with its dedup key.
+/// The tap: every record as a JSON line with its dedup key. Lines are
+/// written whole (a `write(2)` per 256 KiB of complete lines), so a crash
+/// leaves at most one torn line at the end, which the next start closes
+/// with a `\n` before appending.
 struct Tap {
-    out: BufWriter<File>,
+    out: File,
+    pending: Vec<u8>,
     scratch: Vec<u8>,
+}
+
+const TAP_WRITE_BYTES: usize = 256 * 1024;
+
+impl Tap {
+    fn open(path: &Path) -> io::Result<Tap> {
+        let mut out = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        let len = out.metadata()?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            out.read_exact_at(&mut last, len - 1)?;
+            if last[0] != b'\n' {
+                out.write_all(b"\n")?;
+            }
+        }
+        Ok(Tap {
+            out,
+            pending: Vec::with_capacity(TAP_WRITE_BYTES + 4096),
+            scratch: Vec::with_capacity(4096),
+        })
+    }
+
+    fn write_pending(&mut self) -> io::Result<()> {
+        let r = self.out.write_all(&self.pending);
+        self.pending.clear();
+        r
+    }
 }
 
 /// The pipeline thread's observer: writes the tap.
@@ -404,9 +439,9 @@ impl Observer for LiveObserver {
             },
         );
         let end = origin.message.end_offset;
-        let r = write!(tap.out, "{{\"key\":\"{}{end}\",", self.key)
-            .and_then(|()| tap.out.write_all(&tap.scratch[1..]));
-        if r.is_err() {
+        let _ = write!(tap.pending, "{{\"key\":\"{}{end}\",", self.key);
+        tap.pending.extend_from_slice(&tap.scratch[1..]);
+        if tap.pending.len() >= TAP_WRITE_BYTES && tap.write_pending().is_err() {
             self.errors += 1;
         }
     }
@@ -416,8 +451,8 @@ impl LiveObserver {
     /// Makes everything written so far durable.
     fn sync(&mut self) -> io::Result<()> {
         if let Some(tap) = &mut self.tap {
-            tap.out.flush()?;
-            tap.out.get_ref().sync_data()?;
+            tap.write_pending()?;
+            tap.out.sync_data()?;
         }
         Ok(())
     }
@@ -466,20 +501,10 @@ impl Live {
         let checkpoints = Checkpoints::load(&checkpoint_path)?;
         let tailer = Tailer::new(&cfg.tail, checkpoints.clone())?;
         let tap = match tap {
-            Some(p) => {
-                let f = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .map_err(|source| LiveError::Io {
-                        what: format!("tap {}", p.display()),
-                        source,
-                    })?;
-                Some(Tap {
-                    out: BufWriter::with_capacity(256 * 1024, f),
-                    scratch: Vec::with_capacity(4096),
-                })
-            }
+            Some(p) => Some(Tap::open(p).map_err(|source| LiveError::Io {
+                what: format!("tap {}", p.display()),
+                source,
+            })?),
             None => None,
         };
         let mut pipeline = Pipeline::new(cfg)?;
@@ -545,6 +570,7 @@ impl Live {
                         free: free_tx,
                         interval,
                         forget_secs,
+                        urgent: false,
                     };
                     w.run(&rx);
                 })
@@ -615,6 +641,8 @@ struct Worker {
     free: SyncSender<Batch>,
     interval: Duration,
     forget_secs: u64,
+    /// A new file was registered: save the checkpoint now.
+    urgent: bool,
 }
 
 impl Worker {
@@ -626,9 +654,21 @@ impl Worker {
                 .min(next_save)
                 .saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
-                Ok(msg) => self.handle(msg),
+                Ok(msg) => {
+                    self.handle(msg);
+                    // Whatever else is queued, before the clock work.
+                    for _ in 0..1024 {
+                        match rx.try_recv() {
+                            Ok(msg) => self.handle(msg),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if std::mem::take(&mut self.urgent) {
+                self.save();
             }
             let now = Instant::now();
             if now >= next_tick {
@@ -657,6 +697,16 @@ impl Worker {
                 head,
             } => {
                 let name = path.display().to_string();
+                // A file not in the checkpoint yet gets its entry saved at
+                // once: if it is rotated away while we are down, the
+                // restart finds it by this entry.
+                let known = self.checkpoints.get(id.dev, id.ino).is_some_and(|e| {
+                    e.id.fp_len <= id.fp_len && (e.id.fp == id.fp || e.id.fp_len < id.fp_len)
+                });
+                if !known {
+                    self.checkpoints.commit(id, &path, offset);
+                    self.urgent = true;
+                }
                 let feed = (!prefix.is_empty()).then(|| {
                     let complete = prefix.len() < SNIFF_BYTES;
                     core.pipeline

@@ -93,7 +93,9 @@ impl<R: Read> LineReader<R> {
         let buffer_bytes = buffer_bytes.max(1);
         LineReader {
             rdr,
-            buf: vec![0; buffer_bytes],
+            // Allocated at the first read (a tailer may hold thousands of
+            // readers of idle files).
+            buf: Vec::new(),
             start: 0,
             end: 0,
             read_total: 0,
@@ -133,6 +135,14 @@ impl<R: Read> LineReader<R> {
     /// the lines the original lost.
     pub fn get_mut(&mut self) -> &mut R {
         &mut self.rdr
+    }
+
+    /// Frees the read buffer, keeping only a pending partial line: for a
+    /// reader that has gone idle. The next read allocates it again.
+    pub fn release_buffer(&mut self) {
+        self.compact_only();
+        self.buf.truncate(self.end);
+        self.buf.shrink_to_fit();
     }
 
     /// The file offset of the next byte to read (past [`offset`](Self::offset)
@@ -276,12 +286,16 @@ impl<R: Read> LineReader<R> {
     }
 
     /// Moves the pending partial line to the front and makes room to read.
-    fn compact(&mut self) {
+    fn compact_only(&mut self) {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
+    }
+
+    fn compact(&mut self) {
+        self.compact_only();
         // Grow only while one partial line crowds the buffer; it is at most
         // max_line + 1 bytes, so at `cap` a full `buffer_bytes` read fits.
         let cap = self.max_line + 1 + self.buffer_bytes;

@@ -47,8 +47,8 @@ struct OnDisk {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// Reading or writing failed.
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: io::Error },
     /// The file is not a checkpoint (bad JSON, unknown field).
     #[error("{path}:{line}:{column}: not a sitepulse checkpoint: {message}")]
     Parse {
@@ -92,10 +92,10 @@ impl Checkpoints {
                 existed = false;
                 String::new()
             }
-            Err(source) => {
+            Err(error) => {
                 return Err(CheckpointError::Io {
                     path: path.to_owned(),
-                    source,
+                    error,
                 });
             }
         };
@@ -212,7 +212,7 @@ impl Checkpoints {
     pub fn save(&self) -> Result<(), CheckpointError> {
         let io_err = |path: &Path| {
             let path = path.to_owned();
-            move |source| CheckpointError::Io { path, source }
+            move |error| CheckpointError::Io { path, error }
         };
         let mut files: Vec<&Entry> = self.entries.values().collect();
         files.sort_by(|a, b| a.path.cmp(&b.path).then(a.id.ino.cmp(&b.id.ino)));

@@ -131,10 +131,12 @@ impl Checks {
         path: true,
         start: true,
     };
-    /// Only read what was appended (an inotify `IN_MODIFY` on the file).
+    /// Read what was appended (an inotify `IN_MODIFY` on the file), after
+    /// checking that the file was not truncated and rewritten past the
+    /// read position since the last poll (one read of at most 1 KiB).
     pub const DATA: Checks = Checks {
         path: false,
-        start: false,
+        start: true,
     };
 }
 
@@ -145,6 +147,9 @@ struct Open {
     idle_polls: u32,
     /// File size at the last `fstat` (status: bytes behind).
     len_seen: u64,
+    /// Something was read since the last full poll; an idle file's read
+    /// buffer is freed at a full poll.
+    active: bool,
 }
 
 impl Open {
@@ -165,6 +170,7 @@ impl Open {
             reader,
             idle_polls: 0,
             len_seen: len,
+            active: true,
         })
     }
 
@@ -198,7 +204,9 @@ impl Open {
                 break;
             }
         }
-        Ok((self.reader.read_offset() != before, more))
+        let read = self.reader.read_offset() != before;
+        self.active |= read;
+        Ok((read, more))
     }
 
     /// Delivers a pending unterminated last line and reports the close.
@@ -441,6 +449,13 @@ impl Follower {
             }
         }
         if checks.path {
+            // Files idle since the last full poll give their buffers back
+            // (thousands of quiet files cost a few bytes each).
+            for o in self.current.iter_mut().chain(self.draining.iter_mut()) {
+                if !std::mem::take(&mut o.active) {
+                    o.reader.release_buffer();
+                }
+            }
             // Lingering is counted in full polls only: data-only polls come
             // from events on the current file, not the passing of time.
             let linger = self.cfg.linger_polls;

@@ -12,8 +12,11 @@
 //! inotify (`inotify(7)`) watches directories, not files: the parent
 //! directory of every followed file (and of a symlink's target), plus
 //! every directory the globs' fixed prefixes and wildcard directory levels
-//! reach, so a new pod directory or a rotation is seen at once. A watcher
-//! thread blocks in `read(2)` and forwards deduplicated event batches.
+//! reach, so a new pod directory or a rotation is seen at once. The
+//! descriptor is non-blocking: the tailer wakes every `notify_latency_ms`
+//! and handles what queued up, so a busy node costs a few wakeups a
+//! second, not one per write; past the kernel's `max_queued_events` it
+//! gets an overflow and answers with a full sweep.
 //! When inotify is off or a watch cannot be added (`max_user_watches`),
 //! every file is polled every `poll_ms` instead.
 
@@ -23,7 +26,6 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant, SystemTime};
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
@@ -54,6 +56,9 @@ pub struct TailConfig {
     pub inotify: bool,
     /// Poll interval for files no inotify watch covers.
     pub poll_ms: u64,
+    /// inotify events are gathered for up to this long and then handled
+    /// together (fewer wakeups on busy nodes; the added latency).
+    pub notify_latency_ms: u64,
     /// How long a rotated-away file stays open after it stopped growing.
     pub linger_secs: u64,
     /// Checkpoint file; `auto` is `/var/lib/sitepulse/checkpoints.json`
@@ -83,6 +88,7 @@ impl Default for TailConfig {
             rescan_secs: 10,
             inotify: true,
             poll_ms: 250,
+            notify_latency_ms: 100,
             linger_secs: 30,
             checkpoint_path: "auto".into(),
             checkpoint_interval_ms: 1000,
@@ -217,7 +223,7 @@ struct Source {
     format: FormatChoice,
 }
 
-/// One inotify event, as forwarded by the watcher thread.
+/// One inotify event, copied out of the read buffer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct WatchEvent {
     wd: WatchDescriptor,
@@ -226,10 +232,11 @@ struct WatchEvent {
 }
 
 struct Watch {
+    ino: Inotify,
     watches: Watches,
     dirs: HashMap<WatchDescriptor, PathBuf>,
     watched: HashSet<PathBuf>,
-    rx: Receiver<Vec<WatchEvent>>,
+    buf: Vec<u8>,
 }
 
 const MATCH: glob::MatchOptions = glob::MatchOptions {
@@ -453,69 +460,80 @@ impl Tailer {
         if !self.backlog.is_empty() {
             deadline = now;
         }
+        // Events are gathered for up to `notify_latency_ms` and handled in
+        // one go: a busy directory costs one wakeup per interval, not one
+        // per write.
+        if self.watch.is_some() && !self.poll_all {
+            deadline = deadline.min(now + Duration::from_millis(self.cfg.notify_latency_ms));
+        }
+        std::thread::sleep(deadline.saturating_duration_since(now));
         let mut data: HashSet<PathBuf> = std::mem::take(&mut self.backlog);
         let mut full: HashSet<PathBuf> = HashSet::new();
         let mut sweep = false;
+        let mut events = Vec::new();
         if let Some(w) = &mut self.watch {
-            let wait = deadline.saturating_duration_since(now);
-            let first = match w.rx.recv_timeout(wait) {
-                Ok(batch) => Some(batch),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => {
-                    tracing::warn!(
-                        "inotify watcher stopped; polling every {} ms",
-                        self.cfg.poll_ms
-                    );
-                    self.poll_all = true;
-                    None
-                }
-            };
-            let batches = first
-                .into_iter()
-                .chain(std::iter::from_fn(|| w.rx.try_recv().ok()));
-            for batch in batches {
-                for ev in batch {
-                    if ev.mask.contains(EventMask::Q_OVERFLOW) {
-                        self.stats.overflows += 1;
-                        sweep = true;
-                        continue;
+            loop {
+                match w.ino.read_events(&mut w.buf) {
+                    Ok(evs) => {
+                        let before = events.len();
+                        events.extend(evs.map(|e| WatchEvent {
+                            wd: e.wd,
+                            mask: e.mask,
+                            name: e.name.map(ToOwned::to_owned),
+                        }));
+                        if events.len() == before {
+                            break;
+                        }
                     }
-                    if ev.mask.contains(EventMask::IGNORED) {
-                        if let Some(dir) = w.dirs.remove(&ev.wd) {
-                            w.watched.remove(&dir);
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        if !self.poll_all {
+                            tracing::warn!(error = %e, "reading inotify events failed; polling every {} ms", self.cfg.poll_ms);
                         }
-                        continue;
-                    }
-                    let (Some(dir), Some(name)) = (w.dirs.get(&ev.wd), &ev.name) else {
-                        continue;
-                    };
-                    let path = dir.join(name);
-                    let followed = self.by_path.get(&path).cloned();
-                    if ev.mask.intersects(EventMask::MODIFY) && !ev.mask.contains(EventMask::ISDIR)
-                    {
-                        if let Some(p) = followed {
-                            data.insert(p);
-                        }
-                    } else {
-                        // Created, moved or deleted: a rotation, a new file
-                        // or directory. Check the file the name belongs to
-                        // and look for new ones (other files in a watched
-                        // directory, a checkpoint being saved, say, do not
-                        // matter).
-                        let relevant = followed.is_some()
-                            || ev.mask.contains(EventMask::ISDIR)
-                            || self.sources.iter().any(|s| {
-                                s.include.iter().any(|p| p.matches_path_with(&path, MATCH))
-                            });
-                        if let Some(p) = followed {
-                            full.insert(p);
-                        }
-                        self.scan_pending |= relevant;
+                        self.poll_all = true;
+                        break;
                     }
                 }
             }
-        } else {
-            std::thread::sleep(deadline.saturating_duration_since(now));
+            for ev in events {
+                if ev.mask.contains(EventMask::Q_OVERFLOW) {
+                    self.stats.overflows += 1;
+                    sweep = true;
+                    continue;
+                }
+                if ev.mask.contains(EventMask::IGNORED) {
+                    if let Some(dir) = w.dirs.remove(&ev.wd) {
+                        w.watched.remove(&dir);
+                    }
+                    continue;
+                }
+                let (Some(dir), Some(name)) = (w.dirs.get(&ev.wd), &ev.name) else {
+                    continue;
+                };
+                let path = dir.join(name);
+                let followed = self.by_path.get(&path).cloned();
+                if ev.mask.intersects(EventMask::MODIFY) && !ev.mask.contains(EventMask::ISDIR) {
+                    if let Some(p) = followed {
+                        data.insert(p);
+                    }
+                } else {
+                    // Created, moved or deleted: a rotation, a new file or
+                    // directory. Check the file the name belongs to and look
+                    // for new ones (other files in a watched directory, a
+                    // checkpoint being saved, say, do not matter).
+                    let relevant = followed.is_some()
+                        || ev.mask.contains(EventMask::ISDIR)
+                        || self
+                            .sources
+                            .iter()
+                            .any(|s| s.include.iter().any(|p| p.matches_path_with(&path, MATCH)));
+                    if let Some(p) = followed {
+                        full.insert(p);
+                    }
+                    self.scan_pending |= relevant;
+                }
+            }
         }
 
         let now = Instant::now();
@@ -528,14 +546,7 @@ impl Tailer {
             self.next_poll = now + Duration::from_millis(self.cfg.poll_ms.max(10));
             let paths: Vec<PathBuf> = self.files.keys().cloned().collect();
             for p in paths {
-                self.poll(
-                    &p,
-                    Checks {
-                        path: true,
-                        start: false,
-                    },
-                    sink,
-                );
+                self.poll(&p, Checks::ALL, sink);
             }
         }
         for p in &full {
@@ -942,52 +953,17 @@ fn find_rotated(path: &Path, id: &FileId, offset: u64) -> Option<(PathBuf, File)
 }
 
 fn start_inotify() -> io::Result<Watch> {
-    let mut ino = Inotify::init()?;
+    // Non-blocking (IN_NONBLOCK): the tailer reads what is queued when it
+    // wakes.
+    let ino = Inotify::init()?;
     let watches = ino.watches();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<WatchEvent>>(64);
-    std::thread::Builder::new()
-        .name("sitepulse-inotify".into())
-        .spawn(move || watcher(&mut ino, &tx))?;
     Ok(Watch {
+        ino,
         watches,
         dirs: HashMap::new(),
         watched: HashSet::new(),
-        rx,
+        buf: vec![0u8; 64 * 1024],
     })
-}
-
-/// Blocks in `read(2)` on the inotify descriptor and forwards each read's
-/// events, deduplicated (a busy file yields one `IN_MODIFY` per write).
-/// While the tailer is busy the channel fills and this thread waits; the
-/// kernel then queues events, and past `max_queued_events` it reports an
-/// overflow, which the tailer answers with a full sweep.
-fn watcher(ino: &mut Inotify, tx: &SyncSender<Vec<WatchEvent>>) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let events = match ino.read_events_blocking(&mut buf) {
-            Ok(ev) => ev,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading inotify events failed");
-                return;
-            }
-        };
-        let mut seen = HashSet::new();
-        let mut batch = Vec::new();
-        for ev in events {
-            let ev = WatchEvent {
-                wd: ev.wd,
-                mask: ev.mask,
-                name: ev.name.map(ToOwned::to_owned),
-            };
-            if seen.insert(ev.clone()) {
-                batch.push(ev);
-            }
-        }
-        if tx.send(batch).is_err() {
-            return;
-        }
-    }
 }
 
 #[cfg(test)]
