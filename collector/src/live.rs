@@ -42,7 +42,7 @@ const SNIFF_BYTES: usize = 64 * 1024;
 
 /// How often the windows advance with the wall clock and the reader
 /// publishes its file list.
-const TICK: Duration = Duration::from_millis(500);
+const TICK: Duration = Duration::from_secs(1);
 
 /// One line's place in a [`Batch`].
 #[derive(Debug, Clone, Copy)]
@@ -403,10 +403,12 @@ impl Tap {
         })
     }
 
+    /// Writes the complete lines held; on error they stay held (and the
+    /// checkpoint does not move) until a later write succeeds.
     fn write_pending(&mut self) -> io::Result<()> {
-        let r = self.out.write_all(&self.pending);
+        self.out.write_all(&self.pending)?;
         self.pending.clear();
-        r
+        Ok(())
     }
 }
 
@@ -801,14 +803,6 @@ impl Worker {
     /// Makes the tap durable, then records every stream's committed offset
     /// and writes the checkpoint file.
     fn save(&mut self) {
-        if let Err(e) = self.obs.sync() {
-            // The tap did not reach the disk: do not move the checkpoint
-            // past lines it may have lost.
-            let mut core = lock(&self.core);
-            core.tap_errors += 1;
-            core.checkpoint_error = Some(format!("tap: {e}"));
-            return;
-        }
         let open: HashSet<(u64, u64)> = {
             let core = lock(&self.core);
             for s in core.streams.values() {
@@ -825,6 +819,19 @@ impl Worker {
         let forget = self.forget_secs as i64;
         self.checkpoints
             .retain(|e| open.contains(&(e.id.dev, e.id.ino)) || now - e.updated_unix_secs < forget);
+        if !self.checkpoints.is_dirty() {
+            // Nothing moved: the file on disk is current.
+            lock(&self.core).checkpoint_saved = Some(SystemTime::now());
+            return;
+        }
+        if let Err(e) = self.obs.sync() {
+            // The tap did not reach the disk: do not move the checkpoint
+            // past lines it may have lost.
+            let mut core = lock(&self.core);
+            core.tap_errors += 1;
+            core.checkpoint_error = Some(format!("tap: {e}"));
+            return;
+        }
         let saved = self.checkpoints.save();
         let mut core = lock(&self.core);
         match saved {

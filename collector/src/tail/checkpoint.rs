@@ -71,6 +71,8 @@ pub struct Checkpoints {
     entries: HashMap<(u64, u64), Entry>,
     /// The file existed when loaded (this is a restart, not a first start).
     existed: bool,
+    /// Entries changed since the last save.
+    dirty: bool,
 }
 
 fn unix_now() -> i64 {
@@ -129,6 +131,7 @@ impl Checkpoints {
             path: path.to_owned(),
             entries,
             existed,
+            dirty: false,
         })
     }
 
@@ -187,16 +190,25 @@ impl Checkpoints {
             updated_unix_secs: unix_now(),
         };
         self.entries.insert((id.dev, id.ino), e);
+        self.dirty = true;
+    }
+
+    /// Whether entries changed since the last [`save`](Self::save) (or
+    /// load): an unchanged checkpoint need not be written again.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
     }
 
     /// Forgets a file (deleted and fully read).
     pub fn forget(&mut self, id: &FileId) {
-        self.entries.remove(&(id.dev, id.ino));
+        self.dirty |= self.entries.remove(&(id.dev, id.ino)).is_some();
     }
 
     /// Keeps only the entries `keep` accepts (e.g. files still present).
     pub fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+        let before = self.entries.len();
         self.entries.retain(|_, e| keep(e));
+        self.dirty |= self.entries.len() != before;
     }
 
     /// All entries, in no particular order.
@@ -209,7 +221,7 @@ impl Checkpoints {
     ///
     /// # Errors
     /// [`CheckpointError::Io`] naming the file that could not be written.
-    pub fn save(&self) -> Result<(), CheckpointError> {
+    pub fn save(&mut self) -> Result<(), CheckpointError> {
         let io_err = |path: &Path| {
             let path = path.to_owned();
             move |error| CheckpointError::Io { path, error }
@@ -221,8 +233,8 @@ impl Checkpoints {
             written_unix_secs: unix_now(),
             files: files.into_iter().cloned().collect(),
         };
-        let mut json = serde_json::to_vec_pretty(&disk)
-            .map_err(|e| io_err(&self.path)(io::Error::other(e)))?;
+        // One entry per line: compact (a node has thousands) yet readable.
+        let mut json = to_lines(&disk).map_err(|e| io_err(&self.path)(io::Error::other(e)))?;
         json.push(b'\n');
         let tmp = self.path.with_extension("tmp");
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
@@ -237,8 +249,24 @@ impl Checkpoints {
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(io_err(dir))?;
+        self.dirty = false;
         Ok(())
     }
+}
+
+/// JSON with each file entry on its own line.
+fn to_lines(disk: &OnDisk) -> serde_json::Result<Vec<u8>> {
+    let mut out = format!(
+        "{{\"version\":{},\"written_unix_secs\":{},\"files\":[",
+        disk.version, disk.written_unix_secs
+    )
+    .into_bytes();
+    for (i, e) in disk.files.iter().enumerate() {
+        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        serde_json::to_writer(&mut out, e)?;
+    }
+    out.extend_from_slice(b"\n]}");
+    Ok(out)
 }
 
 #[cfg(test)]
