@@ -77,6 +77,7 @@ enum Msg {
     Opened {
         stream: StreamId,
         id: FileId,
+        key: (u64, u64),
         path: PathBuf,
         offset: u64,
         format: FormatChoice,
@@ -165,6 +166,7 @@ impl TailSink for Batcher {
             FollowEvent::Opened {
                 stream,
                 id,
+                key,
                 path,
                 file,
                 offset,
@@ -180,6 +182,7 @@ impl TailSink for Batcher {
                 self.send(Msg::Opened {
                     stream,
                     id,
+                    key,
                     path: path.to_owned(),
                     offset,
                     format,
@@ -218,6 +221,12 @@ impl TailSink for Batcher {
     }
 }
 
+/// The key a checkpoint entry records: only when it differs from the
+/// file's own inode (a rotated copy).
+fn copy_key(id: &FileId, key: (u64, u64)) -> Option<(u64, u64)> {
+    (key != (id.dev, id.ino)).then_some(key)
+}
+
 /// Per-format counters for self-metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceCounts {
@@ -251,6 +260,8 @@ struct StreamState {
     path: PathBuf,
     name: String,
     id: FileId,
+    /// `(dev, ino)` of the dedup key (the original's, for a rotated copy).
+    key: (u64, u64),
     format: FormatChoice,
     head: Option<u64>,
     feed: Option<FileFeed>,
@@ -692,6 +703,7 @@ impl Worker {
             Msg::Opened {
                 stream,
                 id,
+                key,
                 path,
                 offset,
                 format,
@@ -706,7 +718,8 @@ impl Worker {
                     e.id.fp_len <= id.fp_len && (e.id.fp == id.fp || e.id.fp_len < id.fp_len)
                 });
                 if !known {
-                    self.checkpoints.commit(id, &path, offset);
+                    self.checkpoints
+                        .commit(id, &path, offset, copy_key(&id, key));
                     self.urgent = true;
                 }
                 let feed = (!prefix.is_empty()).then(|| {
@@ -720,6 +733,7 @@ impl Worker {
                         path,
                         name,
                         id,
+                        key,
                         format,
                         head,
                         feed,
@@ -755,8 +769,8 @@ impl Worker {
                     let _ = write!(
                         self.obs.key,
                         "{}:{}:{:016x}:",
-                        s.id.dev,
-                        s.id.ino,
+                        s.key.0,
+                        s.key.1,
                         s.head.unwrap_or(0)
                     );
                     let mut start = 0usize;
@@ -788,7 +802,8 @@ impl Worker {
                         core.pipeline.flush(feed, &mut self.obs);
                     }
                     s.committed = s.fed;
-                    self.checkpoints.commit(id, &s.path, s.committed);
+                    self.checkpoints
+                        .commit(id, &s.path, s.committed, copy_key(&id, s.key));
                     if let Some(f) = &s.feed {
                         core.closed
                             .entry(s.source_name())
@@ -806,7 +821,8 @@ impl Worker {
         let open: HashSet<(u64, u64)> = {
             let core = lock(&self.core);
             for s in core.streams.values() {
-                self.checkpoints.commit(s.id, &s.path, s.committed);
+                self.checkpoints
+                    .commit(s.id, &s.path, s.committed, copy_key(&s.id, s.key));
             }
             core.streams
                 .values()

@@ -8,7 +8,7 @@
 //! 2 cores). The large run:
 //!
 //! ```text
-//! SITEPULSE_TORTURE_WRITERS=24 SITEPULSE_TORTURE_KILLS=10 SITEPULSE_TORTURE_RATE=20000 \
+//! SITEPULSE_TORTURE_WRITERS=24 SITEPULSE_TORTURE_KILLS=10 SITEPULSE_TORTURE_RATE=5000 \
 //!     cargo test --release -p sitepulse --test torture -- --nocapture
 //! ```
 //!

@@ -32,6 +32,10 @@ pub struct Entry {
     pub path: String,
     /// When `offset` last changed, Unix seconds.
     pub updated_unix_secs: i64,
+    /// `(dev, ino)` its lines are keyed by when it is a rotated copy of
+    /// another file (absent: its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<(u64, u64)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -176,10 +180,11 @@ impl Checkpoints {
 
     /// Records that everything before `offset` of file `id` is committed.
     /// The newest identity replaces an older one of the same inode.
-    pub fn commit(&mut self, id: FileId, path: &Path, offset: u64) {
+    pub fn commit(&mut self, id: FileId, path: &Path, offset: u64, key: Option<(u64, u64)>) {
         if let Some(e) = self.entries.get(&(id.dev, id.ino))
             && e.id == id
             && e.offset == offset
+            && e.key == key
         {
             return;
         }
@@ -188,6 +193,7 @@ impl Checkpoints {
             offset,
             path: path.to_string_lossy().into_owned(),
             updated_unix_secs: unix_now(),
+            key,
         };
         self.entries.insert((id.dev, id.ino), e);
         self.dirty = true;
@@ -290,7 +296,7 @@ mod tests {
         let ck = d.join("checkpoints.json");
         let mut c = Checkpoints::load(&ck).unwrap();
         assert_eq!(c.entries().count(), 0, "missing file = first start");
-        c.commit(id, &log, 9);
+        c.commit(id, &log, 9, None);
         c.save().unwrap();
         assert!(!d.join("checkpoints.tmp").exists());
         // Rotated by rename: found under its new name.
@@ -339,7 +345,7 @@ mod tests {
                 fp: 0,
                 fp_len: 0,
             };
-            c.commit(id, Path::new(&format!("/x/{ino}.log")), ino * 10);
+            c.commit(id, Path::new(&format!("/x/{ino}.log")), ino * 10, None);
         }
         c.forget(&FileId {
             dev: 1,

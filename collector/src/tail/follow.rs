@@ -96,6 +96,10 @@ pub enum FollowEvent<'a> {
     Opened {
         stream: StreamId,
         id: FileId,
+        /// `(dev, ino)` the stream's lines are keyed by: the file's own,
+        /// or, for a rotated copy, the original's (a copy continues the
+        /// original's lines, offsets and dedup keys).
+        key: (u64, u64),
         path: &'a Path,
         file: &'a File,
         offset: u64,
@@ -150,6 +154,10 @@ struct Open {
     /// Something was read since the last full poll; an idle file's read
     /// buffer is freed at a full poll.
     active: bool,
+    /// Modification time when opened (ns).
+    opened_mtime: i128,
+    /// `(dev, ino)` of the dedup key.
+    key: (u64, u64),
 }
 
 impl Open {
@@ -162,6 +170,7 @@ impl Open {
             StartAt::Offset(o) => o.min(len),
         };
         file.seek(SeekFrom::Start(offset))?;
+        let opened_mtime = mtime_ns(&file);
         let mut reader = LineReader::with_limits(file, cfg.buffer_bytes, cfg.max_line_bytes);
         reader.set_offset(offset);
         Ok(Open {
@@ -171,6 +180,8 @@ impl Open {
             idle_polls: 0,
             len_seen: len,
             active: true,
+            opened_mtime,
+            key: (id.dev, id.ino),
         })
     }
 
@@ -178,6 +189,7 @@ impl Open {
         FollowEvent::Opened {
             stream: self.stream,
             id: self.id,
+            key: self.key,
             path,
             file: self.reader.get_ref(),
             offset: self.reader.offset(),
@@ -259,6 +271,63 @@ fn find_copy(path: &Path, id: &FileId, offset: u64) -> Option<File> {
     best.map(|(_, f)| f)
 }
 
+/// Modification time of an open file, ns since the epoch (0 if unknown).
+pub fn mtime_ns(file: &File) -> i128 {
+    file.metadata().map_or(0, |m| {
+        i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())
+    })
+}
+
+/// Rotated generations of `path` (siblings whose names extend its name,
+/// as logrotate and most writers name them) modified after `after_ns` and
+/// not among `known` inodes: files that became the path and were rotated
+/// away again between two polls, so no follower ever opened them. Oldest
+/// first; compressed files are left alone.
+pub fn unseen_generations(
+    path: &Path,
+    after_ns: i128,
+    known: &dyn Fn(&File, u64, u64) -> bool,
+) -> Vec<(PathBuf, File)> {
+    const MAX_ENTRIES: usize = 512;
+    const COMPRESSED: [&str; 6] = [".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4"];
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let name = name.as_encoded_bytes();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let current = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    let mut found: Vec<(i128, PathBuf, File)> = Vec::new();
+    for entry in rd.take(MAX_ENTRIES).flatten() {
+        let file_name = entry.file_name();
+        let cand = file_name.as_encoded_bytes();
+        // Rotated generations are regular files; a symlink next to the path
+        // is a symlink swap in progress.
+        if entry.file_type().is_ok_and(|t| t.is_symlink())
+            || cand.len() <= name.len()
+            || !cand.starts_with(name)
+            || COMPRESSED.iter().any(|c| cand.ends_with(c.as_bytes()))
+        {
+            continue;
+        }
+        let Ok(file) = File::open(entry.path()) else {
+            continue;
+        };
+        let Ok(meta) = file.metadata() else {
+            continue;
+        };
+        let id = (meta.dev(), meta.ino());
+        let m = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+        if !meta.is_file() || m <= after_ns || Some(id) == current || known(&file, id.0, id.1) {
+            continue;
+        }
+        found.push((m, entry.path(), file));
+    }
+    found.sort_by_key(|(m, _, _)| *m);
+    found.into_iter().map(|(_, p, f)| (p, f)).collect()
+}
+
 /// Follows one path. Single owner; call [`poll`](Self::poll) when the path
 /// may have changed (an inotify event, a periodic tick).
 pub struct Follower {
@@ -271,6 +340,10 @@ pub struct Follower {
     detached: bool,
     /// The last poll stopped at `max_bytes_per_poll`.
     backlog: bool,
+    /// Set when a rotation or truncation was seen: the modification time
+    /// (ns) of the generation that was left. Rotated generations newer
+    /// than it lived and left the path between two polls.
+    rotated_after: Option<i128>,
     stats: FollowStats,
 }
 
@@ -311,6 +384,7 @@ impl Follower {
             draining: Vec::new(),
             detached: false,
             backlog: false,
+            rotated_after: None,
             stats: FollowStats::default(),
         }
     }
@@ -322,19 +396,20 @@ impl Follower {
     /// # Errors
     /// I/O errors opening the file.
     ///
-    /// `as_id` makes the stream carry another identity: a copy made by
-    /// copytruncate continues the original's lines, offsets and dedup keys.
+    /// `as_key` keys the stream's lines by another file's `(dev, ino)`: a
+    /// copy made by copytruncate continues the original's lines, offsets
+    /// and dedup keys (its checkpoint entry stays its own).
     pub fn drain(
         path: &Path,
         file: File,
         start: StartAt,
         cfg: FollowConfig,
-        as_id: Option<FileId>,
+        as_key: Option<(u64, u64)>,
         mut f: impl FnMut(FollowEvent<'_>),
     ) -> io::Result<Self> {
         let mut open = Open::new(file, start, &cfg)?;
-        if let Some(id) = as_id {
-            open.id = id;
+        if let Some(key) = as_key {
+            open.key = key;
         }
         f(open.opened(path));
         Ok(Self {
@@ -344,6 +419,7 @@ impl Follower {
             draining: vec![open],
             detached: true,
             backlog: false,
+            rotated_after: None,
             stats: FollowStats::default(),
         })
     }
@@ -410,6 +486,13 @@ impl Follower {
     /// Counters so far.
     pub fn stats(&self) -> FollowStats {
         self.stats
+    }
+
+    /// After a rotation or truncation: the modification time (ns since the
+    /// epoch) of the generation that was left, once. See
+    /// [`unseen_generations`].
+    pub fn take_rotated_after(&mut self) -> Option<i128> {
+        self.rotated_after.take()
     }
 
     /// Whether the last poll stopped at `max_bytes_per_poll` with more to
@@ -496,6 +579,7 @@ impl Follower {
                 // are only in the copy logrotate made: read them there.
                 let at = old.reader.read_offset();
                 if let Some(mut copy) = find_copy(&self.path, &old.id, at) {
+                    self.rotated_after = Some(mtime_ns(&copy));
                     copy.seek(SeekFrom::Start(at))?;
                     *old.reader.get_mut() = copy;
                     old.read_available(u64::MAX, &mut f)?;
@@ -505,6 +589,12 @@ impl Follower {
                 self.open_file(file, StartAt::Beginning, &mut f)?;
             } else if open.id.is_partial() && len > u64::from(open.id.fp_len) {
                 // A short file grew: widen its fingerprint (same file).
+                if open.id.fp_len == 0 {
+                    // It was empty when opened: it may have been written,
+                    // copied away and truncated in between (nothing to
+                    // recognise it by). Copies made since are looked for.
+                    self.rotated_after = Some(open.opened_mtime);
+                }
                 open.id = FileId::of(file)?;
             }
             if let Some(open) = &mut self.current {
@@ -524,6 +614,7 @@ impl Follower {
                 if moved {
                     if let Some(old) = self.current.take() {
                         self.stats.rotations += 1;
+                        self.rotated_after = Some(mtime_ns(old.reader.get_ref()));
                         self.draining.push(old);
                     }
                     if self.open(StartAt::Beginning, &mut f)?

@@ -57,6 +57,16 @@ fn prefix(file: &File) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// A file's first [`FINGERPRINT_BYTES`] (fewer if it is shorter), read
+/// positionally, to compare against many identities with
+/// [`FileId::matches_head`].
+///
+/// # Errors
+/// I/O errors reading.
+pub fn head_of(file: &File) -> io::Result<Vec<u8>> {
+    prefix(file)
+}
+
 impl FileId {
     /// Identifies an open file.
     ///
@@ -105,6 +115,15 @@ impl FileId {
         Ok(head
             .get(..self.fp_len as usize)
             .is_some_and(|p| fnv(p) == self.fp))
+    }
+
+    /// Whether `head` (a file's first bytes, from [`head_of`]) starts with
+    /// the bytes this identity was taken from.
+    pub fn matches_head(&self, head: &[u8]) -> bool {
+        self.fp_len > 0
+            && head
+                .get(..self.fp_len as usize)
+                .is_some_and(|p| fnv(p) == self.fp)
     }
 
     /// Whether the fingerprint still covers less than [`FINGERPRINT_BYTES`]

@@ -190,6 +190,9 @@ pub struct TailStats {
     pub orphans_recovered: u64,
     /// Checkpointed files not found again (deleted while we were down).
     pub orphans_lost: u64,
+    /// Rotated generations read that had left the path before any poll
+    /// saw them.
+    pub unseen_generations: u64,
 }
 
 /// One open file, for the status endpoint.
@@ -278,7 +281,12 @@ pub struct Tailer {
     /// Checkpoint entries the initial scan resumed from (the others are
     /// looked for as rotated files).
     resumed: HashSet<(u64, u64)>,
+    /// Identities of the streams closed most recently.
+    recent: std::collections::VecDeque<FileId>,
 }
+
+/// Closed streams remembered to recognise their rotated copies.
+const RECENT_IDS: usize = 1024;
 
 impl std::fmt::Debug for Tailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -396,6 +404,7 @@ impl Tailer {
             scan_pending: false,
             backlog: HashSet::new(),
             resumed: HashSet::new(),
+            recent: std::collections::VecDeque::new(),
             cfg: cfg.clone(),
         })
     }
@@ -579,11 +588,18 @@ impl Tailer {
         let before = t.follower.current();
         let format = t.format;
         let finished = &mut self.finished;
+        let recent = &mut self.recent;
         let result = t.follower.poll_with(checks, |ev| {
             if let FollowEvent::Closed { id, .. } = &ev {
                 // Remember how far a closed file was read, in case a glob
-                // matches it again under another name.
+                // matches it again under another name, and what it started
+                // with, so a rotated copy of it is not taken for a
+                // generation never seen.
                 finished.insert((id.dev, id.ino), *id);
+                if recent.len() >= RECENT_IDS {
+                    recent.pop_front();
+                }
+                recent.push_back(*id);
             }
             sink.event(ev, format);
         });
@@ -594,6 +610,7 @@ impl Tailer {
             self.stats.read_errors += 1;
             tracing::warn!(path = %path.display(), error = %e, "reading failed; retrying on the next poll");
         }
+        let rotated_after = t.follower.take_rotated_after();
         let after = t.follower.current();
         if before.map(|i| (i.dev, i.ino)) != after.map(|i| (i.dev, i.ino)) {
             // A symlink swapped or a new file: events for it come from the
@@ -610,6 +627,9 @@ impl Tailer {
                 }
             }
         }
+        if let Some(after_ns) = rotated_after {
+            self.read_unseen_generations(path, after_ns, sink);
+        }
         let Some(t) = self.files.get(path) else {
             return;
         };
@@ -625,6 +645,76 @@ impl Tailer {
             self.retired.truncations += s.truncations;
             self.retired.copy_bytes += s.copy_bytes;
             self.retired.closed += s.closed;
+        }
+    }
+
+    /// A rotation was seen at `path`: generations newer than the one left
+    /// (modified after `after_ns`) that no follower has open lived and
+    /// left the path between two polls (a busy node, a slow poll, a
+    /// restart); they are read whole.
+    fn read_unseen_generations(&mut self, path: &Path, after_ns: i128, sink: &mut impl TailSink) {
+        let open: HashSet<(u64, u64)> = self
+            .files
+            .values()
+            .flat_map(|t| t.follower.open_files().map(|o| (o.id.dev, o.id.ino)))
+            .collect();
+        let finished = &self.finished;
+        // Generations a checkpoint names (by inode, or a copy by its first
+        // bytes) resume from it instead.
+        let dir = path.parent();
+        let entries: Vec<&FileId> = self
+            .checkpoints
+            .entries()
+            .filter(|e| Path::new(&e.path).parent() == dir)
+            .map(|e| &e.id)
+            .collect();
+        let open_ids: Vec<FileId> = self
+            .files
+            .values()
+            .flat_map(|t| t.follower.open_files().map(|o| o.id))
+            .collect();
+        let recent = &self.recent;
+        let known = |file: &File, dev: u64, ino: u64| {
+            let head = super::identity::head_of(file).unwrap_or_default();
+            let starts_like = |id: &FileId| id.matches_head(&head);
+            // Inodes are reused once a file is deleted: beyond files held
+            // open, a file is recognised by its first bytes.
+            open.contains(&(dev, ino))
+                || finished.get(&(dev, ino)).is_some_and(starts_like)
+                || entries.iter().copied().any(starts_like)
+                || recent.iter().any(starts_like)
+                || open_ids.iter().any(starts_like)
+        };
+        let format = self
+            .files
+            .get(path)
+            .map_or(FormatChoice::Auto, |t| t.format);
+        let found = super::follow::unseen_generations(path, after_ns, &known);
+        for (found, file) in found {
+            if self.files.contains_key(&found) {
+                continue;
+            }
+            self.stats.unseen_generations += 1;
+            tracing::info!(path = %found.display(), "reading a rotated generation that was never opened");
+            match Follower::drain(&found, file, StartAt::Beginning, self.follow, None, |ev| {
+                sink.event(ev, format)
+            }) {
+                Ok(follower) => {
+                    self.files.insert(
+                        found.clone(),
+                        Tracked {
+                            follower,
+                            format,
+                            target: None,
+                        },
+                    );
+                    self.poll(&found, Checks::ALL, sink);
+                }
+                Err(e) => {
+                    self.stats.read_errors += 1;
+                    tracing::warn!(path = %found.display(), error = %e, "cannot read rotated file");
+                }
+            }
         }
     }
 
@@ -772,6 +862,7 @@ impl Tailer {
             .filter(|e| !resumed.contains(&(e.id.dev, e.id.ino)))
             .cloned()
             .collect();
+        let mut recovered = Vec::new();
         for entry in orphans {
             let path = PathBuf::from(&entry.path);
             let format = self
@@ -779,7 +870,17 @@ impl Tailer {
                 .map_or(FormatChoice::Auto, |s| s.format);
             match find_rotated(&path, &entry.id, entry.offset) {
                 Some((found, file)) => {
+                    use std::os::unix::fs::MetadataExt as _;
+                    let own = (entry.id.dev, entry.id.ino);
+                    let same_inode = file.metadata().is_ok_and(|m| (m.dev(), m.ino()) == own);
+                    // A copy continues the original's dedup keys.
+                    let as_key = if same_inode {
+                        entry.key
+                    } else {
+                        Some(entry.key.unwrap_or(own))
+                    };
                     self.stats.orphans_recovered += 1;
+                    recovered.push((path.clone(), super::follow::mtime_ns(&file)));
                     tracing::info!(
                         checkpoint = %path.display(),
                         found = %found.display(),
@@ -791,7 +892,7 @@ impl Tailer {
                         file,
                         StartAt::Offset(entry.offset),
                         self.follow,
-                        Some(entry.id),
+                        as_key,
                         |ev| sink.event(ev, format),
                     );
                     match follower {
@@ -815,6 +916,11 @@ impl Tailer {
                 }
                 None => self.stats.orphans_lost += 1,
             }
+        }
+        // Generations newer than a recovered one that the last run never
+        // saw (rotated away while we were down).
+        for (path, after_ns) in recovered {
+            self.read_unseen_generations(&path, after_ns, sink);
         }
     }
 
@@ -1046,7 +1152,7 @@ mod tests {
     fn save(d: &Path, sink: &Collect) -> Checkpoints {
         let mut c = Checkpoints::load(&d.join("ckpt.json")).unwrap();
         for (id, path, off) in sink.ends.values() {
-            c.commit(*id, path, *off);
+            c.commit(*id, path, *off, None);
         }
         c.save().unwrap();
         Checkpoints::load(&d.join("ckpt.json")).unwrap()
@@ -1143,6 +1249,79 @@ mod tests {
         steps(&mut t, &mut sink, 3);
         sink.lines.sort();
         assert_eq!(sink.lines, ["a-2", "a-3"]);
+    }
+
+    /// Rotates `a.log` twice between two polls: the middle generation
+    /// never was the path when the tailer looked.
+    fn two_rotations_between_polls(copy: bool) {
+        let d = tmp(if copy { "unseen-copy" } else { "unseen-rename" });
+        let cfg = TailConfig {
+            read_existing: ReadExisting::Beginning,
+            ..config(&d)
+        };
+        let a = d.join("logs/a.log");
+        let rotate = |n: usize| {
+            let old = d.join(format!("logs/a.log.{n}"));
+            if copy {
+                std::fs::copy(&a, &old).unwrap();
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&a)
+                    .unwrap()
+                    .set_len(0)
+                    .unwrap();
+            } else {
+                std::fs::rename(&a, &old).unwrap();
+            }
+        };
+        append(&a, "g1-1\n");
+        let mut t = Tailer::new(&cfg, Checkpoints::load(&d.join("ckpt.json")).unwrap()).unwrap();
+        let mut sink = Collect::default();
+        steps(&mut t, &mut sink, 1);
+        append(&a, "g1-2\n");
+        std::thread::sleep(Duration::from_millis(20));
+        rotate(1);
+        append(&a, "g2-1\ng2-2\n");
+        std::thread::sleep(Duration::from_millis(20));
+        rotate(2);
+        append(&a, "g3-1\n");
+        steps(&mut t, &mut sink, 4);
+        sink.lines.sort();
+        assert_eq!(sink.lines, ["g1-1", "g1-2", "g2-1", "g2-2", "g3-1"]);
+        assert_eq!(t.stats().unseen_generations, 1);
+    }
+
+    #[test]
+    fn generation_rotated_between_polls_is_read() {
+        two_rotations_between_polls(false);
+        two_rotations_between_polls(true);
+    }
+
+    #[test]
+    fn empty_file_copytruncated_before_a_poll_is_read_from_the_copy() {
+        let d = tmp("empty-ct");
+        let cfg = TailConfig {
+            read_existing: ReadExisting::Beginning,
+            ..config(&d)
+        };
+        let a = d.join("logs/a.log");
+        append(&a, "");
+        let mut t = Tailer::new(&cfg, Checkpoints::load(&d.join("ckpt.json")).unwrap()).unwrap();
+        let mut sink = Collect::default();
+        steps(&mut t, &mut sink, 1);
+        std::thread::sleep(Duration::from_millis(20));
+        append(&a, "g1-1\ng1-2\n");
+        std::fs::copy(&a, d.join("logs/a.log.1")).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&a)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&a, "g2-1 is longer\n");
+        steps(&mut t, &mut sink, 4);
+        sink.lines.sort();
+        assert_eq!(sink.lines, ["g1-1", "g1-2", "g2-1 is longer"]);
     }
 
     #[test]
