@@ -49,7 +49,7 @@ tail:
   ignore_older_secs: 0
   checkpoint_path: "$1/checkpoints.json"
   checkpoint_interval_ms: ${CKPT_MS:-1000}
-  rescan_secs: ${RESCAN_SECS:-30}
+  rescan_secs: ${RESCAN_SECS:-60}
 server:
   listen: "127.0.0.1:0"
 $3

@@ -4,16 +4,28 @@
 #
 #   cargo build --release -p sitepulse
 #   benches/live/idle.sh [FILES] [RATE] [SECS]     # default 1000 100 60
+#
+# LAYOUT=pods puts each file in its own Kubernetes-style directory
+# (logs/<ns>_<pod>_<uid>/app/0.log), one inotify watch per file.
 source "$(dirname "$0")/common.sh"
 FILES=${1:-1000}
 RATE=${2:-100}
 SECS=${3:-60}
 DIR=$(mktemp -d /tmp/sitepulse-idle.XXXXXX)
-trap 'kill $PID $WPID 2>/dev/null; rm -rf "$DIR"' EXIT
+PID=; WPID=
+trap 'kill $PID $WPID 2>/dev/null || true; rm -rf "$DIR"' EXIT
 mkdir -p "$DIR/logs"
 LINE='10.42.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 512 "-" "curl/8" 1 "websecure-site001-example-com@kubernetes" "http://10.42.1.1:80" 12ms'
-for i in $(seq -w 1 "$FILES"); do echo "$LINE" >"$DIR/logs/f$i.log"; done
-write_config "$DIR" "$DIR/logs/*.log" "${EXTRA_YAML:-}"
+if [ "${LAYOUT:-flat}" = pods ]; then
+    for i in $(seq -w 1 "$FILES"); do
+        mkdir -p "$DIR/logs/site${i}_site${i}-php-7d9f_${i}/app"
+        echo "$LINE" >"$DIR/logs/site${i}_site${i}-php-7d9f_${i}/app/0.log"
+    done
+    write_config "$DIR" "$DIR/logs/*/*/*.log" "${EXTRA_YAML:-}"
+else
+    for i in $(seq -w 1 "$FILES"); do echo "$LINE" >"$DIR/logs/f$i.log"; done
+    write_config "$DIR" "$DIR/logs/*.log" "${EXTRA_YAML:-}"
+fi
 start_run "$DIR/config.yaml" "$DIR/run.err"
 sleep 3 # initial read
 # The trickle: one line to a random file, RATE times a second, with the
@@ -22,7 +34,8 @@ sleep 3 # initial read
 python3 - "$DIR/logs" "$FILES" "$RATE" <<'PY' &
 import os, random, sys, time
 d, files, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-names = sorted(os.listdir(d))
+names = sorted(os.path.relpath(os.path.join(r, f), d)
+               for r, _, fs in os.walk(d) for f in fs)
 t = time.time()
 while True:
     now = time.gmtime()

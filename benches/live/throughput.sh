@@ -10,7 +10,7 @@
 source "$(dirname "$0")/common.sh"
 LINES=${1:-1000000}
 DIR=$(mktemp -d /tmp/sitepulse-tput.XXXXXX)
-trap 'kill $PID 2>/dev/null; rm -rf "$DIR"' EXIT
+trap 'kill $PID 2>/dev/null || true; rm -rf "$DIR"' EXIT
 mkdir -p "$DIR/logs"
 "$GEN" --format traefik_clf --lines "$LINES" --out "$DIR/logs/access.log" >/dev/null 2>&1
 BYTES=$(stat -c %s "$DIR/logs/access.log")

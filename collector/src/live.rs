@@ -333,6 +333,8 @@ pub struct TailSnapshot {
     pub stats: TailStats,
     /// When this was taken.
     pub taken: Option<SystemTime>,
+    /// A reader of the status wants a fresh one (taken within ~100 ms).
+    pub wanted: bool,
 }
 
 /// Handles shared with the HTTP server.
@@ -628,18 +630,26 @@ impl Drop for Live {
     }
 }
 
+/// How often the reader refreshes the file list when nobody asks for it.
+const PUBLISH_IDLE: Duration = Duration::from_secs(10);
+
 fn read_loop(mut tailer: Tailer, mut sink: Batcher, stop: &AtomicBool, snap: &Mutex<TailSnapshot>) {
     let mut next_publish = Instant::now();
     while !stop.load(Ordering::SeqCst) && !sink.closed {
         tailer.step(TICK, &mut sink);
         let now = Instant::now();
-        if now >= next_publish {
-            next_publish = now + TICK;
+        // The file list (thousands of paths) is built when the status
+        // endpoint asks, or now and then: not on every tick of an idle node.
+        let wanted = lock(snap).wanted;
+        if wanted || now >= next_publish {
+            next_publish = now + PUBLISH_IDLE;
             let files = tailer.files();
+            let stats = tailer.stats();
             let mut s = lock(snap);
             s.files = files;
-            s.stats = tailer.stats();
+            s.stats = stats;
             s.taken = Some(SystemTime::now());
+            s.wanted = false;
         }
     }
     sink.flush();

@@ -335,7 +335,21 @@ pub fn status_json(st: &LiveState) -> StatusJson {
     }
 }
 
+/// Asks the reader for a fresh file list and waits for it briefly (it is
+/// built on demand, not on every tick).
+async fn fresh_tail(st: &LiveState) {
+    let asked = SystemTime::now();
+    lock(&st.tail).wanted = true;
+    for _ in 0..25 {
+        if lock(&st.tail).taken.is_some_and(|t| t >= asked) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 async fn status(State(st): State<LiveState>) -> Json<StatusJson> {
+    fresh_tail(&st).await;
     Json(status_json(&st))
 }
 
@@ -551,6 +565,7 @@ pub fn render_metrics(s: &StatusJson) -> String {
 }
 
 async fn metrics(State(st): State<LiveState>) -> impl IntoResponse {
+    fresh_tail(&st).await;
     let body = render_metrics(&status_json(&st));
     (
         [(

@@ -85,7 +85,7 @@ impl Default for TailConfig {
             exclude: vec!["/var/log/pods/*_sitepulse-*/**".into()],
             read_existing: ReadExisting::End,
             ignore_older_secs: 86_400,
-            rescan_secs: 30,
+            rescan_secs: 60,
             inotify: true,
             poll_ms: 250,
             notify_latency_ms: 100,
