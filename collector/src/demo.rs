@@ -366,6 +366,24 @@ struct Batch {
 /// traffic.
 struct Rng(u64);
 
+/// A new FPM child for `site`'s pool: its `started` line, and the pid
+/// moves on.
+fn respawn(
+    out: &mut LogFile,
+    t: &str,
+    pool: &str,
+    site: &mut Site,
+    rng: &mut Rng,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "[{t}] NOTICE: [pool {pool}] child {} started",
+        site.next_pid
+    )?;
+    site.next_pid += 1 + rng.below(5) as u32;
+    Ok(())
+}
+
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -849,12 +867,7 @@ impl Gen {
                     rng.range(60, 4000),
                     rng.below(1_000_000)
                 )?;
-                writeln!(
-                    out,
-                    "[{t}] NOTICE: [pool {pool}] child {} started",
-                    site.next_pid
-                )?;
-                site.next_pid += 1 + rng.below(5) as u32;
+                respawn(out, t, &pool, site, rng)?;
                 Ok(2)
             }
             What::Slow => {
@@ -878,12 +891,7 @@ impl Gen {
                     rng.range(31, 900),
                     rng.below(1_000_000)
                 )?;
-                writeln!(
-                    out,
-                    "[{t}] NOTICE: [pool {pool}] child {} started",
-                    site.next_pid
-                )?;
-                site.next_pid += 1 + rng.below(5) as u32;
+                respawn(out, t, &pool, site, rng)?;
                 Ok(3)
             }
             What::Fatal => {

@@ -376,35 +376,28 @@ pub fn render_metrics(s: &StatusJson) -> String {
         "Paths being followed.",
     );
     one(&mut o, "sitepulse_files_watched", s.files_watched as f64);
-    family(
-        &mut o,
-        "sitepulse_file_read_offset_bytes",
-        "gauge",
-        "Offset just after the last line read, per open file.",
-    );
-    for f in &s.files {
-        let _ = writeln!(
-            o,
-            "sitepulse_file_read_offset_bytes{{path=\"{}\",ino=\"{}\"}} {}",
-            esc(&f.path),
-            f.ino,
-            f.read_offset
-        );
-    }
-    family(
-        &mut o,
-        "sitepulse_file_behind_bytes",
-        "gauge",
-        "File size minus read offset, per open file.",
-    );
-    for f in &s.files {
-        let _ = writeln!(
-            o,
-            "sitepulse_file_behind_bytes{{path=\"{}\",ino=\"{}\"}} {}",
-            esc(&f.path),
-            f.ino,
-            f.behind_bytes
-        );
+    for (name, help, get) in [
+        (
+            "sitepulse_file_read_offset_bytes",
+            "Offset just after the last line read, per open file.",
+            (|f: &FileJson| f.read_offset) as fn(&FileJson) -> u64,
+        ),
+        (
+            "sitepulse_file_behind_bytes",
+            "File size minus read offset, per open file.",
+            |f| f.behind_bytes,
+        ),
+    ] {
+        family(&mut o, name, "gauge", help);
+        for f in &s.files {
+            let _ = writeln!(
+                o,
+                "{name}{{path=\"{}\",ino=\"{}\"}} {}",
+                esc(&f.path),
+                f.ino,
+                get(f)
+            );
+        }
     }
     family(
         &mut o,

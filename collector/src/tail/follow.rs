@@ -639,8 +639,19 @@ impl Follower {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// logrotate's copytruncate of `path` to `copy`.
+    pub(crate) fn copytruncate(path: &Path, copy: &Path) {
+        std::fs::copy(path, copy).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+    }
     use proptest::prelude::*;
     use std::io::Write;
 
@@ -779,13 +790,7 @@ mod tests {
                     unread_in_current.clear();
                     gen_seen = false;
                     if path.exists() {
-                        std::fs::copy(&path, d.join(format!("app.log.{i}"))).unwrap();
-                        std::fs::OpenOptions::new()
-                            .write(true)
-                            .open(&path)
-                            .unwrap()
-                            .set_len(0)
-                            .unwrap();
+                        copytruncate(&path, &d.join(format!("app.log.{i}")));
                     }
                 }
                 Op::CopyTruncateUnread => {
@@ -798,13 +803,7 @@ mod tests {
                     unread_in_current.clear();
                     gen_seen = false;
                     if path.exists() {
-                        std::fs::copy(&path, d.join(format!("app.log.{i}"))).unwrap();
-                        std::fs::OpenOptions::new()
-                            .write(true)
-                            .open(&path)
-                            .unwrap()
-                            .set_len(0)
-                            .unwrap();
+                        copytruncate(&path, &d.join(format!("app.log.{i}")));
                     }
                 }
                 Op::RenameOnly => {

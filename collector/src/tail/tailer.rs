@@ -1075,6 +1075,7 @@ fn start_inotify() -> io::Result<Watch> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tail::follow::tests::copytruncate;
     use std::io::Write;
 
     fn tmp(name: &str) -> PathBuf {
@@ -1143,19 +1144,30 @@ mod tests {
         }
     }
 
+    /// A tailer reading existing files from the beginning, with the
+    /// checkpoint in `d` (empty at first), and its sink.
+    fn start(d: &Path) -> (Tailer, Collect) {
+        let cfg = TailConfig {
+            read_existing: ReadExisting::Beginning,
+            ..config(d)
+        };
+        let ck = Checkpoints::load(&d.join("ckpt.json")).unwrap();
+        (Tailer::new(&cfg, ck).unwrap(), Collect::default())
+    }
+
     fn steps(t: &mut Tailer, sink: &mut Collect, n: usize) {
         for _ in 0..n {
             t.step(Duration::from_millis(50), sink);
         }
     }
 
-    fn save(d: &Path, sink: &Collect) -> Checkpoints {
+    /// Saves where every stream of `sink` got to, as the pipeline would.
+    fn save(d: &Path, sink: &Collect) {
         let mut c = Checkpoints::load(&d.join("ckpt.json")).unwrap();
         for (id, path, off) in sink.ends.values() {
             c.commit(*id, path, *off, None);
         }
         c.save().unwrap();
-        Checkpoints::load(&d.join("ckpt.json")).unwrap()
     }
 
     #[test]
@@ -1178,12 +1190,7 @@ mod tests {
         // beginning
         let d2 = tmp("first-beginning");
         append(&d2.join("logs/old.log"), "old-1\n");
-        let cfg = TailConfig {
-            read_existing: ReadExisting::Beginning,
-            ..config(&d2)
-        };
-        let mut t = Tailer::new(&cfg, Checkpoints::load(&d2.join("c.json")).unwrap()).unwrap();
-        let mut sink = Collect::default();
+        let (mut t, mut sink) = start(&d2);
         steps(&mut t, &mut sink, 1);
         assert_eq!(sink.lines, ["old-1"]);
     }
@@ -1191,19 +1198,14 @@ mod tests {
     #[test]
     fn restart_resumes_at_checkpoint_and_finds_rotated_files() {
         let d = tmp("restart");
-        let cfg = TailConfig {
-            read_existing: ReadExisting::Beginning,
-            ..config(&d)
-        };
         let a = d.join("logs/a.log");
         let b = d.join("logs/b.log");
         append(&a, "a-1\na-2\n");
         append(&b, "b-1\n");
-        let mut t = Tailer::new(&cfg, Checkpoints::load(&d.join("ckpt.json")).unwrap()).unwrap();
-        let mut sink = Collect::default();
+        let (mut t, mut sink) = start(&d);
         steps(&mut t, &mut sink, 1);
         assert_eq!(sink.lines.len(), 3);
-        let ck = save(&d, &sink);
+        save(&d, &sink);
         drop(t);
 
         // While down: a grows, b is renamed away (and grows) and a new b
@@ -1213,8 +1215,7 @@ mod tests {
         std::fs::rename(&b, d.join("logs/b.log.1")).unwrap();
         append(&b, "b-new-1\n");
         append(&d.join("logs/c.log"), "c-1\n");
-        let mut t = Tailer::new(&cfg, ck).unwrap();
-        let mut sink = Collect::default();
+        let (mut t, mut sink) = start(&d);
         steps(&mut t, &mut sink, 3);
         sink.lines.sort();
         assert_eq!(sink.lines, ["a-3", "b-2", "b-new-1", "c-1"]);
@@ -1224,28 +1225,16 @@ mod tests {
     #[test]
     fn copytruncate_while_down_reads_the_copy_tail() {
         let d = tmp("ct");
-        let cfg = TailConfig {
-            read_existing: ReadExisting::Beginning,
-            ..config(&d)
-        };
         let a = d.join("logs/a.log");
         append(&a, "a-1\n");
-        let mut t = Tailer::new(&cfg, Checkpoints::load(&d.join("ckpt.json")).unwrap()).unwrap();
-        let mut sink = Collect::default();
+        let (mut t, mut sink) = start(&d);
         steps(&mut t, &mut sink, 1);
-        let ck = save(&d, &sink);
+        save(&d, &sink);
         drop(t);
         append(&a, "a-2\n");
-        std::fs::copy(&a, d.join("logs/a.log.1")).unwrap();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&a)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
+        copytruncate(&a, &d.join("logs/a.log.1"));
         append(&a, "a-3\n");
-        let mut t = Tailer::new(&cfg, ck).unwrap();
-        let mut sink = Collect::default();
+        let (mut t, mut sink) = start(&d);
         steps(&mut t, &mut sink, 3);
         sink.lines.sort();
         assert_eq!(sink.lines, ["a-2", "a-3"]);
@@ -1255,28 +1244,17 @@ mod tests {
     /// never was the path when the tailer looked.
     fn two_rotations_between_polls(copy: bool) {
         let d = tmp(if copy { "unseen-copy" } else { "unseen-rename" });
-        let cfg = TailConfig {
-            read_existing: ReadExisting::Beginning,
-            ..config(&d)
-        };
         let a = d.join("logs/a.log");
         let rotate = |n: usize| {
             let old = d.join(format!("logs/a.log.{n}"));
             if copy {
-                std::fs::copy(&a, &old).unwrap();
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&a)
-                    .unwrap()
-                    .set_len(0)
-                    .unwrap();
+                copytruncate(&a, &old);
             } else {
                 std::fs::rename(&a, &old).unwrap();
             }
         };
         append(&a, "g1-1\n");
-        let mut t = Tailer::new(&cfg, Checkpoints::load(&d.join("ckpt.json")).unwrap()).unwrap();
-        let mut sink = Collect::default();
+        let (mut t, mut sink) = start(&d);
         steps(&mut t, &mut sink, 1);
         append(&a, "g1-2\n");
         std::thread::sleep(Duration::from_millis(20));
@@ -1300,24 +1278,13 @@ mod tests {
     #[test]
     fn empty_file_copytruncated_before_a_poll_is_read_from_the_copy() {
         let d = tmp("empty-ct");
-        let cfg = TailConfig {
-            read_existing: ReadExisting::Beginning,
-            ..config(&d)
-        };
         let a = d.join("logs/a.log");
         append(&a, "");
-        let mut t = Tailer::new(&cfg, Checkpoints::load(&d.join("ckpt.json")).unwrap()).unwrap();
-        let mut sink = Collect::default();
+        let (mut t, mut sink) = start(&d);
         steps(&mut t, &mut sink, 1);
         std::thread::sleep(Duration::from_millis(20));
         append(&a, "g1-1\ng1-2\n");
-        std::fs::copy(&a, d.join("logs/a.log.1")).unwrap();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&a)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
+        copytruncate(&a, &d.join("logs/a.log.1"));
         append(&a, "g2-1 is longer\n");
         steps(&mut t, &mut sink, 4);
         sink.lines.sort();
@@ -1336,12 +1303,7 @@ mod tests {
             .unwrap()
             .set_modified(old)
             .unwrap();
-        let cfg = TailConfig {
-            read_existing: ReadExisting::Beginning,
-            ..config(&d)
-        };
-        let mut t = Tailer::new(&cfg, Checkpoints::load(&d.join("ckpt.json")).unwrap()).unwrap();
-        let mut sink = Collect::default();
+        let (mut t, mut sink) = start(&d);
         steps(&mut t, &mut sink, 1);
         assert!(sink.lines.is_empty());
         assert_eq!(t.stats().ignored_old, 1);
