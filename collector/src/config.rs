@@ -283,8 +283,16 @@ impl Config {
                 ));
             }
         }
-        if let Err(e) = crate::tail::Tailer::check_globs(t) {
-            return Err(invalid(&format!("tail.{}", e.section()), e.to_string()));
+        if let Err(crate::tail::TailError::Glob { section, source }) =
+            crate::tail::Tailer::check_globs(t)
+        {
+            let field = format!("tail.{section}");
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                line: line_of_glob(text, &section),
+                field,
+                message: format!("{:?}: {}", source.pattern, source.message),
+            });
         }
         Ok(())
     }
@@ -316,6 +324,43 @@ fn line_of(text: &str, dotted: &str) -> usize {
                 return n + 1;
             }
             indent = Some(ind);
+        }
+    }
+    0
+}
+
+/// The line of a glob list in the `tail:` section: `exclude`, or
+/// `sources[i].include` / `sources[i].exclude` (the i-th list item under
+/// `sources:`); 0 when not written out.
+fn line_of_glob(text: &str, section: &str) -> usize {
+    let Some(rest) = section.strip_prefix("sources[") else {
+        return line_of(text, &format!("tail.{section}"));
+    };
+    let Some((index, key)) = rest.split_once("].") else {
+        return 0;
+    };
+    let (Ok(index), start) = (index.parse::<usize>(), line_of(text, "tail.sources")) else {
+        return 0;
+    };
+    if start == 0 {
+        return 0;
+    }
+    let mut item = None;
+    for (n, line) in text.lines().enumerate().skip(start) {
+        let body = line.trim_start();
+        if body.starts_with("- ") {
+            item = Some(item.map_or(0, |i| i + 1));
+        }
+        if item == Some(index)
+            && body
+                .trim_start_matches("- ")
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        {
+            return n + 1;
+        }
+        if item.is_some_and(|i| i > index) {
+            break;
         }
     }
     0
