@@ -70,7 +70,9 @@ fn config(d: &Path) -> PathBuf {
     p
 }
 
-/// Starts `run` and returns it with its HTTP port.
+/// Starts `run` and returns it with its HTTP port; the caller waits for it
+/// (`sigterm`).
+#[allow(clippy::zombie_processes)]
 fn start(cfg: &Path) -> (Child, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sitepulse"))
         .args(["run", "--config"])
