@@ -227,8 +227,8 @@ fn copy_key(id: &FileId, key: (u64, u64)) -> Option<(u64, u64)> {
     (key != (id.dev, id.ino)).then_some(key)
 }
 
-/// Per-format counters for self-metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Per-format counters for self-metrics (as `/api/v1/status` shows them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SourceCounts {
     /// Physical lines.
     pub lines: u64,
@@ -237,6 +237,7 @@ pub struct SourceCounts {
     /// Records parsed.
     pub records: u64,
     /// Lines that did not parse, by reason.
+    #[serde(rename = "parse_errors")]
     pub unparsed: BTreeMap<&'static str, u64>,
     /// Lines cut at `max_line_bytes`.
     pub truncated: u64,

@@ -11,7 +11,7 @@
 //!
 //! Handlers take the pipeline lock only to copy numbers out.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
@@ -160,7 +160,7 @@ pub struct StatusJson {
     /// Bytes read, all formats.
     pub bytes_read: u64,
     /// Counters per detected format (`unknown` before detection).
-    pub sources: BTreeMap<&'static str, SourceJson>,
+    pub sources: BTreeMap<&'static str, SourceCounts>,
     /// Rotations seen (rename-and-create, symlink swaps).
     pub rotations: u64,
     /// Truncations seen (copytruncate).
@@ -181,21 +181,6 @@ pub struct StatusJson {
     pub unknown_site_records: u64,
     /// Tap write errors.
     pub tap_errors: u64,
-}
-
-/// Per-format counters.
-#[derive(Debug, Serialize)]
-pub struct SourceJson {
-    /// Physical lines.
-    pub lines: u64,
-    /// Bytes.
-    pub bytes: u64,
-    /// Records parsed.
-    pub records: u64,
-    /// Unparsed lines by reason.
-    pub parse_errors: BTreeMap<&'static str, u64>,
-    /// Lines cut at `max_line_bytes`.
-    pub truncated: u64,
 }
 
 /// Tailer counters.
@@ -246,27 +231,20 @@ fn secs_since(t: SystemTime) -> f64 {
 
 /// Builds the status document (also the source of `/metrics`).
 pub fn status_json(st: &LiveState) -> StatusJson {
-    let (counts, committed, core_bits) = {
-        let core = lock(&st.core);
-        let agg = core.pipeline.aggregator().stats();
-        let label = core.pipeline.labeler().stats();
-        (
-            core.source_counts(),
-            core.committed(),
-            (
-                core.checkpoint_saved,
-                core.checkpoint_saves,
-                core.checkpoint_error.clone(),
-                core.pipeline.labeler().sites().len(),
-                agg,
-                label,
-                core.tap_errors,
-            ),
-        )
-    };
-    let (saved, saves, error, nsites, agg, label, tap_errors) = core_bits;
+    let core = lock(&st.core);
+    let sources = core.source_counts();
+    let committed = core.committed();
+    let agg = core.pipeline.aggregator().stats();
+    let label = core.pipeline.labeler().stats();
+    let nsites = core.pipeline.labeler().sites().len();
+    let (saved, saves, error, tap_errors) = (
+        core.checkpoint_saved,
+        core.checkpoint_saves,
+        core.checkpoint_error.clone(),
+        core.tap_errors,
+    );
+    drop(core);
     let tail = lock(&st.tail).clone();
-    let committed: HashMap<_, _> = committed;
     let files: Vec<FileJson> = tail
         .files
         .iter()
@@ -281,28 +259,13 @@ pub fn status_json(st: &LiveState) -> StatusJson {
             current: f.current,
         })
         .collect();
-    let sources: BTreeMap<&'static str, SourceJson> = counts
-        .iter()
-        .map(|(k, c): (&&'static str, &SourceCounts)| {
-            (
-                *k,
-                SourceJson {
-                    lines: c.lines,
-                    bytes: c.bytes,
-                    records: c.records,
-                    parse_errors: c.unparsed.clone(),
-                    truncated: c.truncated,
-                },
-            )
-        })
-        .collect();
     let s = tail.stats;
     StatusJson {
         uptime_secs: secs_since(st.started) as u64,
         behind_bytes: files.iter().map(|f| f.behind_bytes).sum(),
         files_watched: s.files,
-        lines: counts.values().map(|c| c.lines).sum(),
-        bytes_read: counts.values().map(|c| c.bytes).sum(),
+        lines: sources.values().map(|c| c.lines).sum(),
+        bytes_read: sources.values().map(|c| c.bytes).sum(),
         files,
         sources,
         rotations: s.follow.rotations,
@@ -410,7 +373,7 @@ pub fn render_metrics(s: &StatusJson) -> String {
         (
             "sitepulse_read_lines_total",
             "Physical lines read, by detected format.",
-            (|c: &SourceJson| c.lines) as fn(&SourceJson) -> u64,
+            (|c: &SourceCounts| c.lines) as fn(&SourceCounts) -> u64,
         ),
         (
             "sitepulse_read_bytes_total",
@@ -440,7 +403,7 @@ pub fn render_metrics(s: &StatusJson) -> String {
         "Lines that did not parse, by format and reason.",
     );
     for (fmt, c) in &s.sources {
-        for (reason, n) in &c.parse_errors {
+        for (reason, n) in &c.unparsed {
             let _ = writeln!(
                 o,
                 "sitepulse_parse_errors_total{{format=\"{fmt}\",reason=\"{reason}\"}} {n}"

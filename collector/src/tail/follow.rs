@@ -234,7 +234,7 @@ impl Open {
 /// file's (`app.log.1`, `app.log-20261122`, as logrotate names them) that
 /// starts with the bytes `id` was taken from and reaches at least `offset`.
 /// The newest such file wins.
-fn find_copy(path: &Path, id: &FileId, offset: u64) -> Option<File> {
+pub(super) fn find_copy(path: &Path, id: &FileId, offset: u64) -> Option<(PathBuf, File)> {
     /// Directory entries looked at, at most (a log directory with thousands
     /// of rotated files should not stall the tailer).
     const MAX_ENTRIES: usize = 512;
@@ -244,11 +244,9 @@ fn find_copy(path: &Path, id: &FileId, offset: u64) -> Option<File> {
     }
     let dir = path.parent()?;
     let name = path.file_name()?.as_encoded_bytes();
-    let mut best: Option<(i64, File)> = None;
+    let mut best: Option<(i64, PathBuf, File)> = None;
     for entry in std::fs::read_dir(dir).ok()?.take(MAX_ENTRIES).flatten() {
-        let cand = entry.file_name();
-        let cand = cand.as_encoded_bytes();
-        if cand.len() <= name.len() || !cand.starts_with(name) {
+        if !extends_name(name, entry.file_name().as_encoded_bytes()) {
             continue;
         }
         let Ok(file) = File::open(entry.path()) else {
@@ -264,11 +262,17 @@ fn find_copy(path: &Path, id: &FileId, offset: u64) -> Option<File> {
         {
             continue;
         }
-        if best.as_ref().is_none_or(|(m, _)| meta.mtime() > *m) {
-            best = Some((meta.mtime(), file));
+        if best.as_ref().is_none_or(|(m, _, _)| meta.mtime() > *m) {
+            best = Some((meta.mtime(), entry.path(), file));
         }
     }
-    best.map(|(_, f)| f)
+    best.map(|(_, p, f)| (p, f))
+}
+
+/// Whether a sibling's name `cand` is a rotated name of `name`: it extends
+/// it (`app.log.1`, `app.log-20261122`).
+fn extends_name(name: &[u8], cand: &[u8]) -> bool {
+    cand.len() > name.len() && cand.starts_with(name)
 }
 
 /// Modification time of an open file, ns since the epoch (0 if unknown).
@@ -305,8 +309,7 @@ pub fn unseen_generations(
         // Rotated generations are regular files; a symlink next to the path
         // is a symlink swap in progress.
         if entry.file_type().is_ok_and(|t| t.is_symlink())
-            || cand.len() <= name.len()
-            || !cand.starts_with(name)
+            || !extends_name(name, cand)
             || COMPRESSED.iter().any(|c| cand.ends_with(c.as_bytes()))
         {
             continue;
@@ -578,7 +581,7 @@ impl Follower {
                 // Lines written after the last read and before the truncation
                 // are only in the copy logrotate made: read them there.
                 let at = old.reader.read_offset();
-                if let Some(mut copy) = find_copy(&self.path, &old.id, at) {
+                if let Some((_, mut copy)) = find_copy(&self.path, &old.id, at) {
                     self.rotated_after = Some(mtime_ns(&copy));
                     copy.seek(SeekFrom::Start(at))?;
                     *old.reader.get_mut() = copy;

@@ -33,7 +33,9 @@ use serde::Deserialize;
 
 use super::checkpoint::Checkpoints;
 use super::discover::{Discovery, GlobError};
-use super::follow::{Checks, FollowConfig, FollowEvent, FollowStats, Follower, StartAt, StreamId};
+use super::follow::{
+    Checks, FollowConfig, FollowEvent, FollowStats, Follower, StartAt, StreamId, find_copy,
+};
 use super::identity::FileId;
 use crate::config::FormatChoice;
 
@@ -653,11 +655,7 @@ impl Tailer {
     /// left the path between two polls (a busy node, a slow poll, a
     /// restart); they are read whole.
     fn read_unseen_generations(&mut self, path: &Path, after_ns: i128, sink: &mut impl TailSink) {
-        let open: HashSet<(u64, u64)> = self
-            .files
-            .values()
-            .flat_map(|t| t.follower.open_files().map(|o| (o.id.dev, o.id.ino)))
-            .collect();
+        let open_ids: Vec<FileId> = self.open_ids().collect();
         let finished = &self.finished;
         // Generations a checkpoint names (by inode, or a copy by its first
         // bytes) resume from it instead.
@@ -668,18 +666,13 @@ impl Tailer {
             .filter(|e| Path::new(&e.path).parent() == dir)
             .map(|e| &e.id)
             .collect();
-        let open_ids: Vec<FileId> = self
-            .files
-            .values()
-            .flat_map(|t| t.follower.open_files().map(|o| o.id))
-            .collect();
         let recent = &self.recent;
         let known = |file: &File, dev: u64, ino: u64| {
             let head = super::identity::head_of(file).unwrap_or_default();
             let starts_like = |id: &FileId| id.matches_head(&head);
             // Inodes are reused once a file is deleted: beyond files held
             // open, a file is recognised by its first bytes.
-            open.contains(&(dev, ino))
+            open_ids.iter().any(|id| (id.dev, id.ino) == (dev, ino))
                 || finished.get(&(dev, ino)).is_some_and(starts_like)
                 || entries.iter().copied().any(starts_like)
                 || recent.iter().any(starts_like)
@@ -734,11 +727,12 @@ impl Tailer {
         self.scan_pending = false;
         let initial = self.stats.scans == 1;
         let (found, _) = self.discovery.scan();
-        let open: HashSet<(u64, u64)> = self
-            .files
-            .values()
-            .flat_map(|t| t.follower.open_files().map(|o| (o.id.dev, o.id.ino)))
-            .collect();
+        let open: HashSet<(u64, u64)> = self.open_ids().map(|id| (id.dev, id.ino)).collect();
+        // Files read to their end that no longer exist can be forgotten.
+        if self.finished.len() > 4 * self.files.len() + 1024 {
+            let live: HashSet<(u64, u64)> = found.iter().map(|f| (f.dev, f.ino)).collect();
+            self.finished.retain(|k, _| live.contains(k));
+        }
         for f in found {
             if self.files.contains_key(&f.path) || open.contains(&(f.dev, f.ino)) {
                 continue;
@@ -752,17 +746,13 @@ impl Tailer {
             }
         }
         self.watch_globs();
-        // Files read to their end that no longer exist can be forgotten.
-        if self.finished.len() > 4 * self.files.len() + 1024 {
-            let live: HashSet<(u64, u64)> = self
-                .discovery
-                .scan()
-                .0
-                .iter()
-                .map(|f| (f.dev, f.ino))
-                .collect();
-            self.finished.retain(|k, _| live.contains(k));
-        }
+    }
+
+    /// The identity of every open file (current and being drained).
+    fn open_ids(&self) -> impl Iterator<Item = FileId> + '_ {
+        self.files
+            .values()
+            .flat_map(|t| t.follower.open_files().map(|o| o.id))
     }
 
     /// Opens a newly discovered file at the right place.
@@ -1015,47 +1005,30 @@ fn symlink_target(path: &Path) -> Option<PathBuf> {
 }
 
 /// A rotated file in `path`'s directory: the inode `id` names (renamed),
-/// or a copy whose name extends `path`'s and which starts with the bytes
-/// `id` was taken from (copytruncate); it must reach past `offset`.
+/// or else a copy starting with the bytes `id` was taken from
+/// (copytruncate, see [`find_copy`]); it must reach past `offset`.
 fn find_rotated(path: &Path, id: &FileId, offset: u64) -> Option<(PathBuf, File)> {
     const MAX_ENTRIES: usize = 4096;
     let dir = path.parent()?;
-    let name = path.file_name()?.as_encoded_bytes();
-    let mut copy: Option<(i64, PathBuf, File)> = None;
     for entry in std::fs::read_dir(dir).ok()?.take(MAX_ENTRIES).flatten() {
-        let cand = entry.path();
-        let Ok(file) = File::open(&cand) else {
-            continue;
-        };
-        let Ok(meta) = file.metadata() else {
-            continue;
-        };
-        if !meta.is_file() || meta.len() < offset {
+        let same_inode = entry
+            .metadata()
+            .is_ok_and(|m| (m.dev(), m.ino()) == (id.dev, id.ino));
+        if !same_inode {
             continue;
         }
-        if (meta.dev(), meta.ino()) == (id.dev, id.ino) {
-            let Ok(now) = FileId::of(&file) else {
-                continue;
-            };
-            if id.same_file(&now, &file).unwrap_or(false) {
-                return Some((cand, file));
-            }
+        let Ok(file) = File::open(entry.path()) else {
             continue;
-        }
-        let extends = entry
-            .file_name()
-            .as_encoded_bytes()
-            .strip_prefix(name)
-            .is_some_and(|rest| !rest.is_empty());
-        if extends
-            && id.fp_len > 0
-            && id.still_starts(&file).unwrap_or(false)
-            && copy.as_ref().is_none_or(|(m, _, _)| meta.mtime() > *m)
-        {
-            copy = Some((meta.mtime(), cand, file));
+        };
+        let renamed = file
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.len() >= offset)
+            && FileId::of(&file).is_ok_and(|now| id.same_file(&now, &file).unwrap_or(false));
+        if renamed {
+            return Some((entry.path(), file));
         }
     }
-    copy.map(|(_, p, f)| (p, f))
+    find_copy(path, id, offset)
 }
 
 fn start_inotify() -> io::Result<Watch> {
