@@ -10,12 +10,19 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sitepulse::config::Config;
-use sitepulse::pipeline::{NoObserver, Pipeline};
-use sitepulse::record::Source;
 use sitepulse_benches::{CorpusConfig, CorpusStats, Format, Framing, generate_vec};
+use sitepulse_pipeline::PipelineConfig;
+use sitepulse_pipeline::record::LogFormat;
+use sitepulse_pipeline::{NoObserver, Pipeline};
 
 const LINES: u64 = 100_000;
+
+/// Wall-clock Unix seconds.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
 
 fn corpus(format: Format, framing: Framing) -> (Vec<u8>, CorpusStats) {
     let cfg = CorpusConfig {
@@ -27,13 +34,13 @@ fn corpus(format: Format, framing: Framing) -> (Vec<u8>, CorpusStats) {
     generate_vec(&cfg).expect("corpus")
 }
 
-fn source_of(format: Format) -> Source {
-    Source::from_name(format.name()).expect("same names")
+fn source_of(format: Format) -> LogFormat {
+    LogFormat::from_name(format.name()).expect("same names")
 }
 
 /// Runs the pipeline once and checks it saw exactly what was generated.
 fn checked_pipeline(input: &[u8], stats: &CorpusStats, what: &str) -> Pipeline {
-    let mut p = Pipeline::new(&Config::default()).unwrap();
+    let mut p = Pipeline::new(&PipelineConfig::default(), unix_now()).unwrap();
     let r = p
         .process(what, None, input, &mut NoObserver, &mut |_| {})
         .unwrap();
@@ -41,7 +48,10 @@ fn checked_pipeline(input: &[u8], stats: &CorpusStats, what: &str) -> Pipeline {
     assert_eq!(r.unparsed_total(), 0, "{what}: unparsed {:?}", r.unparsed);
     if stats.format.is_access() {
         let total: u64 = (0..p.labeler().sites().len())
-            .filter_map(|i| p.aggregator().totals(sitepulse::label::SiteId(i as u16)))
+            .filter_map(|i| {
+                p.aggregator()
+                    .totals(sitepulse_pipeline::label::SiteId(i as u16))
+            })
             .map(|t| t.requests())
             .sum();
         assert_eq!(total, stats.records, "{what}: requests aggregated");
@@ -99,7 +109,7 @@ fn parse_only(c: &mut Criterion) {
             .collect();
         let ok = lines
             .iter()
-            .filter(|l| sitepulse::parse::parse(source, l).is_ok())
+            .filter(|l| sitepulse_pipeline::parse::parse(source, l).is_ok())
             .count();
         assert_eq!(ok as u64, stats.records, "{format}: every line parses");
         g.throughput(Throughput::Elements(lines.len() as u64));
@@ -107,7 +117,7 @@ fn parse_only(c: &mut Criterion) {
             b.iter(|| {
                 let mut n = 0u64;
                 for l in &lines {
-                    if let Ok(r) = sitepulse::parse::parse(source, black_box(l)) {
+                    if let Ok(r) = sitepulse_pipeline::parse::parse(source, black_box(l)) {
                         n += u64::from(r.status);
                     }
                 }

@@ -12,9 +12,11 @@ use anyhow::{Context, Result};
 
 use sitepulse::config::Config;
 use sitepulse::demo::{DemoConfig, DemoWriter};
-use sitepulse::live::{Live, LiveState, lock};
-use sitepulse::serve;
-use sitepulse::tail::{ReadExisting, SourceConfig};
+use sitepulse::run::{Live, LiveState};
+use sitepulse::serve::{self, AppState};
+use sitepulse_pipeline::FormatChoice;
+use sitepulse_pipeline::record::LogFormat;
+use sitepulse_tail::{ReadExisting, SourceConfig};
 
 /// Options of `run` besides the config file.
 pub struct RunOpts {
@@ -44,16 +46,13 @@ fn demo_config(cfg: &mut Config, dir: &std::path::Path) {
     cfg.tail.sources = vec![SourceConfig {
         include: vec![format!("{}/**/*.log", dir.display())],
         exclude: Vec::new(),
-        format: sitepulse::config::FormatChoice::Auto,
+        format: FormatChoice::Auto,
     }];
     cfg.tail.exclude = Vec::new();
     cfg.tail.read_existing = ReadExisting::Beginning;
     cfg.tail.checkpoint_path = dir.join("checkpoints.json").display().to_string();
     // The demo's Traefik is the only access tier.
-    cfg.aggregate.request_sources = vec![
-        sitepulse::record::Source::TraefikClf,
-        sitepulse::record::Source::TraefikJson,
-    ];
+    cfg.aggregate.request_sources = vec![LogFormat::TraefikClf, LogFormat::TraefikJson];
 }
 
 pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
@@ -92,7 +91,7 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
     };
     let live = Live::start(&cfg, opts.tap.as_deref())?;
     tracing::info!(
-        checkpoint = %live.state().checkpoint_path.display(),
+        checkpoint = %live.state().checkpoint_path().display(),
         sources = cfg.tail.sources.len(),
         "tailing"
     );
@@ -103,6 +102,7 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let state = live.state().clone();
+    let server = cfg.server.clone();
     let demo = writer.is_some();
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -114,8 +114,10 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
             tracing::info!("live per-site numbers: curl -s http://{local}/api/v1/sites | head; status: /api/v1/status, metrics: /metrics");
             tokio::spawn(print_table(state.clone()));
         }
-        axum::serve(listener, serve::router(state))
-            .with_graceful_shutdown(shutdown_signal())
+        let app = AppState::new(state);
+        let http = std::sync::Arc::clone(&app.http);
+        let router = serve::router(app, &server);
+        serve::serve(listener, router, &server, http, shutdown_signal())
             .await
             .context("serving HTTP")
     })?;
@@ -180,27 +182,25 @@ async fn print_table(state: LiveState) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     loop {
         tick.tick().await;
+        let published = state.published();
         let text = {
-            let core = lock(&state.core);
-            let agg = core.pipeline.aggregator();
-            let mut rows: Vec<_> = core
-                .pipeline
-                .labeler()
-                .sites()
-                .iter()
-                .map(|(id, name)| (name.to_owned(), agg.window(id, 60)))
-                .filter(|(_, w)| w.requests() > 0)
-                .collect();
-            rows.sort_by_key(|r| std::cmp::Reverse(r.1.requests()));
             let mut t = format!(
                 "\n{:<24} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9}\n",
                 "site (last 1m)", "rps", "p50 ms", "p95 ms", "p99 ms", "5xx %", "in-flight"
             );
-            for (name, w) in rows.iter().take(12) {
+            let mut rows: Vec<_> = published
+                .sites
+                .sites
+                .iter()
+                .filter(|s| s.windows[0].requests() > 0)
+                .collect();
+            rows.sort_by_key(|s| std::cmp::Reverse(s.windows[0].requests()));
+            for s in rows.iter().take(12) {
+                let w = &s.windows[0];
                 let q = |x: f64| w.quantile_ms(x).map_or("-".into(), |v| format!("{v:.1}"));
                 t.push_str(&format!(
                     "{:<24} {:>8.1} {:>8} {:>8} {:>8} {:>7.2} {:>9.2}\n",
-                    name,
+                    s.name,
                     w.rps(),
                     q(0.5),
                     q(0.95),

@@ -1,16 +1,19 @@
-//! The YAML config file: one struct per section, every field defaulted so an
-//! empty file (or none: the embedded [`DEFAULT_YAML`]) works. Loading
-//! validates everything the later stages need, and every error names the
-//! file, the line and the field.
+//! The YAML config file, assembled from each crate's sections: `parse`,
+//! `sites` and `aggregate` are the pipeline's, `tail` the tailer's (with
+//! a log format per source), `server` the HTTP server's. Every field is
+//! defaulted so an empty file (or none: the embedded [`DEFAULT_YAML`])
+//! works. Each crate validates its own section; this module reads the file
+//! and names the line of the field a crate rejected.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use sitepulse_pipeline::aggregate::AggregateConfig;
+use sitepulse_pipeline::label::SitesConfig;
+use sitepulse_pipeline::{FormatChoice, ParseConfig, PipelineConfig};
+use sitepulse_tail::{TailConfig, TailError};
 
-use crate::aggregate::{AggregateConfig, Aggregator};
-use crate::label::{Labeler, SitesConfig};
-use crate::record::Source;
-use crate::tail::TailConfig;
+use crate::serve::ServerConfig;
 
 /// The config used when no `--config` is given.
 pub const DEFAULT_YAML: &str = include_str!("default.yaml");
@@ -25,120 +28,10 @@ pub struct Config {
     pub sites: SitesConfig,
     /// Per-site windows.
     pub aggregate: AggregateConfig,
-    /// Which files `run` tails and how.
-    pub tail: TailConfig,
+    /// Which files `run` tails and how, with each source's log format.
+    pub tail: TailConfig<FormatChoice>,
     /// `run`'s HTTP endpoints.
     pub server: ServerConfig,
-}
-
-/// `server:` section.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Address of the HTTP endpoints (`/api/v1/sites`, `/api/v1/status`,
-    /// `/metrics`); loopback unless set otherwise. Port 0 picks a free one.
-    pub listen: String,
-    /// After SIGTERM/SIGINT: how long to finish in-flight batches and
-    /// write checkpoints before exiting anyway.
-    pub shutdown_grace_secs: u64,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:9464".into(),
-            shutdown_grace_secs: 10,
-        }
-    }
-}
-
-/// A format name or `auto` (detect per file from its first lines). The
-/// names are [`Source::name`]'s, so the list lives in one place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(try_from = "String")]
-pub enum FormatChoice {
-    /// Detect from the first `detect_lines` lines of each file.
-    #[default]
-    Auto,
-    /// Every file is this format.
-    Fixed(Source),
-}
-
-impl FormatChoice {
-    /// The fixed source, `None` for `auto`.
-    pub fn source(self) -> Option<Source> {
-        match self {
-            FormatChoice::Auto => None,
-            FormatChoice::Fixed(s) => Some(s),
-        }
-    }
-
-    /// `auto` or a [`Source::name`].
-    ///
-    /// # Errors
-    /// A message listing the accepted names.
-    pub fn from_name(name: &str) -> Result<FormatChoice, String> {
-        if name == "auto" {
-            return Ok(FormatChoice::Auto);
-        }
-        Source::from_name(name)
-            .map(FormatChoice::Fixed)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Source::ALL.iter().map(|s| s.name()).collect();
-                format!(
-                    "unknown format {name:?}; expected auto or one of: {}",
-                    names.join(", ")
-                )
-            })
-    }
-}
-
-impl TryFrom<String> for FormatChoice {
-    type Error = String;
-
-    fn try_from(name: String) -> Result<Self, String> {
-        FormatChoice::from_name(&name)
-    }
-}
-
-/// Container framing, or `auto` (detect per file from its first line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FramingChoice {
-    /// Detect: CRI, Docker json-file, or plain lines.
-    #[default]
-    Auto,
-    /// Plain lines.
-    Raw,
-    /// containerd / CRI-O `<time> <stream> <P|F> <msg>`.
-    Cri,
-    /// Docker json-file `{"log":…,"stream":…,"time":…}`.
-    Docker,
-}
-
-/// `parse:` section.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ParseConfig {
-    /// Log format of every file, or `auto`.
-    pub format: FormatChoice,
-    /// Container framing of every file, or `auto`.
-    pub framing: FramingChoice,
-    /// Lines longer than this are truncated (and counted).
-    pub max_line_bytes: usize,
-    /// How many leading lines format detection looks at.
-    pub detect_lines: usize,
-}
-
-impl Default for ParseConfig {
-    fn default() -> Self {
-        Self {
-            format: FormatChoice::Auto,
-            framing: FramingChoice::Auto,
-            max_line_bytes: 256 * 1024,
-            detect_lines: 32,
-        }
-    }
 }
 
 /// A config that cannot be used. Every variant names the file.
@@ -164,6 +57,15 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The pipeline's sections.
+    pub fn pipeline(&self) -> PipelineConfig {
+        PipelineConfig {
+            parse: self.parse.clone(),
+            sites: self.sites.clone(),
+            aggregate: self.aggregate.clone(),
+        }
+    }
+
     /// The embedded default config.
     ///
     /// # Panics
@@ -209,95 +111,29 @@ impl Config {
             field: field.to_owned(),
             message,
         };
-        if !(1024..=64 * 1024 * 1024).contains(&self.parse.max_line_bytes) {
-            return Err(invalid(
-                "parse.max_line_bytes",
-                format!(
-                    "must be between 1024 and 67108864, got {}",
-                    self.parse.max_line_bytes
-                ),
-            ));
+        if let Err(e) = self.pipeline().validate() {
+            return Err(invalid(&e.field, e.message));
         }
-        if !(1..=10_000).contains(&self.parse.detect_lines) {
-            return Err(invalid(
-                "parse.detect_lines",
-                format!(
-                    "must be between 1 and 10000, got {}",
-                    self.parse.detect_lines
-                ),
-            ));
+        if let Err(e) = self.server.validate() {
+            return Err(invalid(&format!("server.{}", e.field), e.message));
         }
-        if let Err(e) = Labeler::new(&self.sites) {
-            let msg = e.to_string();
-            let (field, rest) = msg.split_once(": ").unwrap_or(("sites", msg.as_str()));
-            return Err(invalid(field, rest.to_owned()));
-        }
-        if let Err(e) = Aggregator::new(&self.aggregate) {
-            return Err(invalid(&format!("aggregate.{}", e.field), e.message));
-        }
-        if let Err(e) = self.server.listen.parse::<std::net::SocketAddr>() {
-            return Err(invalid(
-                "server.listen",
-                format!("{:?} is not an address:port: {e}", self.server.listen),
-            ));
-        }
-        let t = &self.tail;
-        let ranges: [(&str, u64, u64, u64); 7] = [
-            ("tail.rescan_secs", t.rescan_secs, 1, 3600),
-            ("tail.poll_ms", t.poll_ms, 10, 60_000),
-            ("tail.notify_latency_ms", t.notify_latency_ms, 1, 10_000),
-            (
-                "tail.checkpoint_interval_ms",
-                t.checkpoint_interval_ms,
-                10,
-                3_600_000,
-            ),
-            (
-                "tail.read_buffer_bytes",
-                t.read_buffer_bytes as u64,
-                4096,
-                64 << 20,
-            ),
-            ("tail.batch_bytes", t.batch_bytes as u64, 4096, 64 << 20),
-            ("tail.queue_batches", t.queue_batches as u64, 1, 4096),
-        ];
-        for (field, v, lo, hi) in ranges {
-            if !(lo..=hi).contains(&v) {
-                return Err(invalid(
-                    field,
-                    format!("must be between {lo} and {hi}, got {v}"),
-                ));
+        match self.tail.validate() {
+            Ok(()) => {}
+            Err(TailError::Glob { section, source }) => {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    line: line_of_glob(text, &section),
+                    field: format!("tail.{section}"),
+                    message: format!("{:?}: {}", source.pattern, source.message),
+                });
             }
-        }
-        if t.checkpoint_path.is_empty() {
-            return Err(invalid(
-                "tail.checkpoint_path",
-                "must be a file path or auto".into(),
-            ));
-        }
-        for (i, src) in t.sources.iter().enumerate() {
-            if src.include.is_empty() {
-                return Err(invalid(
-                    "tail.sources",
-                    format!("entry {i} has no include globs"),
-                ));
+            Err(TailError::Invalid { field, message }) => {
+                return Err(invalid(&format!("tail.{field}"), message));
             }
-        }
-        if let Err(crate::tail::TailError::Glob { section, source }) =
-            crate::tail::Tailer::check_globs(t)
-        {
-            let field = format!("tail.{section}");
-            return Err(ConfigError::Invalid {
-                path: path.to_owned(),
-                line: line_of_glob(text, &section),
-                field,
-                message: format!("{:?}: {}", source.pattern, source.message),
-            });
         }
         Ok(())
     }
 }
-
 /// The 1-based line where a dotted field (`sites.router_pattern`) is set,
 /// found by walking the YAML's indentation; 0 when it is not in the text
 /// (a default value).
@@ -369,6 +205,7 @@ fn line_of_glob(text: &str, section: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sitepulse_pipeline::record::LogFormat;
 
     #[test]
     fn embedded_default_is_valid_and_matches_defaults() {
@@ -423,7 +260,7 @@ mod tests {
     #[test]
     fn format_names_come_from_sources() {
         let cfg = Config::from_yaml(Path::new("c.yaml"), "parse:\n  format: wordpress\n").unwrap();
-        assert_eq!(cfg.parse.format.source(), Some(Source::WordPress));
+        assert_eq!(cfg.parse.format.source(), Some(LogFormat::WordPress));
         let e = Config::from_yaml(Path::new("c.yaml"), "parse:\n  format: apache\n")
             .unwrap_err()
             .to_string();

@@ -33,7 +33,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::parse::time::civil_from_days;
+use sitepulse_pipeline::time::civil_from_days;
 
 /// Most sites the writer makes up: names stay `siteNNN`-short and well
 /// under the site table's default cap.
@@ -998,8 +998,8 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
-    use crate::parse::{self, starts_record};
-    use crate::record::{Event, Source};
+    use sitepulse_pipeline::parse::{self, record_start};
+    use sitepulse_pipeline::record::{Event, LogFormat};
 
     fn tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("sitepulse-demo-{}-{name}", std::process::id()));
@@ -1042,11 +1042,11 @@ mod tests {
     }
 
     /// Joins physical lines into records the way the framer does.
-    fn records(source: Source, lines: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    fn records(source: LogFormat, lines: &[Vec<u8>]) -> Vec<Vec<u8>> {
         let mut out: Vec<Vec<u8>> = Vec::new();
         for l in lines {
             match out.last_mut() {
-                Some(last) if !starts_record(source, l) => {
+                Some(last) if record_start(source).is_some_and(|s| !s(l)) => {
                     last.push(b'\n');
                     last.extend_from_slice(l);
                 }
@@ -1057,7 +1057,7 @@ mod tests {
     }
 
     /// Parses every record of `bytes` as `source`, failing on any error.
-    fn parse_all(source: Source, bytes: &[Vec<u8>]) -> Vec<Seen> {
+    fn parse_all(source: LogFormat, bytes: &[Vec<u8>]) -> Vec<Seen> {
         records(source, bytes)
             .iter()
             .map(|r| match parse::parse(source, r) {
@@ -1074,7 +1074,7 @@ mod tests {
             .collect()
     }
 
-    fn parse_file(source: Source, path: &Path) -> Vec<Seen> {
+    fn parse_file(source: LogFormat, path: &Path) -> Vec<Seen> {
         parse_all(source, &lines(path))
     }
 
@@ -1150,9 +1150,9 @@ mod tests {
         assert!(written >= 1000, "only {written} lines in 1.5 s");
         assert!(physical as u64 >= written, "{physical} < {written}");
 
-        let traefik = parse_all(Source::TraefikClf, &access_lines);
-        let fpm = parse_file(Source::FpmError, &dir.join("php-fpm/error.log"));
-        let wp = parse_file(Source::WordPress, &dir.join("wordpress/debug.log"));
+        let traefik = parse_all(LogFormat::TraefikClf, &access_lines);
+        let fpm = parse_file(LogFormat::FpmError, &dir.join("php-fpm/error.log"));
+        let wp = parse_file(LogFormat::WordPress, &dir.join("wordpress/debug.log"));
         assert!(traefik.len() >= 1000, "{} access lines", traefik.len());
         assert!(fpm.len() >= 2, "{} FPM lines", fpm.len());
         for r in traefik.iter().chain(&fpm).chain(&wp) {
@@ -1194,8 +1194,8 @@ mod tests {
         w.stop().unwrap();
         let rotated = dir.join("traefik/access.log.1");
         assert!(rotated.exists());
-        let old = parse_file(Source::TraefikClf, &rotated);
-        let new = parse_file(Source::TraefikClf, &dir.join("traefik/access.log"));
+        let old = parse_file(LogFormat::TraefikClf, &rotated);
+        let new = parse_file(LogFormat::TraefikClf, &dir.join("traefik/access.log"));
         assert!(
             !old.is_empty() && !new.is_empty(),
             "{} / {}",
@@ -1274,9 +1274,9 @@ mod tests {
         let fpm_lines = lines(&dir.join("php-fpm/error.log"));
         let wp_lines = lines(&dir.join("wordpress/debug.log"));
         assert_eq!(n as usize, access.len() + fpm_lines.len() + wp_lines.len());
-        let traefik = parse_all(Source::TraefikClf, &access);
-        let fpm = parse_all(Source::FpmError, &fpm_lines);
-        let wp = parse_all(Source::WordPress, &wp_lines);
+        let traefik = parse_all(LogFormat::TraefikClf, &access);
+        let fpm = parse_all(LogFormat::FpmError, &fpm_lines);
+        let wp = parse_all(LogFormat::WordPress, &wp_lines);
         assert_eq!(traefik.len(), 48_000);
 
         let hot_router = format!("websecure-{}-example-com@kubernetes", g.sites[hot].name);

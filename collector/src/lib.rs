@@ -1,17 +1,11 @@
-//! sitepulse's collector: the hot path (frame → parse → label → aggregate)
-//! and the binary's subcommands built on it.
+//! The `sitepulse` binary's library half: config assembly, the `run` role
+//! (tailer and pipeline threads publishing snapshots), its HTTP server,
+//! the replay report and the demo writer. The binary (`main.rs`) only
+//! parses the command line and wires these; integration tests drive them
+//! directly. See ARCHITECTURE.md at the repository root.
 
-pub mod aggregate;
 pub mod config;
 pub mod demo;
-pub mod frame;
-pub mod label;
-pub mod live;
-pub mod output;
-pub mod parse;
-pub mod pipeline;
-pub mod record;
 pub mod report;
+pub mod run;
 pub mod serve;
-pub mod sketch;
-pub mod tail;

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::aggregate::Totals;
-use crate::label::SiteId;
-use crate::parse::time::format_rfc3339;
-use crate::pipeline::{FileReport, Pipeline};
+use sitepulse_pipeline::aggregate::Totals;
+use sitepulse_pipeline::label::SiteId;
+use sitepulse_pipeline::time::format_rfc3339;
+use sitepulse_pipeline::{FileReport, Pipeline};
 
 fn file_line(out: &mut String, r: &FileReport) {
     let _ = write!(

@@ -8,12 +8,12 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use sitepulse::aggregate::{AggregateConfig, Aggregator};
-use sitepulse::config::Config;
-use sitepulse::label::SiteId;
-use sitepulse::pipeline::{NoObserver, Pipeline};
-use sitepulse::record::{Record, Source};
 use sitepulse_benches::{CorpusConfig, Format, Framing, generate};
+use sitepulse_pipeline::PipelineConfig;
+use sitepulse_pipeline::aggregate::{AggregateConfig, Aggregator};
+use sitepulse_pipeline::label::SiteId;
+use sitepulse_pipeline::record::{LogFormat, Record};
+use sitepulse_pipeline::{NoObserver, Pipeline};
 
 struct Counting;
 
@@ -107,7 +107,7 @@ fn no_allocation_per_line_in_steady_state() {
     for (format, framing) in cases {
         let once = corpus(format, framing, 20_000);
         let thrice = once.repeat(3);
-        let mut p = Pipeline::new(&Config::default()).unwrap();
+        let mut p = Pipeline::new(&PipelineConfig::default(), sitepulse_tests::unix_now()).unwrap();
         // Warm up: sites, key caches, sketch buckets, reassembly buffers.
         allocs_for(&mut p, &thrice);
         let (a1, r1) = allocs_for(&mut p, &once);
@@ -141,7 +141,7 @@ fn five_hundred_sites_for_an_hour_within_64_mib() {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let rec = Record {
-                    source: Source::TraefikClf,
+                    source: LogFormat::TraefikClf,
                     status: [200, 200, 200, 304, 404, 502][(x % 6) as usize],
                     bytes: x % 100_000,
                     // 1 ms .. ~4 s, spread over many sketch buckets.

@@ -4,15 +4,15 @@
 //! requests, status codes, bytes, FPM and PHP events — with nothing
 //! unparsed.
 
-use sitepulse::aggregate::Totals;
-use sitepulse::config::Config;
-use sitepulse::frame::Framing as PipelineFraming;
-use sitepulse::label::SiteId;
-use sitepulse::pipeline::{FileReport, NoObserver, Observer, Origin, Pipeline};
-use sitepulse::record::{Record, Source};
 use sitepulse_benches::{
     CorpusConfig, CorpusStats, Format, Framing, generate_vec, router_name, site_name, site_slug,
 };
+use sitepulse_pipeline::PipelineConfig;
+use sitepulse_pipeline::aggregate::Totals;
+use sitepulse_pipeline::frame::Framing as PipelineFraming;
+use sitepulse_pipeline::label::SiteId;
+use sitepulse_pipeline::record::{LogFormat, Record};
+use sitepulse_pipeline::{FileReport, NoObserver, Observer, Origin, Pipeline};
 
 fn run(format: Format, framing: Framing, lines: u64) -> (Pipeline, FileReport, CorpusStats) {
     let cfg = CorpusConfig {
@@ -25,14 +25,14 @@ fn run(format: Format, framing: Framing, lines: u64) -> (Pipeline, FileReport, C
         ..CorpusConfig::default()
     };
     let (bytes, stats) = generate_vec(&cfg).unwrap();
-    let mut p = Pipeline::new(&Config::default()).unwrap();
+    let mut p = Pipeline::new(&PipelineConfig::default(), sitepulse_tests::unix_now()).unwrap();
     let r = p
         .process("corpus", None, &bytes[..], &mut NoObserver, &mut |_| {})
         .unwrap();
     let what = format!("{format}/{framing}");
     assert_eq!(
         r.source,
-        Source::from_name(format.name()),
+        LogFormat::from_name(format.name()),
         "{what}: detected format"
     );
     let want_framing = match framing {
@@ -160,7 +160,7 @@ fn fpm_error_events() {
         ..CorpusConfig::default()
     };
     let (bytes, _) = generate_vec(&cfg).unwrap();
-    let mut p = Pipeline::new(&Config::default()).unwrap();
+    let mut p = Pipeline::new(&PipelineConfig::default(), sitepulse_tests::unix_now()).unwrap();
     let mut ev = Events::default();
     p.process("fpm", None, &bytes[..], &mut ev, &mut |_| {})
         .unwrap();
@@ -197,7 +197,7 @@ fn fpm_slow_blocks_are_joined() {
             ..CorpusConfig::default()
         };
         let (bytes, stats) = generate_vec(&cfg).unwrap();
-        let mut p = Pipeline::new(&Config::default()).unwrap();
+        let mut p = Pipeline::new(&PipelineConfig::default(), sitepulse_tests::unix_now()).unwrap();
         let mut ev = Events::default();
         let r = p
             .process("slow", None, &bytes[..], &mut ev, &mut |_| {})
@@ -246,7 +246,7 @@ fn out_of_order_lines_land_in_their_second() {
     reversed.reverse();
     let reversed = reversed.join(&b'\n');
     let windows = |input: &[u8]| {
-        let mut p = Pipeline::new(&Config::default()).unwrap();
+        let mut p = Pipeline::new(&PipelineConfig::default(), sitepulse_tests::unix_now()).unwrap();
         p.process("x", None, input, &mut NoObserver, &mut |_| {})
             .unwrap();
         // Align the windows' end: both end at the corpus's last second.

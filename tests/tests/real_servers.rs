@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sitepulse::config::Config;
-use sitepulse::label::SiteId;
-use sitepulse::pipeline::{FileReport, Observer, Origin, Pipeline};
-use sitepulse::record::{Event, Record, Source};
+use sitepulse_pipeline::PipelineConfig;
+use sitepulse_pipeline::label::SiteId;
+use sitepulse_pipeline::record::{Event, LogFormat, Record};
+use sitepulse_pipeline::{FileReport, Observer, Origin, Pipeline};
 
 /// Kills the servers even when an assertion fails.
 struct Servers(Vec<Child>);
@@ -281,10 +281,10 @@ http {{
     drop(servers);
 
     let logs = dir.join("logs");
-    let mut p = Pipeline::new(&Config::default()).unwrap();
+    let mut p = Pipeline::new(&PipelineConfig::default(), sitepulse_tests::unix_now()).unwrap();
 
     let (r, c) = run(&mut p, &logs.join("nginx-access.log"));
-    assert_eq!(r.source, Some(Source::Nginx));
+    assert_eq!(r.source, Some(LogFormat::Nginx));
     assert_eq!(r.records, 6);
     let first = &c.records[0];
     assert_eq!(
@@ -312,7 +312,7 @@ http {{
     assert!(slowest >= 1_500_000_000, "{slowest} ns");
 
     let (r, c) = run(&mut p, &logs.join("fpm-access.log"));
-    assert_eq!(r.source, Some(Source::FpmAccess));
+    assert_eq!(r.source, Some(LogFormat::FpmAccess));
     assert_eq!(r.records, 5, "nginx served the 404 itself");
     let slow_ms: Vec<u64> = c
         .records
@@ -327,7 +327,7 @@ http {{
     );
 
     let (r, c) = run(&mut p, &logs.join("fpm-slow.log"));
-    assert_eq!(r.source, Some(Source::FpmSlow));
+    assert_eq!(r.source, Some(LogFormat::FpmSlow));
     assert_eq!(r.records, 3);
     assert!(
         c.records
@@ -336,7 +336,7 @@ http {{
     );
 
     let (r, c) = run(&mut p, &logs.join("fpm-error.log"));
-    assert_eq!(r.source, Some(Source::FpmError));
+    assert_eq!(r.source, Some(LogFormat::FpmError));
     let count = |ev: Event| c.records.iter().filter(|r| r.event == ev).count();
     assert_eq!(count(Event::SlowRequest), 3);
     assert!(count(Event::MaxChildrenReached) >= 1, "{:?}", c.records);
@@ -346,7 +346,7 @@ http {{
     );
 
     let (r, c) = run(&mut p, &logs.join("debug.log"));
-    assert_eq!(r.source, Some(Source::WordPress));
+    assert_eq!(r.source, Some(LogFormat::WordPress));
     assert_eq!(r.records, 1, "the stack trace is joined into the fatal");
     assert_eq!(c.records[0].event, Event::PhpFatal);
 

@@ -1,0 +1,547 @@
+//! Drives one input through the hot path: read → frame → parse → label →
+//! aggregate, detecting each file's framing and format from its first
+//! lines. The pipeline owns the labeler and the aggregator; an
+//! [`Observer`] sees every record and every line that did not parse (with
+//! its raw bytes), which is how `parse` prints and how later sinks attach.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::path::Path;
+
+use crate::aggregate::Aggregator;
+use crate::config::{FormatChoice, FramingChoice, ParseConfig, PipelineConfig};
+use crate::frame::{FrameConfig, Framed, Framer, Framing, LineReader, Message, PodMeta, RawLine};
+use crate::label::{FileKeys, FileSites, Labeler, SiteId};
+use crate::parse::{self, ParseError};
+use crate::record::{LogFormat, Record};
+use crate::snapshot::SitesSnapshot;
+
+/// Bytes read from the start of an input to detect framing and format.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// How far past wall-clock time a line may be dated before it counts as
+/// `future` (clock skew between nodes, buffered writers).
+pub const MAX_FUTURE_SECS: i64 = 300;
+
+/// Reason label for lines of a file whose format could not be detected.
+pub const REASON_UNKNOWN_FORMAT: &str = "unknown_format";
+
+/// What one input was and what became of its lines.
+#[derive(Debug, Clone, Default)]
+pub struct FileReport {
+    /// Name shown to the user (path, or `-` for stdin).
+    pub name: String,
+    /// Detected or configured format; `None` when nothing matched.
+    pub source: Option<LogFormat>,
+    /// Detected or configured framing.
+    pub framing: Option<Framing>,
+    /// Physical lines read.
+    pub lines: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Records parsed (after reassembly and joining).
+    pub records: u64,
+    /// Lines (messages) that did not parse, by reason.
+    pub unparsed: BTreeMap<&'static str, u64>,
+    /// Messages cut at `max_line_bytes` (parsed or not).
+    pub truncated: u64,
+    /// Parsed records whose bytes are not valid UTF-8 (kept, and counted).
+    pub invalid_utf8: u64,
+}
+
+impl FileReport {
+    /// All lines that did not become records.
+    pub fn unparsed_total(&self) -> u64 {
+        self.unparsed.values().sum()
+    }
+}
+
+/// Where a record or a bad line came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The input's display name.
+    pub name: &'a str,
+    /// The framed message (bytes, stream, container time, offsets).
+    pub message: &'a Message<'a>,
+}
+
+/// Receives the pipeline's output besides the aggregate. Both methods
+/// default to doing nothing.
+pub trait Observer {
+    /// A parsed record, labelled with its site (id and name).
+    fn record(&mut self, _origin: &Origin<'_>, _rec: &Record<'_>, _site: SiteId, _site_name: &str) {
+    }
+    /// A message that did not parse (or could not be unframed), with its
+    /// raw bytes and a reason label.
+    fn unparsed(&mut self, _name: &str, _raw: &[u8], _reason: &'static str, _end_offset: u64) {}
+}
+
+/// An observer that ignores everything (replay).
+pub struct NoObserver;
+
+impl Observer for NoObserver {}
+
+/// The hot path for any number of inputs, sharing one site table and one
+/// aggregate.
+#[derive(Debug)]
+pub struct Pipeline {
+    parse: ParseConfig,
+    labeler: Labeler,
+    agg: Aggregator,
+    /// Event second of the last record, for lines without a timestamp.
+    last_sec: Option<i64>,
+    /// Wall-clock second as the caller last said ([`tick`](Self::tick),
+    /// [`refresh_clock`](Self::refresh_clock)): the pipeline reads no clock.
+    now_sec: i64,
+}
+
+/// A pipeline could not be built from the config.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The sites section is invalid.
+    #[error(transparent)]
+    Label(#[from] crate::label::LabelConfigError),
+    /// The aggregate section is invalid.
+    #[error(transparent)]
+    Aggregate(#[from] crate::aggregate::AggregateConfigError),
+}
+
+impl Pipeline {
+    /// Builds the stages from a config, with the wall clock at
+    /// `now_unix_secs` (see [`refresh_clock`](Self::refresh_clock)).
+    ///
+    /// # Errors
+    /// [`PipelineError`] when a section is invalid (a config that passed
+    /// [`PipelineConfig::validate`] never is).
+    pub fn new(cfg: &PipelineConfig, now_unix_secs: i64) -> Result<Self, PipelineError> {
+        let mut p = Self {
+            parse: cfg.parse.clone(),
+            labeler: Labeler::new(&cfg.sites)?,
+            agg: Aggregator::new(&cfg.aggregate)?,
+            last_sec: None,
+            now_sec: now_unix_secs,
+        };
+        p.refresh_clock(now_unix_secs);
+        Ok(p)
+    }
+
+    /// The labeler (site table and its counters).
+    pub fn labeler(&self) -> &Labeler {
+        &self.labeler
+    }
+
+    /// The aggregate.
+    pub fn aggregator(&self) -> &Aggregator {
+        &self.agg
+    }
+
+    /// An immutable copy of every site's windows, for readers that must
+    /// not wait on (or hold up) ingest.
+    pub fn snapshot(&self) -> SitesSnapshot {
+        SitesSnapshot::take(&self.agg, &self.labeler)
+    }
+
+    /// Starts an input: detects framing and format from `prefix` (its
+    /// first bytes; `complete` when that is the whole input so far) and
+    /// resolves the file-level site keys of `path`. Lines then go in with
+    /// [`feed`](Self::feed), in file order; this is how a tailer drives the
+    /// pipeline one file at a time.
+    pub fn open_feed(
+        &mut self,
+        name: &str,
+        path: Option<&Path>,
+        prefix: &[u8],
+        complete: bool,
+    ) -> FileFeed {
+        self.open_feed_as(name, path, prefix, complete, self.parse.format)
+    }
+
+    /// [`open_feed`](Self::open_feed) with the format a tail source names
+    /// (`auto` falls back to the `parse.format` setting).
+    pub fn open_feed_as(
+        &mut self,
+        name: &str,
+        path: Option<&Path>,
+        prefix: &[u8],
+        complete: bool,
+        format: FormatChoice,
+    ) -> FileFeed {
+        let format = match format {
+            FormatChoice::Auto => self.parse.format,
+            fixed => fixed,
+        };
+        let (framing, source) = sniff(prefix, &self.parse, format, complete);
+        let keys = file_keys(path);
+        FileFeed {
+            name: name.to_owned(),
+            source,
+            framer: Framer::new(
+                FrameConfig {
+                    max_line_bytes: self.parse.max_line_bytes,
+                    framing,
+                },
+                source.and_then(parse::record_start),
+            ),
+            file_sites: self.labeler.file_sites(&keys),
+            report: FileReport {
+                name: name.to_owned(),
+                source,
+                framing,
+                ..FileReport::default()
+            },
+        }
+    }
+
+    /// Runs one physical line of `feed`'s input through the stages.
+    ///
+    /// # Performance
+    /// Per line: framing, one parse, one label lookup, one aggregate update.
+    #[inline]
+    pub fn feed(&mut self, feed: &mut FileFeed, line: RawLine<'_>, obs: &mut impl Observer) {
+        feed.report.lines += 1;
+        feed.report.bytes = line.end_offset.max(feed.report.bytes);
+        let (framer, mut stage) = self.stage(feed, obs);
+        framer.push(line, |m| stage.framed(m));
+    }
+
+    /// Hands out what `feed` still holds (a partial CRI line, a multi-line
+    /// record waiting for its next start): at end of input, or when the
+    /// file has been idle long enough.
+    pub fn flush(&mut self, feed: &mut FileFeed, obs: &mut impl Observer) {
+        let (framer, mut stage) = self.stage(feed, obs);
+        framer.flush(|m| stage.framed(m));
+        stage.report.framing = framer.framing().or(stage.report.framing);
+    }
+
+    /// Splits `feed` into its framer and the per-message stage that borrows
+    /// the pipeline's labeler and aggregate.
+    fn stage<'p, O: Observer>(
+        &'p mut self,
+        feed: &'p mut FileFeed,
+        obs: &'p mut O,
+    ) -> (&'p mut Framer, Stage<'p, O>) {
+        let FileFeed {
+            name,
+            source,
+            framer,
+            file_sites,
+            report,
+        } = feed;
+        let stage = Stage {
+            name,
+            source: *source,
+            labeler: &mut self.labeler,
+            agg: &mut self.agg,
+            file_sites,
+            last_sec: &mut self.last_sec,
+            now_sec: self.now_sec,
+            report,
+            obs,
+        };
+        (framer, stage)
+    }
+
+    /// Tells the pipeline the wall-clock time: the latest event second
+    /// that still counts in the windows becomes `now_unix_secs` plus
+    /// [`MAX_FUTURE_SECS`], and a first record without a time of its own is
+    /// dated now. A caller that runs for long calls it on its ticks.
+    pub fn refresh_clock(&mut self, now_unix_secs: i64) {
+        self.now_sec = now_unix_secs;
+        self.agg
+            .set_future_limit(now_unix_secs.saturating_add(MAX_FUTURE_SECS));
+    }
+
+    /// Live mode's tick: refreshes the clock and moves the windows' end to
+    /// `now_unix_secs`, so an idle site's rates fall to zero.
+    pub fn tick(&mut self, now_unix_secs: i64) {
+        self.refresh_clock(now_unix_secs);
+        self.agg.advance_to(now_unix_secs);
+    }
+
+    /// Reads `rdr` to its end through every stage. `path` (when the input
+    /// is a file) supplies file-level site keys; `progress` is called with
+    /// the bytes read so far after each buffer.
+    ///
+    /// # Errors
+    /// Only I/O errors of `rdr`; bad lines are counted in the report.
+    pub fn process<R: Read>(
+        &mut self,
+        name: &str,
+        path: Option<&Path>,
+        mut rdr: R,
+        obs: &mut impl Observer,
+        progress: &mut dyn FnMut(u64),
+    ) -> io::Result<FileReport> {
+        let mut prefix = Vec::with_capacity(SNIFF_BYTES);
+        (&mut rdr)
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut prefix)?;
+        let mut feed = self.open_feed(name, path, &prefix, prefix.len() < SNIFF_BYTES);
+        let mut reader = LineReader::with_limits(
+            io::Cursor::new(prefix).chain(rdr),
+            crate::frame::DEFAULT_BUFFER_BYTES,
+            self.parse.max_line_bytes,
+        );
+        while reader.next_batch(|line| self.feed(&mut feed, line, obs))? {
+            progress(reader.offset());
+        }
+        reader.finish(|line| self.feed(&mut feed, line, obs));
+        self.flush(&mut feed, obs);
+        progress(reader.offset());
+        let lines = reader.stats();
+        let mut report = feed.report;
+        report.lines = lines.lines;
+        report.bytes = lines.bytes;
+        Ok(report)
+    }
+}
+
+/// One input's state inside the pipeline: its detected format, framer and
+/// file-level sites, and its report so far.
+#[derive(Debug)]
+pub struct FileFeed {
+    name: String,
+    source: Option<LogFormat>,
+    framer: Framer,
+    file_sites: FileSites,
+    report: FileReport,
+}
+
+impl FileFeed {
+    /// The input's report so far (`lines` counts lines fed; `bytes` is the
+    /// highest end offset seen).
+    pub fn report(&self) -> &FileReport {
+        &self.report
+    }
+
+    /// The earliest file offset still held by the framer (an open partial
+    /// line or multi-line record): a checkpoint must not pass it.
+    pub fn pending_offset(&self) -> Option<u64> {
+        self.framer.pending_offset()
+    }
+}
+
+/// The per-message work, borrowed out of the pipeline for one input.
+struct Stage<'p, O> {
+    name: &'p str,
+    source: Option<LogFormat>,
+    labeler: &'p mut Labeler,
+    agg: &'p mut Aggregator,
+    file_sites: &'p FileSites,
+    last_sec: &'p mut Option<i64>,
+    now_sec: i64,
+    report: &'p mut FileReport,
+    obs: &'p mut O,
+}
+
+impl<O: Observer> Stage<'_, O> {
+    #[inline]
+    fn framed(&mut self, m: Framed<'_>) {
+        let msg = match m {
+            Ok(msg) => msg,
+            Err(bad) => {
+                let reason = bad.error.reason();
+                *self.report.unparsed.entry(reason).or_default() += 1;
+                self.obs
+                    .unparsed(self.name, bad.line.bytes, reason, bad.line.end_offset);
+                return;
+            }
+        };
+        self.report.truncated += u64::from(msg.truncated);
+        let Some(source) = self.source else {
+            self.bad(&msg, REASON_UNKNOWN_FORMAT);
+            return;
+        };
+        match parse::parse(source, msg.bytes) {
+            Ok(rec) => {
+                self.report.records += 1;
+                if std::str::from_utf8(msg.bytes).is_err() {
+                    self.report.invalid_utf8 += 1;
+                }
+                // No time on the line: the previous record's second, so an
+                // old file replays consistently; wall-clock time only for a
+                // first record.
+                let sec = match rec.ts_ns.or(msg.ts_ns) {
+                    Some(ns) => ns.div_euclid(1_000_000_000),
+                    None => self
+                        .last_sec
+                        .or_else(|| self.agg.now())
+                        .unwrap_or(self.now_sec),
+                };
+                *self.last_sec = Some(sec);
+                let site = self.labeler.label(&rec, self.file_sites);
+                self.agg.record(site, sec, &rec);
+                let origin = Origin {
+                    name: self.name,
+                    message: &msg,
+                };
+                self.obs
+                    .record(&origin, &rec, site, self.labeler.sites().name(site));
+            }
+            Err(ParseError::Empty) if msg.bytes.is_empty() => {
+                // Blank lines (slow-log separators, trailing newlines) are
+                // not records and not errors.
+            }
+            Err(e) => self.bad(&msg, e.reason()),
+        }
+    }
+
+    #[cold]
+    fn bad(&mut self, msg: &Message<'_>, reason: &'static str) {
+        *self.report.unparsed.entry(reason).or_default() += 1;
+        self.obs
+            .unparsed(self.name, msg.bytes, reason, msg.end_offset);
+    }
+}
+
+/// File-level site keys: the Kubernetes namespace from a pod log path, and
+/// the path itself.
+pub fn file_keys(path: Option<&Path>) -> FileKeys {
+    FileKeys {
+        namespace: path
+            .and_then(PodMeta::from_path)
+            .map(|m| m.namespace.to_owned()),
+        path: path.map(|p| p.to_string_lossy().into_owned()),
+    }
+}
+
+/// Detects framing and format from the first bytes of an input. `complete`
+/// says the prefix is the whole input (so its last line is whole too).
+fn sniff(
+    prefix: &[u8],
+    cfg: &ParseConfig,
+    format: FormatChoice,
+    complete: bool,
+) -> (Option<Framing>, Option<LogFormat>) {
+    let framing = match cfg.framing {
+        FramingChoice::Auto => None,
+        FramingChoice::Raw => Some(Framing::Raw),
+        FramingChoice::Cri => Some(Framing::Cri),
+        FramingChoice::Docker => Some(Framing::Docker),
+    };
+    let mut reader = LineReader::with_limits(prefix, prefix.len().max(1), cfg.max_line_bytes);
+    // No multi-line rule: the framer unwraps without joining.
+    let mut framer = Framer::new(
+        FrameConfig {
+            max_line_bytes: cfg.max_line_bytes,
+            framing,
+        },
+        None,
+    );
+    let mut sample: Vec<Vec<u8>> = Vec::new();
+    let want = cfg.detect_lines;
+    let mut keep = |m: Framed<'_>| {
+        if let Ok(m) = m
+            && sample.len() < want
+            && !m.bytes.is_empty()
+        {
+            sample.push(m.bytes.to_vec());
+        }
+    };
+    // Reading a slice cannot fail. The last line of a prefix cut at
+    // SNIFF_BYTES is partial: leave it out of the sample.
+    while let Ok(true) = reader.next_batch(|line| framer.push(line, &mut keep)) {}
+    if complete {
+        reader.finish(|line| framer.push(line, &mut keep));
+    }
+    framer.flush(&mut keep);
+    let source = format
+        .source()
+        .or_else(|| parse::detect(sample.iter().map(Vec::as_slice)));
+    (framer.framing().or(framing), source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Collect {
+        sites: Vec<String>,
+        bad: Vec<(&'static str, Vec<u8>)>,
+    }
+
+    impl Observer for Collect {
+        fn record(&mut self, _o: &Origin<'_>, _rec: &Record<'_>, site: SiteId, _name: &str) {
+            self.sites.push(format!("{}", site.0));
+        }
+        fn unparsed(&mut self, _n: &str, raw: &[u8], reason: &'static str, _off: u64) {
+            self.bad.push((reason, raw.to_vec()));
+        }
+    }
+
+    /// 2026-12-01T00:00:00Z: after every line below.
+    const NOW: i64 = 1_796_083_200;
+
+    const CLF: &str = "10.42.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 512 \"-\" \"curl/8\" 1 \"websecure-site001-example-com@kubernetes\" \"http://10.42.1.1:80\" 12ms\n";
+
+    fn run(input: &[u8], cfg: &PipelineConfig) -> (Pipeline, FileReport, Collect) {
+        let mut p = Pipeline::new(cfg, NOW).unwrap();
+        let mut c = Collect {
+            sites: vec![],
+            bad: vec![],
+        };
+        let r = p.process("t", None, input, &mut c, &mut |_| {}).unwrap();
+        (p, r, c)
+    }
+
+    #[test]
+    fn detects_and_aggregates_clf() {
+        let mut input = CLF.repeat(50).into_bytes();
+        input.extend_from_slice(b"garbage line\n\n");
+        input.extend_from_slice(CLF.as_bytes());
+        let (p, r, c) = run(&input, &PipelineConfig::default());
+        assert_eq!(r.source, Some(LogFormat::TraefikClf));
+        assert_eq!(r.framing, Some(Framing::Raw));
+        assert_eq!(r.records, 51);
+        assert_eq!(r.unparsed_total(), 1);
+        assert_eq!(c.bad.len(), 1);
+        assert_eq!(c.bad[0].1, b"garbage line");
+        let site = p.labeler().sites().get("site001-example-com").unwrap();
+        assert_eq!(p.aggregator().totals(site).unwrap().requests(), 51);
+    }
+
+    #[test]
+    fn undetectable_input_is_counted_not_fatal() {
+        let (_, r, c) = run(
+            b"\x00\xff\xfe binary\nmore junk\n",
+            &PipelineConfig::default(),
+        );
+        assert_eq!(r.source, None);
+        assert_eq!(r.unparsed.get(REASON_UNKNOWN_FORMAT), Some(&2));
+        assert_eq!(c.bad.len(), 2);
+    }
+
+    #[test]
+    fn over_long_line_is_truncated_counted_and_the_rest_survives() {
+        let cfg = PipelineConfig::default();
+        let mut input = CLF.repeat(3).into_bytes();
+        let huge_ua = "A".repeat(300 * 1024);
+        input.extend_from_slice(CLF.replace("curl/8", &huge_ua).as_bytes());
+        input.extend_from_slice(CLF.repeat(2).as_bytes());
+        let (_, r, c) = run(&input, &cfg);
+        assert_eq!(r.lines, 6);
+        assert_eq!(r.truncated, 1);
+        // The cut line lost its Traefik tail: a bad line, kept raw (capped).
+        assert_eq!(r.records, 5);
+        assert_eq!(r.unparsed_total(), 1);
+        assert_eq!(c.bad[0].1.len(), cfg.parse.max_line_bytes);
+    }
+
+    #[test]
+    fn cri_framed_input() {
+        let mut input = Vec::new();
+        for _ in 0..5 {
+            input.extend_from_slice(b"2026-11-22T10:00:00.5Z stdout F ");
+            input.extend_from_slice(CLF.as_bytes());
+        }
+        // A line split into two partials at an awkward place.
+        let (a, b) = CLF.split_at(40);
+        input.extend_from_slice(format!("2026-11-22T10:00:01Z stdout P {a}\n").as_bytes());
+        input.extend_from_slice(format!("2026-11-22T10:00:01Z stdout F {b}").as_bytes());
+        let (_, r, _) = run(&input, &PipelineConfig::default());
+        assert_eq!(r.framing, Some(Framing::Cri));
+        assert_eq!(r.source, Some(LogFormat::TraefikClf));
+        assert_eq!(r.records, 6);
+        assert_eq!(r.unparsed_total(), 0);
+    }
+}

@@ -1,0 +1,331 @@
+//! WordPress / PHP `debug.log` (PHP's `error_log` file): records start with
+//! `[22-Nov-2026 10:00:00 UTC] ` and may continue over several lines (an
+//! uncaught exception's `Stack trace:`); the framer joins those, and this
+//! module types PHP errors and `WordPress database error` lines.
+
+use crate::parse::ParseError;
+use crate::parse::php::{bracketed_time, classify_php, php_script};
+use crate::record::{Event, Level, LogFormat, Record};
+
+/// `wpdb::print_error()`: `WordPress database error %1$s for query %2$s made
+/// by %3$s`.
+const DB_ERROR: &[u8] = b"WordPress database error ";
+
+/// Parses one record: a `[time] message` line plus any joined continuation
+/// lines (separated by `\n`; trailing blank lines and `\r` are ignored).
+///
+/// Recognised messages set `level` and `event` and have their prefix
+/// stripped from `message`: `PHP Fatal error:` / `Parse error:` /
+/// `Recoverable` and `Catchable fatal error:` ([`Event::PhpFatal`],
+/// [`Level::Fatal`]), `PHP Warning:`, `PHP Notice:`, `PHP Deprecated:`,
+/// `PHP Strict Standards:`, and `WordPress database error`
+/// ([`Event::DatabaseError`], [`Level::Error`]). `script` is the file of
+/// `in /path on line N`, `in /path:N` or `thrown in /path on line N`.
+///
+/// Other text (a plugin's `error_log()` call) is accepted only when the time
+/// carries a zone, as PHP's logger always writes one; it gets [`Level::Info`]
+/// and [`Event::None`]. Zones are read as time.rs does: named zones
+/// (`Europe/Berlin`) are taken as UTC.
+///
+/// # Errors
+/// [`ParseError::Empty`] for a blank block, [`ParseError::Format`] when it
+/// does not start with `[time] ` or a zone-less time is followed by an
+/// unrecognised message (an FPM error-log line), and
+/// [`ParseError::BadField`] / [`ParseError::Truncated`] for a bad time.
+///
+/// # Performance
+/// Prefix comparisons, plus a reverse substring search for `script`; no
+/// allocation.
+pub fn parse(block: &[u8]) -> Result<Record<'_>, ParseError> {
+    let block = block.trim_ascii_end();
+    if block.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let (ts, zoned, rest) = bracketed_time(block)?;
+    let text = rest.strip_prefix(b" ").ok_or(ParseError::Format)?;
+    let mut rec = Record {
+        source: LogFormat::WordPress,
+        ts_ns: Some(ts),
+        ..Record::default()
+    };
+    if let Some((level, event, msg)) = classify_php(text) {
+        rec.level = level;
+        rec.event = event;
+        rec.message = msg;
+        rec.script = php_script(msg);
+    } else if let Some(msg) = text.strip_prefix(DB_ERROR) {
+        rec.level = Level::Error;
+        rec.event = Event::DatabaseError;
+        rec.message = msg;
+    } else if zoned {
+        rec.level = Level::Info;
+        rec.message = text;
+    } else {
+        return Err(ParseError::Format);
+    }
+    Ok(rec)
+}
+
+/// Whether `line` starts a record: `[` + a PHP date + `]`. Stack-trace lines
+/// (`#0 ...`, `  thrown in ...`) and other text continue the previous one.
+pub fn starts_record(line: &[u8]) -> bool {
+    line.first() == Some(&b'[') && bracketed_time(line).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Field;
+    use crate::parse::php::PHP_TYPES;
+    use proptest::prelude::*;
+
+    const T: i64 = 1_795_341_600 * 1_000_000_000; // 2026-11-22T10:00:00Z
+
+    fn ok(block: &[u8]) -> Record<'_> {
+        match parse(block) {
+            Ok(r) => r,
+            Err(e) => panic!("{e}: {}", String::from_utf8_lossy(block)),
+        }
+    }
+
+    const UNCAUGHT: &[u8] = b"[22-Nov-2026 10:00:00 UTC] PHP Fatal error:  Uncaught Error: Call to undefined function foo() in /var/www/html/wp-content/plugins/x/x.php:12\nStack trace:\n#0 /var/www/html/wp-includes/class-wp-hook.php(324): foo('')\n#1 {main}\n  thrown in /var/www/html/wp-content/plugins/x/x.php on line 12";
+
+    #[test]
+    fn uncaught_fatal_with_stack_trace() {
+        let r = ok(UNCAUGHT);
+        assert_eq!(r.source, LogFormat::WordPress);
+        assert_eq!(r.ts_ns, Some(T));
+        assert_eq!((r.level, r.event), (Level::Fatal, Event::PhpFatal));
+        assert_eq!(r.script, b"/var/www/html/wp-content/plugins/x/x.php");
+        assert!(
+            r.message
+                .starts_with(b"Uncaught Error: Call to undefined function foo()")
+        );
+        assert!(r.message.ends_with(b"on line 12"));
+        assert_eq!(r.message.len(), UNCAUGHT.len() - 45);
+        // The framer's trailing blank line and CRLF endings are tolerated.
+        let mut crlf = UNCAUGHT.to_vec();
+        crlf.extend_from_slice(b"\r\n\r\n");
+        let r2 = ok(&crlf);
+        assert_eq!(
+            (r2.event, r2.script, r2.message),
+            (r.event, r.script, r.message)
+        );
+    }
+
+    #[test]
+    fn thrown_in_only() {
+        // First line cut short (log_errors_max_len): file from "thrown in".
+        let r = ok(b"[22-Nov-2026 10:00:00 UTC] PHP Fatal error:  Uncaught TypeError: count(): Argument #1 ...\r\nStack trace:\r\n#0 {main}\r\n  thrown in /var/www/html/wp-content/themes/t/functions.php on line 88\r\n");
+        assert_eq!(r.script, b"/var/www/html/wp-content/themes/t/functions.php");
+    }
+
+    #[test]
+    fn warning_notice_deprecated() {
+        let r = ok(b"[22-Nov-2026 10:00:00 UTC] PHP Warning:  Undefined array key \"x\" in /path/file.php on line 5");
+        assert_eq!((r.level, r.event), (Level::Warning, Event::PhpWarning));
+        assert_eq!(
+            r.message,
+            b"Undefined array key \"x\" in /path/file.php on line 5"
+        );
+        assert_eq!(r.script, b"/path/file.php");
+        let r = ok(b"[22-Nov-2026 10:00:00 UTC] PHP Notice:  Function wpdb::prepare was called <strong>incorrectly</strong>. in /var/www/html/wp-includes/functions.php on line 6078");
+        assert_eq!((r.level, r.event), (Level::Notice, Event::PhpNotice));
+        assert_eq!(r.script, b"/var/www/html/wp-includes/functions.php");
+        let r = ok(b"[22-Nov-2026 10:00:00 UTC] PHP Deprecated:  Creation of dynamic property WP_Foo::$bar is deprecated in /var/www/html/wp-content/plugins/foo/foo.php on line 31");
+        assert_eq!((r.level, r.event), (Level::Info, Event::PhpDeprecated));
+        assert_eq!(r.script, b"/var/www/html/wp-content/plugins/foo/foo.php");
+    }
+
+    #[test]
+    fn parse_and_catchable_errors() {
+        let r = ok(b"[22-Nov-2026 10:00:00 UTC] PHP Parse error:  syntax error, unexpected token \"}\" in /var/www/html/wp-config.php on line 90");
+        assert_eq!((r.level, r.event), (Level::Fatal, Event::PhpFatal));
+        assert_eq!(r.script, b"/var/www/html/wp-config.php");
+        let r = ok(b"[22-Nov-2026 10:00:00 UTC] PHP Catchable fatal error:  Object of class WP_Error could not be converted to string in /var/www/html/wp-includes/formatting.php on line 1103");
+        assert_eq!((r.level, r.event), (Level::Fatal, Event::PhpFatal));
+        assert_eq!(r.script, b"/var/www/html/wp-includes/formatting.php");
+        let r = ok(b"[22-Nov-2026 10:00:00 UTC] PHP Recoverable fatal error:  Object of class X could not be converted to string in /a/b.php on line 3");
+        assert_eq!(
+            (r.level, r.event, r.script),
+            (Level::Fatal, Event::PhpFatal, &b"/a/b.php"[..])
+        );
+    }
+
+    #[test]
+    fn database_error() {
+        let r = ok(b"[22-Nov-2026 10:00:00 UTC] WordPress database error Table 'wp.wp_options' doesn't exist for query SELECT option_value FROM wp_options WHERE option_name = 'siteurl' LIMIT 1 made by require('wp-blog-header.php'), require_once('wp-load.php'), wp_not_installed");
+        assert_eq!((r.level, r.event), (Level::Error, Event::DatabaseError));
+        assert!(
+            r.message
+                .starts_with(b"Table 'wp.wp_options' doesn't exist for query SELECT")
+        );
+        assert_eq!(r.script, b"");
+    }
+
+    #[test]
+    fn zones() {
+        let r = ok(b"[22-Nov-2026 11:00:00 Europe/Berlin] PHP Warning:  x in /a.php on line 1");
+        // Named zones are not resolved (time.rs): the clock time is taken as UTC.
+        assert_eq!(r.ts_ns, Some(T + 3_600_000_000_000));
+        let r = ok(b"[22-Nov-2026 10:00:00] PHP Warning:  x in /a.php on line 1");
+        assert_eq!((r.ts_ns, r.event), (Some(T), Event::PhpWarning));
+    }
+
+    #[test]
+    fn plugin_error_log_output() {
+        let r =
+            ok(b"[22-Nov-2026 10:00:00 UTC] WooCommerce: payment gateway timeout for order 123");
+        assert_eq!((r.level, r.event), (Level::Info, Event::None));
+        assert_eq!(
+            r.message,
+            b"WooCommerce: payment gateway timeout for order 123"
+        );
+        assert_eq!(r.script, b"");
+        // Without a zone, unrecognised text is another format (FPM's log).
+        assert_eq!(
+            parse(b"[22-Nov-2026 10:00:00] NOTICE: ready to handle connections"),
+            Err(ParseError::Format)
+        );
+        assert_eq!(
+            parse(b"[22-Nov-2026 10:00:00]  [pool www] pid 1\nscript_filename = /a.php"),
+            Err(ParseError::Format)
+        );
+    }
+
+    #[test]
+    fn rejects_and_edges() {
+        assert_eq!(parse(b""), Err(ParseError::Empty));
+        assert_eq!(parse(b"\n\r\n"), Err(ParseError::Empty));
+        assert_eq!(parse(b"Stack trace:"), Err(ParseError::Format));
+        assert_eq!(
+            parse(b"[22-Nov-2026 10:0"),
+            Err(ParseError::Truncated { field: Field::Time })
+        );
+        // Message truncated mid-word: accepted, no script.
+        let r =
+            ok(b"[22-Nov-2026 10:00:00 UTC] PHP Warning:  Undefined variable $x in /var/www/ht");
+        assert_eq!((r.event, r.script), (Event::PhpWarning, &b""[..]));
+        let r = ok(b"[22-Nov-2026 10:00:00 UTC] PHP Warning:");
+        assert_eq!((r.event, r.message), (Event::PhpWarning, &b""[..]));
+        // "in" not followed by a path on a colon form is not a script.
+        let r = ok(b"[22-Nov-2026 10:00:00 UTC] PHP Notice:  waiting in queue:3");
+        assert_eq!(r.script, b"");
+        let r = ok(b"[22-Nov-2026 10:00:00 UTC] PHP Warning:  Module \"x\" is already loaded in Unknown on line 0");
+        assert_eq!(r.script, b"Unknown");
+    }
+
+    #[test]
+    fn huge_message() {
+        let mut b = b"[22-Nov-2026 10:00:00 UTC] PHP Warning:  ".to_vec();
+        b.extend(std::iter::repeat_n(b'y', 1 << 20));
+        b.extend_from_slice(b" in /a.php on line 7");
+        let r = ok(&b);
+        assert_eq!((r.event, r.script), (Event::PhpWarning, &b"/a.php"[..]));
+    }
+
+    #[test]
+    fn record_starts() {
+        assert!(starts_record(b"[22-Nov-2026 10:00:00 UTC] PHP Warning:  x"));
+        assert!(starts_record(
+            b"[22-Nov-2026 10:00:00 America/Argentina/Buenos_Aires] x"
+        ));
+        assert!(starts_record(b"[22-Nov-2026 10:00:00] x"));
+        assert!(!starts_record(b"Stack trace:"));
+        assert!(!starts_record(
+            b"#0 /var/www/html/wp-includes/class-wp-hook.php(324): foo('')"
+        ));
+        assert!(!starts_record(b"  thrown in /a.php on line 1"));
+        assert!(!starts_record(
+            b"[0x00007f3c2a8150a0] curl_exec() /a.php:205"
+        ));
+        assert!(!starts_record(b"[22-Nov-2026 10:00"));
+        assert!(!starts_record(b""));
+    }
+
+    pub(crate) const SAMPLE_LINES: &[&[u8]] = &[
+        b"[22-Nov-2026 10:00:00 UTC] PHP Fatal error:  Uncaught Error: Call to undefined function foo() in /var/www/html/wp-content/plugins/x/x.php:12",
+        b"Stack trace:",
+        b"#0 /var/www/html/wp-includes/class-wp-hook.php(324): foo('')",
+        b"#1 {main}",
+        b"  thrown in /var/www/html/wp-content/plugins/x/x.php on line 12",
+        b"[22-Nov-2026 10:00:01 UTC] PHP Warning:  Undefined array key \"x\" in /var/www/html/wp-content/themes/t/header.php on line 5",
+        b"[22-Nov-2026 10:00:02 UTC] PHP Deprecated:  strpos(): Passing null to parameter #1 ($haystack) of type string is deprecated in /var/www/html/wp-includes/formatting.php on line 4387",
+        b"[22-Nov-2026 10:00:03 UTC] WordPress database error Deadlock found when trying to get lock; try restarting transaction for query UPDATE wp_options SET option_value = '1' made by do_action('init'), WP_Hook->do_action",
+        b"[22-Nov-2026 10:00:04 Europe/Berlin] cron: 3 events run",
+    ];
+
+    #[test]
+    fn detect_picks_wordpress() {
+        assert_eq!(
+            crate::parse::detect(SAMPLE_LINES.iter().copied()),
+            Some(LogFormat::WordPress)
+        );
+    }
+
+    /// Each format's lines are refused by the other three parsers, so
+    /// `detect` cannot confuse them.
+    #[test]
+    fn formats_do_not_cross() {
+        use crate::parse::{fpm_access, fpm_error, fpm_slow};
+        let show = |s: &[u8]| String::from_utf8_lossy(s).into_owned();
+        for s in fpm_error::tests::SAMPLES {
+            assert!(parse(s).is_err(), "{}", show(s));
+            assert!(fpm_slow::parse(s).is_err(), "{}", show(s));
+            assert!(!fpm_slow::starts_record(s), "{}", show(s));
+            assert!(fpm_access::parse(s).is_err(), "{}", show(s));
+        }
+        for s in SAMPLE_LINES.iter().chain([&UNCAUGHT]) {
+            assert!(fpm_error::parse(s).is_err(), "{}", show(s));
+            assert!(fpm_slow::parse(s).is_err(), "{}", show(s));
+            assert!(!fpm_slow::starts_record(s), "{}", show(s));
+            assert!(fpm_access::parse(s).is_err(), "{}", show(s));
+        }
+        for s in fpm_slow::tests::SAMPLE_LINES {
+            assert!(fpm_error::parse(s).is_err(), "{}", show(s));
+            assert!(parse(s).is_err(), "{}", show(s));
+            assert!(fpm_access::parse(s).is_err(), "{}", show(s));
+        }
+        for s in fpm_access::tests::SAMPLES {
+            assert!(fpm_error::parse(s).is_err(), "{}", show(s));
+            assert!(fpm_slow::parse(s).is_err(), "{}", show(s));
+            assert!(parse(s).is_err(), "{}", show(s));
+            assert!(!starts_record(s), "{}", show(s));
+        }
+    }
+
+    proptest! {
+
+
+        /// Oracle: PHP's `"PHP %s:  %s in %s on line %d"` reads back exactly.
+        #[test]
+        fn php_error_roundtrip(
+            ty in 0usize..8,
+            text in "[a-zA-Z0-9 ():$\"'_-]{0,60}",
+            file in "/[a-z0-9_/.-]{1,40}",
+            line in 0u32..100_000,
+        ) {
+            let (name, level, event) = PHP_TYPES[ty];
+            let name = std::str::from_utf8(name).unwrap();
+            let s = format!("[22-Nov-2026 10:00:00 UTC] PHP {name}  {text} in {file} on line {line}");
+            let r = parse(s.as_bytes()).unwrap();
+            prop_assert_eq!((r.level, r.event), (level, event));
+            prop_assert_eq!(r.script, file.as_bytes());
+            prop_assert_eq!(r.ts_ns, Some(T));
+        }
+    }
+
+    #[test]
+    fn never_panics() {
+        let mut all = vec![UNCAUGHT];
+        all.extend_from_slice(SAMPLE_LINES);
+        crate::parse::test_support::never_panics(
+            |line| {
+                let _ = parse(line);
+                let _ = starts_record(line);
+                let _ = php_script(line);
+            },
+            &all,
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! The parsed form of one log record, shared by every parser and every later
+//! stage. A [`Record`] borrows all of its text from the line it was parsed
+//! from, so parsing allocates nothing; a sink that needs owned bytes copies.
+
+/// Which parser produced a record (and which format a file was detected as).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Traefik access log, Common Log Format flavour.
+    #[default]
+    TraefikClf,
+    /// Traefik access log, JSON flavour.
+    TraefikJson,
+    /// nginx `combined`, optionally with `$request_time` and/or `$host` appended.
+    Nginx,
+    /// PHP-FPM master error log.
+    FpmError,
+    /// PHP-FPM slow log (one multi-line block per record).
+    FpmSlow,
+    /// PHP-FPM access log (`access.format`).
+    FpmAccess,
+    /// WordPress / PHP `debug.log` (multi-line with `Stack trace:`).
+    #[serde(rename = "wordpress")]
+    WordPress,
+}
+
+impl LogFormat {
+    /// Every source, in a stable order (used for detection and summaries).
+    pub const ALL: [LogFormat; 7] = [
+        LogFormat::TraefikClf,
+        LogFormat::TraefikJson,
+        LogFormat::Nginx,
+        LogFormat::FpmError,
+        LogFormat::FpmSlow,
+        LogFormat::FpmAccess,
+        LogFormat::WordPress,
+    ];
+
+    /// The name used in config files and in `parse` output.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::TraefikClf => "traefik_clf",
+            LogFormat::TraefikJson => "traefik_json",
+            LogFormat::Nginx => "nginx",
+            LogFormat::FpmError => "fpm_error",
+            LogFormat::FpmSlow => "fpm_slow",
+            LogFormat::FpmAccess => "fpm_access",
+            LogFormat::WordPress => "wordpress",
+        }
+    }
+
+    /// Looks a source up by its [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<LogFormat> {
+        LogFormat::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether records of this source span several physical lines, so the
+    /// framer must join continuation lines before parsing.
+    pub fn is_multiline(self) -> bool {
+        matches!(self, LogFormat::FpmSlow | LogFormat::WordPress)
+    }
+
+    /// Whether this source describes HTTP requests (feeds request metrics).
+    pub fn is_access(self) -> bool {
+        matches!(
+            self,
+            LogFormat::TraefikClf
+                | LogFormat::TraefikJson
+                | LogFormat::Nginx
+                | LogFormat::FpmAccess
+        )
+    }
+}
+
+/// Severity of a non-access record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Level {
+    /// No level on the line (access logs).
+    #[default]
+    None,
+    Debug,
+    Notice,
+    Info,
+    Warning,
+    Error,
+    /// Fatal errors (PHP Fatal error, Parse error) and FPM ALERT.
+    Fatal,
+}
+
+impl Level {
+    /// Lower-case name used in `parse` output; empty for [`Level::None`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::None => "",
+            Level::Debug => "debug",
+            Level::Notice => "notice",
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
+            Level::Fatal => "fatal",
+        }
+    }
+}
+
+/// A recognised event, typed so the aggregator can count it without looking
+/// at the message text again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Event {
+    /// Nothing specific recognised (plain access line, unclassified message).
+    #[default]
+    None,
+    /// FPM: `server reached pm.max_children setting (N), consider raising it`.
+    MaxChildrenReached,
+    /// FPM: `seems busy (you may need to increase pm.start_servers, or pm.min/max_spare_servers)`.
+    SeemsBusy,
+    /// FPM: `child N exited with code C`.
+    ChildExited,
+    /// FPM: `child N exited on signal S` (SIGKILL, SIGTERM, SIGSEGV...; a
+    /// graceful SIGQUIT is [`Event::ChildExited`]). A request timeout shows
+    /// as [`Event::RequestTimeout`] followed by this line, so terminations
+    /// are counted once, here.
+    ChildTerminated,
+    /// FPM: `child N, script '...' (request: ...) execution timed out (T sec), terminating`.
+    RequestTimeout,
+    /// FPM error log: `child N, script '...' executing too slow (T sec), logging`.
+    SlowRequest,
+    /// FPM slow log: the stack trace block that goes with a
+    /// [`Event::SlowRequest`] line of the error log (not counted again).
+    SlowTrace,
+    /// FPM: `child N started`.
+    ChildStarted,
+    /// FPM: other notices (`fpm is running`, `ready to handle connections`, reloads).
+    Lifecycle,
+    /// PHP Fatal error / Parse error / uncaught exception.
+    PhpFatal,
+    /// PHP Warning.
+    PhpWarning,
+    /// PHP Notice.
+    PhpNotice,
+    /// PHP Deprecated.
+    PhpDeprecated,
+    /// WordPress database error (`WordPress database error ... for query ...`).
+    DatabaseError,
+}
+
+impl Event {
+    /// Snake-case name used in `parse` output; empty for [`Event::None`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::None => "",
+            Event::MaxChildrenReached => "max_children_reached",
+            Event::SeemsBusy => "seems_busy",
+            Event::ChildExited => "child_exited",
+            Event::ChildTerminated => "child_terminated",
+            Event::RequestTimeout => "request_timeout",
+            Event::SlowRequest => "slow_request",
+            Event::SlowTrace => "slow_trace",
+            Event::ChildStarted => "child_started",
+            Event::Lifecycle => "lifecycle",
+            Event::PhpFatal => "php_fatal",
+            Event::PhpWarning => "php_warning",
+            Event::PhpNotice => "php_notice",
+            Event::PhpDeprecated => "php_deprecated",
+            Event::DatabaseError => "database_error",
+        }
+    }
+}
+
+/// One parsed log record. Text fields borrow from the parsed line and are
+/// empty (`b""`) when the line does not carry them or carries `-`.
+///
+/// When [`json_escaped`](Self::json_escaped) is set, text fields are the raw
+/// contents of JSON strings and may hold escapes (`\"`, `\u00e9`); use
+/// [`crate::json::unescape`] before treating them as text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record<'b> {
+    /// The parser that produced this record.
+    pub source: LogFormat,
+    /// Event time from the line itself, Unix nanoseconds (UTC). `None` when
+    /// the line has no timestamp (the pipeline then uses the container
+    /// runtime's time, else the previous record's).
+    pub ts_ns: Option<i64>,
+    /// Client address (IPv4 or IPv6 as written).
+    pub client: &'b [u8],
+    /// Authenticated user.
+    pub user: &'b [u8],
+    /// HTTP method.
+    pub method: &'b [u8],
+    /// Request target (path and query).
+    pub path: &'b [u8],
+    /// HTTP protocol (`HTTP/1.1`).
+    pub protocol: &'b [u8],
+    /// HTTP status; 0 when absent.
+    pub status: u16,
+    /// Response body bytes; 0 when absent.
+    pub bytes: u64,
+    /// Request duration in nanoseconds, when the format records one.
+    pub duration_ns: Option<u64>,
+    /// Referer header.
+    pub referer: &'b [u8],
+    /// User-Agent header.
+    pub user_agent: &'b [u8],
+    /// Host header / virtual host.
+    pub host: &'b [u8],
+    /// Traefik router name (`websecure-site042-example-com@kubernetes`).
+    pub router: &'b [u8],
+    /// Traefik service name.
+    pub service: &'b [u8],
+    /// Traefik backend URL.
+    pub service_url: &'b [u8],
+    /// Traefik's per-instance request counter.
+    pub request_count: u64,
+    /// PHP-FPM pool name.
+    pub pool: &'b [u8],
+    /// Process id (FPM child / worker), 0 when absent.
+    pub pid: u32,
+    /// Severity for error logs.
+    pub level: Level,
+    /// Recognised event.
+    pub event: Event,
+    /// Message text (error logs) or the whole joined block (multi-line records).
+    pub message: &'b [u8],
+    /// Script file (FPM slow log `script_filename`, FPM access `%f`, PHP error file).
+    pub script: &'b [u8],
+    /// Peak memory in bytes (FPM access `%M`).
+    pub memory_bytes: Option<u64>,
+    /// CPU usage in percent (FPM access `%C`).
+    pub cpu_pct: Option<f32>,
+    /// Text fields are raw JSON string contents (may contain escapes).
+    pub json_escaped: bool,
+}
+
+impl Record<'_> {
+    /// Duration in milliseconds, for display.
+    pub fn duration_ms(&self) -> Option<f64> {
+        self.duration_ns.map(|ns| ns as f64 / 1e6)
+    }
+}

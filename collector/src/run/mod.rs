@@ -1,0 +1,238 @@
+//! `sitepulse run`'s engine: a reader thread runs the [`Tailer`] and hands
+//! complete lines to a pipeline thread in batches through a bounded queue
+//! ([`batch`]); the pipeline thread feeds them through the pipeline, writes
+//! the tap ([`tap`]) and saves checkpoints ([`worker`]); both publish
+//! immutable snapshots that every reader loads without a lock ([`state`]).
+
+pub mod batch;
+pub mod state;
+pub mod tap;
+pub mod worker;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use sitepulse_pipeline::{FormatChoice, Pipeline, PipelineError};
+use sitepulse_tail::{CheckpointError, Checkpoints, TailError, Tailer};
+
+use crate::config::Config;
+use batch::{Batch, Batcher, Msg};
+pub use state::{IngestSnapshot, LiveState, Published, TailSnapshot};
+use tap::{Tap, TapObserver};
+pub use worker::SourceCounts;
+use worker::{Core, TICK, Worker};
+
+/// The collector cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The pipeline config is invalid.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// A tail glob is invalid.
+    #[error(transparent)]
+    Tail(#[from] TailError),
+    /// The checkpoint file cannot be read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The tap file or a thread could not be created.
+    #[error("{what}")]
+    Io { what: String, source: io::Error },
+}
+
+/// A running collector.
+#[derive(Debug)]
+pub struct Live {
+    state: LiveState,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+/// Where `auto` puts checkpoints: `/var/lib/sitepulse` when it can be
+/// created and written (a DaemonSet's hostPath), else the user's state
+/// directory.
+pub fn resolve_checkpoint_path(setting: &str) -> PathBuf {
+    if setting != "auto" {
+        return PathBuf::from(setting);
+    }
+    let system = Path::new("/var/lib/sitepulse");
+    let writable = std::fs::create_dir_all(system).is_ok() && tempfile_probe(system).is_ok();
+    if writable {
+        return system.join("checkpoints.json");
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("sitepulse/checkpoints.json")
+}
+
+fn tempfile_probe(dir: &Path) -> io::Result<()> {
+    let p = dir.join(format!(".probe-{}", std::process::id()));
+    File::create(&p)?;
+    std::fs::remove_file(&p)
+}
+
+impl Live {
+    /// Loads the checkpoint, opens the tap (appending), and starts the
+    /// reader and pipeline threads.
+    ///
+    /// # Errors
+    /// [`LiveError`] for a bad checkpoint file, an unwritable tap or
+    /// checkpoint directory, or invalid globs.
+    pub fn start(cfg: &Config, tap: Option<&Path>) -> Result<Live, LiveError> {
+        let checkpoint_path = resolve_checkpoint_path(&cfg.tail.checkpoint_path);
+        if let Some(dir) = checkpoint_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| LiveError::Io {
+                what: format!("checkpoint directory {}", dir.display()),
+                source,
+            })?;
+        }
+        let checkpoints = Checkpoints::load(&checkpoint_path)?;
+        let tailer = Tailer::new(&cfg.tail, checkpoints.clone())?;
+        let tap = match tap {
+            Some(p) => Some(Tap::open(p).map_err(|source| LiveError::Io {
+                what: format!("tap {}", p.display()),
+                source,
+            })?),
+            None => None,
+        };
+        let now = worker::unix_now();
+        let mut pipeline = Pipeline::new(&cfg.pipeline(), now)?;
+        pipeline.tick(now);
+        let stop = Arc::new(AtomicBool::new(false));
+        let queue = cfg.tail.queue_batches.max(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(queue);
+        let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Batch>(queue + 2);
+        let state = LiveState::new(tx.clone(), checkpoint_path);
+        let batch_bytes = cfg.tail.batch_bytes;
+        let formats: Vec<FormatChoice> = cfg.tail.sources.iter().map(|s| s.format).collect();
+        let reader = {
+            let stop = Arc::clone(&stop);
+            let shared = state.clone();
+            std::thread::Builder::new()
+                .name("sitepulse-tail".into())
+                .spawn(move || {
+                    let batcher = Batcher {
+                        tx,
+                        free: free_rx,
+                        cur: Batch {
+                            data: Vec::with_capacity(batch_bytes + 4096),
+                            ..Batch::default()
+                        },
+                        batch_bytes,
+                        formats,
+                        closed: false,
+                    };
+                    read_loop(tailer, batcher, &stop, &shared);
+                })
+                .map_err(|source| LiveError::Io {
+                    what: "starting the reader thread".into(),
+                    source,
+                })?
+        };
+        let worker = {
+            let shared = state.clone();
+            let interval = Duration::from_millis(cfg.tail.checkpoint_interval_ms.max(10));
+            let forget_secs = cfg.tail.forget_after_secs;
+            std::thread::Builder::new()
+                .name("sitepulse-pipeline".into())
+                .spawn(move || {
+                    let obs = TapObserver {
+                        tap,
+                        key: String::new(),
+                        errors: 0,
+                    };
+                    let mut w = Worker {
+                        core: Core {
+                            pipeline,
+                            streams: HashMap::new(),
+                            closed: BTreeMap::new(),
+                            checkpoint_saved: None,
+                            checkpoint_saves: 0,
+                            checkpoint_error: None,
+                            tap_errors: 0,
+                        },
+                        shared,
+                        seq: 0,
+                        obs,
+                        checkpoints,
+                        free: free_tx,
+                        interval,
+                        forget_secs,
+                        urgent: false,
+                    };
+                    w.run(&rx);
+                })
+                .map_err(|source| LiveError::Io {
+                    what: "starting the pipeline thread".into(),
+                    source,
+                })?
+        };
+        Ok(Live {
+            state,
+            stop,
+            reader: Some(reader),
+            worker: Some(worker),
+        })
+    }
+
+    /// The state the HTTP server reads.
+    pub fn state(&self) -> &LiveState {
+        &self.state
+    }
+
+    /// Stops reading, lets the pipeline thread finish what was read, and
+    /// saves the checkpoint. Returns once both threads are done.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// How often the reader refreshes the file list when nobody asks for it.
+const PUBLISH_IDLE: Duration = Duration::from_secs(10);
+
+fn read_loop(mut tailer: Tailer, mut sink: Batcher, stop: &AtomicBool, shared: &LiveState) {
+    let mut next_publish = Instant::now();
+    while !stop.load(Ordering::SeqCst) && !sink.closed {
+        tailer.step(TICK, &mut sink);
+        let now = Instant::now();
+        // The file list (thousands of paths) is built when the status
+        // endpoint asks, or now and then: not on every tick of an idle node.
+        if shared.take_tail_wanted() || now >= next_publish {
+            next_publish = now + PUBLISH_IDLE;
+            shared.publish_tail(TailSnapshot {
+                seq: 0,
+                files: tailer.files(),
+                stats: tailer.stats(),
+                taken: Some(SystemTime::now()),
+                first_scan_done: true,
+            });
+        }
+    }
+    // Dropping the batcher flushes it and tells the pipeline thread it has
+    // every batch.
+    drop(sink);
+}

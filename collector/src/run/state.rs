@@ -1,0 +1,186 @@
+//! What `run` publishes for its readers. The pipeline thread is the only
+//! writer of the per-site windows and ingest counters; once a tick (and
+//! when a reader asks) it stores an immutable [`Published`] behind an
+//! `ArcSwap`. The reader thread does the same with the file list
+//! ([`TailSnapshot`]). HTTP handlers, and later the autoscaler APIs, SLO
+//! evaluation and sinks, load the latest `Arc` without a lock: a thousand
+//! readers a second cost ingest nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use sitepulse_pipeline::snapshot::SitesSnapshot;
+use sitepulse_tail::{FileStatus, StreamId, TailStats};
+
+use super::batch::Msg;
+use super::worker::SourceCounts;
+
+/// Ingest counters as of one snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct IngestSnapshot {
+    /// Lines, bytes, records and parse errors per detected format, over
+    /// every stream this run (closed and open).
+    pub sources: BTreeMap<&'static str, SourceCounts>,
+    /// Committed offset of each open stream.
+    pub committed: HashMap<StreamId, u64>,
+    /// Last successful checkpoint save.
+    pub checkpoint_saved: Option<SystemTime>,
+    /// Checkpoint saves so far.
+    pub checkpoint_saves: u64,
+    /// The last checkpoint save's error, while saves fail.
+    pub checkpoint_error: Option<String>,
+    /// Tap write errors.
+    pub tap_errors: u64,
+}
+
+/// What the pipeline thread publishes.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// Increases with every publication.
+    pub seq: u64,
+    /// When it was taken (`None`: the empty state before the first one).
+    pub taken: Option<SystemTime>,
+    /// Every site's windows.
+    pub sites: SitesSnapshot,
+    /// Ingest and checkpoint counters.
+    pub ingest: IngestSnapshot,
+}
+
+/// What the reader thread publishes: the open files and tailer counters.
+#[derive(Debug, Clone, Default)]
+pub struct TailSnapshot {
+    /// Increases with every publication.
+    pub seq: u64,
+    /// Open files.
+    pub files: Vec<FileStatus>,
+    /// Tailer counters.
+    pub stats: TailStats,
+    /// When this was taken.
+    pub taken: Option<SystemTime>,
+    /// The first discovery scan (and restart recovery) is done.
+    pub first_scan_done: bool,
+}
+
+/// The handles readers share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LiveState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    published: ArcSwap<Published>,
+    tail: ArcSwap<TailSnapshot>,
+    publish_wanted: AtomicBool,
+    tail_wanted: AtomicBool,
+    /// Wakes the pipeline thread for an on-demand publication.
+    wake: SyncSender<Msg>,
+    tail_seq: AtomicU64,
+    started: SystemTime,
+    checkpoint_path: PathBuf,
+}
+
+/// How long a reader that asked for a fresh snapshot waits for it.
+const FRESH_WAIT: Duration = Duration::from_millis(500);
+
+impl LiveState {
+    pub(crate) fn new(wake: SyncSender<Msg>, checkpoint_path: PathBuf) -> Self {
+        LiveState {
+            inner: Arc::new(Inner {
+                published: ArcSwap::from_pointee(Published::default()),
+                tail: ArcSwap::from_pointee(TailSnapshot::default()),
+                publish_wanted: AtomicBool::new(false),
+                tail_wanted: AtomicBool::new(false),
+                wake,
+                tail_seq: AtomicU64::new(0),
+                started: SystemTime::now(),
+                checkpoint_path,
+            }),
+        }
+    }
+
+    /// The latest per-site and ingest snapshot (at most a tick old).
+    pub fn published(&self) -> Arc<Published> {
+        self.inner.published.load_full()
+    }
+
+    /// The latest file list and tailer counters (refreshed every 10 s, or
+    /// when asked).
+    pub fn tail(&self) -> Arc<TailSnapshot> {
+        self.inner.tail.load_full()
+    }
+
+    /// When the collector started.
+    pub fn started(&self) -> SystemTime {
+        self.inner.started
+    }
+
+    /// Where checkpoints are saved.
+    pub fn checkpoint_path(&self) -> &std::path::Path {
+        &self.inner.checkpoint_path
+    }
+
+    /// Asks both threads for a fresh snapshot and waits (at most 500 ms,
+    /// without blocking a runtime thread) until both have published one
+    /// taken after the call. For the status endpoint and tests; the
+    /// autoscaler path reads [`published`](Self::published) as it is.
+    pub async fn refresh(&self) {
+        let (p0, t0) = (self.published().seq, self.tail().seq);
+        self.inner.publish_wanted.store(true, Ordering::Release);
+        self.inner.tail_wanted.store(true, Ordering::Release);
+        // A full queue means the pipeline thread is busy: it checks the
+        // flag after each message anyway.
+        let _ = self.inner.wake.try_send(Msg::Publish);
+        let deadline = tokio::time::Instant::now() + FRESH_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            if self.published().seq > p0 && self.tail().seq > t0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Asks for a fresh file list without waiting (the next read gets it).
+    pub fn want_tail(&self) {
+        self.inner.tail_wanted.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn take_publish_wanted(&self) -> bool {
+        self.inner.publish_wanted.swap(false, Ordering::AcqRel)
+    }
+
+    pub(crate) fn take_tail_wanted(&self) -> bool {
+        self.inner.tail_wanted.swap(false, Ordering::AcqRel)
+    }
+
+    pub(crate) fn publish(&self, p: Published) {
+        self.inner.published.store(Arc::new(p));
+    }
+
+    pub(crate) fn publish_tail(&self, mut t: TailSnapshot) {
+        t.seq = self.inner.tail_seq.fetch_add(1, Ordering::AcqRel) + 1;
+        self.inner.tail.store(Arc::new(t));
+    }
+
+    /// Whether the collector is ready: checkpoints loaded (it started),
+    /// the first scan done, checkpoint saves succeeding and files
+    /// openable. `Err` says what is missing.
+    pub fn readiness(&self) -> Result<(), String> {
+        let tail = self.tail();
+        if !tail.first_scan_done {
+            return Err("the first discovery scan has not finished".into());
+        }
+        if tail.stats.fd_exhausted {
+            return Err("out of file descriptors: files cannot be opened".into());
+        }
+        if let Some(e) = &self.published().ingest.checkpoint_error {
+            return Err(format!("checkpoint saves are failing: {e}"));
+        }
+        Ok(())
+    }
+}

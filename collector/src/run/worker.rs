@@ -1,0 +1,386 @@
+//! The pipeline thread of `run`: takes the reader's batches in file order,
+//! feeds them through frame → parse → label → aggregate, writes the tap,
+//! saves checkpoints, and publishes snapshots for the readers. It is the
+//! only owner of the pipeline: nothing else locks or reads it.
+//!
+//! A checkpoint only passes lines whose effects are committed: fed to the
+//! aggregate, written to the tap (flushed and `fdatasync`ed before each
+//! checkpoint save), and not held back in a partial CRI line or an open
+//! multi-line record. Delivery is therefore at-least-once: after a crash
+//! the lines past the last checkpoint are read again, each with the same
+//! dedup key (file identity and end offset). A graceful stop saves the
+//! checkpoint at exactly what was delivered, so a restart re-reads nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant, SystemTime};
+
+use sitepulse_pipeline::frame::RawLine;
+use sitepulse_pipeline::{FileFeed, FileReport, FormatChoice, Pipeline};
+use sitepulse_tail::{Checkpoints, FileId, StreamId};
+
+use super::batch::{Batch, Msg, SNIFF_BYTES, head_hash};
+use super::state::{IngestSnapshot, LiveState, Published};
+use super::tap::TapObserver;
+
+/// How often the windows advance with the wall clock and a snapshot is
+/// published.
+pub(crate) const TICK: Duration = Duration::from_secs(1);
+
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The key a checkpoint entry records: only when it differs from the
+/// file's own inode (a rotated copy).
+fn copy_key(id: &FileId, key: (u64, u64)) -> Option<(u64, u64)> {
+    (key != (id.dev, id.ino)).then_some(key)
+}
+
+/// Per-format counters for self-metrics (as `/api/v1/status` shows them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SourceCounts {
+    /// Physical lines.
+    pub lines: u64,
+    /// Bytes of those lines.
+    pub bytes: u64,
+    /// Records parsed.
+    pub records: u64,
+    /// Lines that did not parse, by reason.
+    #[serde(rename = "parse_errors")]
+    pub unparsed: BTreeMap<&'static str, u64>,
+    /// Lines cut at `max_line_bytes`.
+    pub truncated: u64,
+}
+
+impl SourceCounts {
+    pub(crate) fn add(&mut self, r: &FileReport, bytes: u64) {
+        self.lines += r.lines;
+        self.bytes += bytes;
+        self.records += r.records;
+        self.truncated += r.truncated;
+        for (k, v) in &r.unparsed {
+            *self.unparsed.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// One stream as the pipeline thread sees it.
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    path: PathBuf,
+    name: String,
+    id: FileId,
+    /// `(dev, ino)` of the dedup key (the original's, for a rotated copy).
+    key: (u64, u64),
+    format: FormatChoice,
+    head: Option<u64>,
+    feed: Option<FileFeed>,
+    /// Where the stream was opened.
+    start: u64,
+    /// Everything before this is committed.
+    committed: u64,
+    /// Highest end offset fed.
+    fed: u64,
+}
+
+impl StreamState {
+    fn source_name(&self) -> &'static str {
+        self.feed
+            .as_ref()
+            .and_then(|f| f.report().source)
+            .map_or("unknown", |s| s.name())
+    }
+}
+
+/// The pipeline and the state of every stream, owned by the pipeline
+/// thread.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) pipeline: Pipeline,
+    pub(crate) streams: HashMap<StreamId, StreamState>,
+    pub(crate) closed: BTreeMap<&'static str, SourceCounts>,
+    pub(crate) checkpoint_saved: Option<SystemTime>,
+    pub(crate) checkpoint_saves: u64,
+    pub(crate) checkpoint_error: Option<String>,
+    pub(crate) tap_errors: u64,
+}
+
+impl Core {
+    /// Lines, bytes, records and parse errors per format, over every
+    /// stream this run (closed and open).
+    fn source_counts(&self) -> BTreeMap<&'static str, SourceCounts> {
+        let mut out = self.closed.clone();
+        for s in self.streams.values() {
+            if let Some(f) = &s.feed {
+                out.entry(s.source_name())
+                    .or_default()
+                    .add(f.report(), s.fed.saturating_sub(s.start));
+            }
+        }
+        out
+    }
+
+    fn ingest(&self) -> IngestSnapshot {
+        IngestSnapshot {
+            sources: self.source_counts(),
+            committed: self
+                .streams
+                .iter()
+                .map(|(k, s)| (*k, s.committed))
+                .collect(),
+            checkpoint_saved: self.checkpoint_saved,
+            checkpoint_saves: self.checkpoint_saves,
+            checkpoint_error: self.checkpoint_error.clone(),
+            tap_errors: self.tap_errors,
+        }
+    }
+}
+
+pub(crate) struct Worker {
+    pub(crate) core: Core,
+    pub(crate) shared: LiveState,
+    pub(crate) seq: u64,
+    pub(crate) obs: TapObserver,
+    pub(crate) checkpoints: Checkpoints,
+    pub(crate) free: SyncSender<Batch>,
+    pub(crate) interval: Duration,
+    pub(crate) forget_secs: u64,
+    /// A new file was registered: save the checkpoint now.
+    pub(crate) urgent: bool,
+}
+
+impl Worker {
+    pub(crate) fn run(&mut self, rx: &Receiver<Msg>) {
+        let mut next_tick = Instant::now() + TICK;
+        let mut next_save = Instant::now() + self.interval;
+        loop {
+            let wait = next_tick
+                .min(next_save)
+                .saturating_duration_since(Instant::now());
+            let mut done = false;
+            match rx.recv_timeout(wait) {
+                Ok(msg) => {
+                    done |= self.handle(msg);
+                    // Whatever else is queued, before the clock work.
+                    for _ in 0..1024 {
+                        if done {
+                            break;
+                        }
+                        match rx.try_recv() {
+                            Ok(msg) => done |= self.handle(msg),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => done = true,
+            }
+            if done {
+                break;
+            }
+            if std::mem::take(&mut self.urgent) {
+                self.save();
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                next_tick = now + TICK;
+                self.core.pipeline.tick(unix_now());
+                self.publish();
+            } else if self.shared.take_publish_wanted() {
+                self.publish();
+            }
+            if now >= next_save {
+                next_save = now + self.interval;
+                self.save();
+            }
+        }
+        self.save();
+        self.publish();
+    }
+
+    /// Publishes a snapshot of the windows and counters for the readers.
+    fn publish(&mut self) {
+        self.seq += 1;
+        self.shared.publish(Published {
+            seq: self.seq,
+            taken: Some(SystemTime::now()),
+            sites: self.core.pipeline.snapshot(),
+            ingest: self.core.ingest(),
+        });
+    }
+
+    /// Handles one message; `true` when the reader is done.
+    fn handle(&mut self, msg: Msg) -> bool {
+        let core = &mut self.core;
+        match msg {
+            Msg::Publish => {}
+            Msg::Done => return true,
+            Msg::Opened {
+                stream,
+                id,
+                key,
+                path,
+                offset,
+                format,
+                prefix,
+                head,
+            } => {
+                let name = path.display().to_string();
+                // A file not in the checkpoint yet gets its entry saved at
+                // once: if it is rotated away while we are down, the
+                // restart finds it by this entry.
+                let known = self.checkpoints.get(id.dev, id.ino).is_some_and(|e| {
+                    e.id.fp_len <= id.fp_len && (e.id.fp == id.fp || e.id.fp_len < id.fp_len)
+                });
+                if !known {
+                    self.checkpoints
+                        .commit(id, &path, offset, copy_key(&id, key));
+                    self.urgent = true;
+                }
+                let feed = (!prefix.is_empty()).then(|| {
+                    let complete = prefix.len() < SNIFF_BYTES;
+                    core.pipeline
+                        .open_feed_as(&name, Some(&path), &prefix, complete, format)
+                });
+                core.streams.insert(
+                    stream,
+                    StreamState {
+                        path,
+                        name,
+                        id,
+                        key,
+                        format,
+                        head,
+                        feed,
+                        start: offset,
+                        committed: offset,
+                        fed: offset,
+                    },
+                );
+            }
+            Msg::Lines(batch) => {
+                if let Some(s) = core.streams.get_mut(&batch.stream) {
+                    if let Some(id) = batch.id {
+                        s.id = id;
+                    }
+                    let first = batch.lines.first().copied();
+                    if s.head.is_none()
+                        && let Some(l) = first
+                        && l.start_offset == 0
+                    {
+                        s.head = Some(head_hash(&batch.data[..l.end as usize]));
+                    }
+                    let feed = s.feed.get_or_insert_with(|| {
+                        // Opened at 0 (or empty): detect from these lines.
+                        core.pipeline.open_feed_as(
+                            &s.name,
+                            Some(&s.path),
+                            &batch.data,
+                            true,
+                            s.format,
+                        )
+                    });
+                    self.obs.key.clear();
+                    let _ = write!(
+                        self.obs.key,
+                        "{}:{}:{:016x}:",
+                        s.key.0,
+                        s.key.1,
+                        s.head.unwrap_or(0)
+                    );
+                    let mut start = 0usize;
+                    for l in &batch.lines {
+                        let line = RawLine {
+                            bytes: &batch.data[start..l.end as usize],
+                            start_offset: l.start_offset,
+                            end_offset: l.end_offset,
+                            truncated: l.truncated,
+                            unterminated: l.unterminated,
+                        };
+                        core.pipeline.feed(feed, line, &mut self.obs);
+                        start = l.end as usize + 1;
+                    }
+                    if let Some(last) = batch.lines.last() {
+                        s.fed = last.end_offset;
+                        s.committed = feed
+                            .pending_offset()
+                            .map_or(last.end_offset, |p| p.min(last.end_offset));
+                    }
+                }
+                core.tap_errors = self.obs.errors;
+                let _ = self.free.try_send(batch);
+            }
+            Msg::Closed { stream, id } => {
+                if let Some(mut s) = core.streams.remove(&stream) {
+                    // The file ended: what the framer holds is complete.
+                    if let Some(feed) = &mut s.feed {
+                        core.pipeline.flush(feed, &mut self.obs);
+                    }
+                    s.committed = s.fed;
+                    self.checkpoints
+                        .commit(id, &s.path, s.committed, copy_key(&id, s.key));
+                    if let Some(f) = &s.feed {
+                        core.closed
+                            .entry(s.source_name())
+                            .or_default()
+                            .add(f.report(), s.fed.saturating_sub(s.start));
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// Makes the tap durable, then records every stream's committed offset
+    /// and writes the checkpoint file.
+    fn save(&mut self) {
+        let open: HashSet<(u64, u64)> = {
+            let core = &self.core;
+            for s in core.streams.values() {
+                self.checkpoints
+                    .commit(s.id, &s.path, s.committed, copy_key(&s.id, s.key));
+            }
+            core.streams
+                .values()
+                .map(|s| (s.id.dev, s.id.ino))
+                .collect()
+        };
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let forget = self.forget_secs as i64;
+        self.checkpoints
+            .retain(|e| open.contains(&(e.id.dev, e.id.ino)) || now - e.updated_unix_secs < forget);
+        if !self.checkpoints.is_dirty() {
+            // Nothing moved: the file on disk is current.
+            self.core.checkpoint_saved = Some(SystemTime::now());
+            return;
+        }
+        if let Err(e) = self.obs.sync() {
+            // The tap did not reach the disk: do not move the checkpoint
+            // past lines it may have lost.
+            let core = &mut self.core;
+            core.tap_errors += 1;
+            core.checkpoint_error = Some(format!("tap: {e}"));
+            return;
+        }
+        let saved = self.checkpoints.save();
+        let core = &mut self.core;
+        match saved {
+            Ok(()) => {
+                core.checkpoint_saved = Some(SystemTime::now());
+                core.checkpoint_saves += 1;
+                core.checkpoint_error = None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "saving the checkpoint failed; retrying");
+                core.checkpoint_error = Some(e.to_string());
+            }
+        }
+    }
+}

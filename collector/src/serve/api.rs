@@ -1,0 +1,301 @@
+//! The JSON endpoints:
+//!
+//! - `GET /api/v1/sites`: per site over 1m and 5m (requests, rps, error
+//!   ratio, p50/p95/p99, in-flight), busiest first; rendered once per
+//!   snapshot and served from the cache until the next one;
+//! - `GET /api/v1/status`: every open file (read and committed offsets,
+//!   size, bytes behind), counters per format, tailer and checkpoint state;
+//!   asks for fresh snapshots first (at most 500 ms).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use arc_swap::ArcSwapOption;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Json};
+use serde::Serialize;
+use sitepulse_pipeline::snapshot::{SiteSnapshot, WindowSummary};
+
+use super::AppState;
+use crate::run::{LiveState, SourceCounts};
+
+/// Bodies rendered from one snapshot, reused until the next.
+#[derive(Debug, Default)]
+pub struct RenderCache {
+    /// `/api/v1/sites`, with the snapshot `seq` it was rendered from.
+    pub sites: ArcSwapOption<(u64, Bytes)>,
+    /// `/metrics` without the HTTP counters, with the (published, tail)
+    /// `seq`s it was rendered from.
+    pub metrics: ArcSwapOption<((u64, u64), String)>,
+}
+
+/// One window of one site.
+#[derive(Debug, Serialize)]
+pub struct WindowJson {
+    /// Requests in the window.
+    pub requests: u64,
+    /// Requests per second.
+    pub rps: f64,
+    /// 5xx / all requests.
+    pub error_ratio: f64,
+    /// Latency quantiles in milliseconds (`null` without requests).
+    pub p50_ms: Option<f64>,
+    /// 95th percentile.
+    pub p95_ms: Option<f64>,
+    /// 99th percentile.
+    pub p99_ms: Option<f64>,
+    /// Mean requests in flight (Little's law).
+    pub in_flight: f64,
+}
+
+impl From<&WindowSummary> for WindowJson {
+    fn from(w: &WindowSummary) -> Self {
+        let round = |x: f64| (x * 1000.0).round() / 1000.0;
+        WindowJson {
+            requests: w.requests(),
+            rps: round(w.rps()),
+            error_ratio: round(w.error_ratio() * 1000.0) / 1000.0,
+            p50_ms: w.quantile_ms(0.50).map(round),
+            p95_ms: w.quantile_ms(0.95).map(round),
+            p99_ms: w.quantile_ms(0.99).map(round),
+            in_flight: round(w.in_flight()),
+        }
+    }
+}
+
+/// One site in `/api/v1/sites`.
+#[derive(Debug, Serialize)]
+pub struct SiteJson {
+    /// Site name.
+    pub site: String,
+    /// Last minute.
+    #[serde(rename = "1m")]
+    pub m1: WindowJson,
+    /// Last five minutes.
+    #[serde(rename = "5m")]
+    pub m5: WindowJson,
+    /// Requests since start.
+    pub total_requests: u64,
+}
+
+/// `/api/v1/sites`.
+#[derive(Debug, Serialize)]
+pub struct SitesJson {
+    /// The windows' end, Unix seconds.
+    pub now_unix: Option<i64>,
+    /// Sites, busiest (5m rps) first.
+    pub sites: Vec<SiteJson>,
+}
+
+impl From<&SiteSnapshot> for SiteJson {
+    fn from(s: &SiteSnapshot) -> Self {
+        SiteJson {
+            site: s.name.clone(),
+            m1: (&s.windows[0]).into(),
+            m5: (&s.windows[1]).into(),
+            total_requests: s.total_requests,
+        }
+    }
+}
+
+/// `/api/v1/sites`: the latest snapshot, never older than a tick.
+pub async fn sites(State(st): State<AppState>) -> impl IntoResponse {
+    let published = st.live.published();
+    let cached = st.cache.sites.load_full();
+    let body = match cached.as_deref() {
+        Some((seq, body)) if *seq == published.seq => body.clone(),
+        _ => {
+            let doc = SitesJson {
+                now_unix: published.sites.now_unix,
+                sites: published.sites.sites.iter().map(SiteJson::from).collect(),
+            };
+            let body = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+            st.cache
+                .sites
+                .store(Some(Arc::new((published.seq, body.clone()))));
+            body
+        }
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body)
+}
+
+/// One open file in `/api/v1/status`.
+#[derive(Debug, Serialize)]
+pub struct FileJson {
+    /// The followed path.
+    pub path: String,
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+    /// Offset just after the last line read.
+    pub read_offset: u64,
+    /// Offset the next checkpoint records (lines committed downstream).
+    pub committed_offset: Option<u64>,
+    /// File size when last looked at.
+    pub size: u64,
+    /// `size - read_offset`.
+    pub behind_bytes: u64,
+    /// The file the path names (false: rotated away, being drained).
+    pub current: bool,
+}
+
+/// `/api/v1/status`.
+#[derive(Debug, Serialize)]
+pub struct StatusJson {
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// Open files.
+    pub files: Vec<FileJson>,
+    /// Paths followed.
+    pub files_watched: u64,
+    /// Bytes behind over all files.
+    pub behind_bytes: u64,
+    /// Physical lines read, all formats.
+    pub lines: u64,
+    /// Bytes read, all formats.
+    pub bytes_read: u64,
+    /// Counters per detected format (`unknown` before detection).
+    pub sources: BTreeMap<&'static str, SourceCounts>,
+    /// Rotations seen (rename-and-create, symlink swaps).
+    pub rotations: u64,
+    /// Truncations seen (copytruncate).
+    pub truncations: u64,
+    /// Bytes read from rotated copies after a truncation.
+    pub copy_recovered_bytes: u64,
+    /// Tailer state.
+    pub tail: TailJson,
+    /// Checkpoint state.
+    pub checkpoint: CheckpointJson,
+    /// Sites in the table.
+    pub sites: usize,
+    /// Records dated before the retention.
+    pub late_records: u64,
+    /// Records dated too far ahead.
+    pub future_records: u64,
+    /// Records labelled `_unknown`.
+    pub unknown_site_records: u64,
+    /// Tap write errors.
+    pub tap_errors: u64,
+    /// Age of the per-site snapshot these numbers come from.
+    pub snapshot_age_secs: Option<f64>,
+}
+
+/// Tailer counters.
+#[derive(Debug, Serialize)]
+pub struct TailJson {
+    /// inotify in use (false: polling).
+    pub inotify: bool,
+    /// Directories watched.
+    pub dirs_watched: u64,
+    /// Watches that could not be added.
+    pub watch_errors: u64,
+    /// inotify queue overflows.
+    pub overflows: u64,
+    /// Discovery scans.
+    pub scans: u64,
+    /// Full sweeps.
+    pub sweeps: u64,
+    /// Poll errors.
+    pub read_errors: u64,
+    /// Files skipped as older than `ignore_older_secs`.
+    pub ignored_old: u64,
+    /// Rotated files found again from the checkpoint after a restart.
+    pub orphans_recovered: u64,
+    /// Checkpointed files not found again.
+    pub orphans_lost: u64,
+    /// Files closed after being drained.
+    pub files_closed: u64,
+    /// The last open failed for want of file descriptors.
+    pub fd_exhausted: bool,
+}
+
+/// Checkpoint state.
+#[derive(Debug, Serialize)]
+pub struct CheckpointJson {
+    /// The file.
+    pub path: String,
+    /// Seconds since the last successful save (`null`: none yet).
+    pub age_secs: Option<f64>,
+    /// Saves so far.
+    pub saves: u64,
+    /// The last save's error, when it failed.
+    pub error: Option<String>,
+}
+
+fn secs_since(t: SystemTime) -> f64 {
+    SystemTime::now()
+        .duration_since(t)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Builds the status document (also the source of `/metrics`) from the
+/// latest snapshots.
+pub fn status_json(st: &LiveState) -> StatusJson {
+    let published = st.published();
+    let ingest = &published.ingest;
+    let tail = st.tail();
+    let files: Vec<FileJson> = tail
+        .files
+        .iter()
+        .map(|f| FileJson {
+            path: f.path.display().to_string(),
+            dev: f.id.dev,
+            ino: f.id.ino,
+            read_offset: f.offset,
+            committed_offset: ingest.committed.get(&f.stream).copied(),
+            size: f.size,
+            behind_bytes: f.size.saturating_sub(f.offset),
+            current: f.current,
+        })
+        .collect();
+    let s = tail.stats;
+    let sources = ingest.sources.clone();
+    StatusJson {
+        uptime_secs: secs_since(st.started()) as u64,
+        behind_bytes: files.iter().map(|f| f.behind_bytes).sum(),
+        files_watched: s.files,
+        lines: sources.values().map(|c| c.lines).sum(),
+        bytes_read: sources.values().map(|c| c.bytes).sum(),
+        files,
+        sources,
+        rotations: s.follow.rotations,
+        truncations: s.follow.truncations,
+        copy_recovered_bytes: s.follow.copy_bytes,
+        tail: TailJson {
+            inotify: s.inotify,
+            dirs_watched: s.dirs_watched,
+            watch_errors: s.watch_errors,
+            overflows: s.overflows,
+            scans: s.scans,
+            sweeps: s.sweeps,
+            read_errors: s.read_errors,
+            ignored_old: s.ignored_old,
+            orphans_recovered: s.orphans_recovered,
+            orphans_lost: s.orphans_lost,
+            files_closed: s.follow.closed,
+            fd_exhausted: s.fd_exhausted,
+        },
+        checkpoint: CheckpointJson {
+            path: st.checkpoint_path().display().to_string(),
+            age_secs: ingest.checkpoint_saved.map(secs_since),
+            saves: ingest.checkpoint_saves,
+            error: ingest.checkpoint_error.clone(),
+        },
+        sites: published.sites.sites.len(),
+        late_records: published.sites.agg.late,
+        future_records: published.sites.agg.future,
+        unknown_site_records: published.sites.label.unknown_records,
+        tap_errors: ingest.tap_errors,
+        snapshot_age_secs: published.taken.map(secs_since),
+    }
+}
+
+/// `/api/v1/status`: asks for fresh snapshots first.
+pub async fn status(State(st): State<AppState>) -> Json<StatusJson> {
+    st.live.refresh().await;
+    Json(status_json(&st.live))
+}

@@ -1,0 +1,250 @@
+//! `run`'s HTTP server: axum routes over the published snapshots, behind
+//! limits a hostile or broken client cannot get around.
+//!
+//! - a cap on open connections (`server.max_connections`): past it, a new
+//!   connection is answered `503` with `Retry-After` and closed at once,
+//!   so the accept queue never hides a stalled server;
+//! - a header-read timeout (`server.header_read_timeout_secs`): a client
+//!   that connects and sends nothing, or half a request, is dropped, so
+//!   idle connections cannot pin the cap;
+//! - a request timeout (`server.request_timeout_secs`, `408`) and a body
+//!   limit (`server.max_body_bytes`, `413`) as tower layers;
+//! - `/healthz` (the process serves) and `/readyz` (checkpoints loaded,
+//!   first scan done, checkpoint saves and file opens succeeding).
+//!
+//! Handlers read the latest snapshot ([`LiveState`]) and never touch the
+//! pipeline, so readers cost ingest nothing but CPU.
+
+pub mod api;
+pub mod metrics;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::run::LiveState;
+
+/// `server:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the HTTP endpoints (`/api/v1/sites`, `/api/v1/status`,
+    /// `/metrics`, `/healthz`, `/readyz`); loopback unless set otherwise.
+    /// Port 0 picks a free one.
+    pub listen: String,
+    /// After SIGTERM/SIGINT: how long to finish in-flight batches and
+    /// write checkpoints before exiting anyway.
+    pub shutdown_grace_secs: u64,
+    /// Open connections at most; past it new ones get `503` and are
+    /// closed.
+    pub max_connections: usize,
+    /// A connection that has not sent a request's headers within this
+    /// long (idle keep-alive included) is closed.
+    pub header_read_timeout_secs: u64,
+    /// A request not answered within this long gets `408`.
+    pub request_timeout_secs: u64,
+    /// Largest request body accepted (`413` beyond).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9464".into(),
+            shutdown_grace_secs: 10,
+            max_connections: 1024,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+/// A `server:` field that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("server.{field}: {message}")]
+pub struct ServerConfigError {
+    /// The field, relative to `server:`.
+    pub field: &'static str,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl ServerConfig {
+    /// Checks every value.
+    ///
+    /// # Errors
+    /// The first [`ServerConfigError`].
+    pub fn validate(&self) -> Result<(), ServerConfigError> {
+        let err = |field, message| Err(ServerConfigError { field, message });
+        if let Err(e) = self.listen.parse::<std::net::SocketAddr>() {
+            return err(
+                "listen",
+                format!("{:?} is not an address:port: {e}", self.listen),
+            );
+        }
+        let ranges: [(&'static str, u64, u64, u64); 5] = [
+            ("shutdown_grace_secs", self.shutdown_grace_secs, 1, 3600),
+            ("max_connections", self.max_connections as u64, 1, 1 << 20),
+            (
+                "header_read_timeout_secs",
+                self.header_read_timeout_secs,
+                1,
+                3600,
+            ),
+            ("request_timeout_secs", self.request_timeout_secs, 1, 3600),
+            ("max_body_bytes", self.max_body_bytes as u64, 0, 1 << 30),
+        ];
+        for (field, v, lo, hi) in ranges {
+            if !(lo..=hi).contains(&v) {
+                return err(field, format!("must be between {lo} and {hi}, got {v}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Connection counters, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    /// Connections open now.
+    pub open: AtomicU64,
+    /// Connections accepted.
+    pub accepted: AtomicU64,
+    /// Connections refused at the cap.
+    pub rejected: AtomicU64,
+    /// `accept(2)` errors (descriptors exhausted, say).
+    pub accept_errors: AtomicU64,
+}
+
+/// What the handlers share: the published state and the server's own
+/// counters.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Snapshots of the collector.
+    pub live: LiveState,
+    /// Connection counters.
+    pub http: Arc<HttpStats>,
+    /// Rendered `/metrics` and `/api/v1/sites` bodies, per snapshot.
+    pub cache: Arc<api::RenderCache>,
+}
+
+impl AppState {
+    /// State over a running collector.
+    pub fn new(live: LiveState) -> Self {
+        AppState {
+            live,
+            http: Arc::default(),
+            cache: Arc::default(),
+        }
+    }
+}
+
+/// The routes with their request timeout and body limit; testable without
+/// a socket (`tower::ServiceExt::oneshot`).
+pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
+    Router::new()
+        .route("/api/v1/sites", get(api::sites))
+        .route("/api/v1/status", get(api::status))
+        .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(cfg.request_timeout_secs),
+        ))
+        .with_state(state)
+}
+
+async fn readyz(State(st): State<AppState>) -> (StatusCode, String) {
+    match st.live.readiness() {
+        Ok(()) => (StatusCode::OK, "ready\n".into()),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        ),
+    }
+}
+
+/// What a connection past the cap gets before it is closed.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
+retry-after: 1\r\nconnection: close\r\ncontent-length: 21\r\n\r\ntoo many connections\n";
+
+/// Serves `app` on `listener` under `cfg`'s connection limits until
+/// `shutdown` completes, then lets open requests finish for up to
+/// `shutdown_grace_secs`.
+///
+/// # Errors
+/// None in practice: accept errors (descriptors exhausted) are counted,
+/// logged and retried after a pause.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    cfg: &ServerConfig,
+    stats: Arc<HttpStats>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let permits = Arc::new(Semaphore::new(cfg.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let header_timeout = Duration::from_secs(cfg.header_read_timeout_secs);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    stats.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "accepting an HTTP connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            stats.rejected.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
+            });
+            continue;
+        };
+        stats.accepted.fetch_add(1, Ordering::Relaxed);
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        let stats = Arc::clone(&stats);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            stats.open.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let grace = Duration::from_secs(cfg.shutdown_grace_secs);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("HTTP connections still open after the grace period; closing them");
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! After a restart: files the checkpoint names that have left their path
+//! (rotated while we were down) are found again by inode or by their first
+//! bytes and read from their checkpoint, and generations rotated away
+//! before any poll saw them are read too.
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::{TailSink, Tailer, Tracked};
+use crate::follow::{Checks, Follower, StartAt, find_copy};
+use crate::identity::FileId;
+
+/// A rotated file in `path`'s directory: the inode `id` names (renamed),
+/// or else a copy starting with the bytes `id` was taken from
+/// (copytruncate, see [`find_copy`]); it must reach past `offset`.
+pub(super) fn find_rotated(path: &Path, id: &FileId, offset: u64) -> Option<(PathBuf, File)> {
+    const MAX_ENTRIES: usize = 4096;
+    let dir = path.parent()?;
+    for entry in std::fs::read_dir(dir).ok()?.take(MAX_ENTRIES).flatten() {
+        let same_inode = entry
+            .metadata()
+            .is_ok_and(|m| (m.dev(), m.ino()) == (id.dev, id.ino));
+        if !same_inode {
+            continue;
+        }
+        let Ok(file) = File::open(entry.path()) else {
+            continue;
+        };
+        let renamed = file
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.len() >= offset)
+            && FileId::of(&file).is_ok_and(|now| id.same_file(&now, &file).unwrap_or(false));
+        if renamed {
+            return Some((entry.path(), file));
+        }
+    }
+    find_copy(path, id, offset)
+}
+
+impl Tailer {
+    /// After a restart: checkpointed files no glob matched any more were
+    /// rotated away (renamed, or copied and truncated) while we were down.
+    /// They are looked for in the directory the checkpoint names — the
+    /// same inode under another name, or a copy starting with the same
+    /// bytes — and read from the checkpoint to their end.
+    pub(super) fn recover_orphans(&mut self, sink: &mut impl TailSink) {
+        let resumed = std::mem::take(&mut self.resumed);
+        let orphans: Vec<_> = self
+            .checkpoints
+            .entries()
+            .filter(|e| !resumed.contains(&(e.id.dev, e.id.ino)))
+            .cloned()
+            .collect();
+        let mut recovered = Vec::new();
+        for entry in orphans {
+            let path = PathBuf::from(&entry.path);
+            let source = self.source_of(&path);
+            match find_rotated(&path, &entry.id, entry.offset) {
+                Some((found, file)) => {
+                    use std::os::unix::fs::MetadataExt as _;
+                    let own = (entry.id.dev, entry.id.ino);
+                    let same_inode = file.metadata().is_ok_and(|m| (m.dev(), m.ino()) == own);
+                    // A copy continues the original's dedup keys.
+                    let as_key = if same_inode {
+                        entry.key
+                    } else {
+                        Some(entry.key.unwrap_or(own))
+                    };
+                    self.stats.orphans_recovered += 1;
+                    recovered.push((path.clone(), crate::follow::mtime_ns(&file)));
+                    tracing::info!(
+                        checkpoint = %path.display(),
+                        found = %found.display(),
+                        offset = entry.offset,
+                        "reading a rotated file from its checkpoint"
+                    );
+                    let follower = Follower::drain(
+                        &found,
+                        file,
+                        StartAt::Offset(entry.offset),
+                        self.follow,
+                        as_key,
+                        |ev| sink.event(ev, source),
+                    );
+                    match follower {
+                        Ok(follower) => {
+                            let key = found.clone();
+                            self.files.insert(
+                                key.clone(),
+                                Tracked {
+                                    follower,
+                                    source,
+                                    target: None,
+                                },
+                            );
+                            self.poll(&key, Checks::ALL, sink);
+                        }
+                        Err(e) => {
+                            self.stats.read_errors += 1;
+                            tracing::warn!(path = %found.display(), error = %e, "cannot read rotated file");
+                        }
+                    }
+                }
+                None => self.stats.orphans_lost += 1,
+            }
+        }
+        // Generations newer than a recovered one that the last run never
+        // saw (rotated away while we were down).
+        for (path, after_ns) in recovered {
+            self.read_unseen_generations(&path, after_ns, sink);
+        }
+    }
+
+    /// A rotation was seen at `path`: generations newer than the one left
+    /// (modified after `after_ns`) that no follower has open lived and
+    /// left the path between two polls (a busy node, a slow poll, a
+    /// restart); they are read whole.
+    pub(super) fn read_unseen_generations(
+        &mut self,
+        path: &Path,
+        after_ns: i128,
+        sink: &mut impl TailSink,
+    ) {
+        let open_ids: Vec<FileId> = self.open_ids().collect();
+        let finished = &self.finished;
+        // Generations a checkpoint names (by inode, or a copy by its first
+        // bytes) resume from it instead.
+        let dir = path.parent();
+        let entries: Vec<&FileId> = self
+            .checkpoints
+            .entries()
+            .filter(|e| Path::new(&e.path).parent() == dir)
+            .map(|e| &e.id)
+            .collect();
+        let recent = &self.recent;
+        let known = |file: &File, dev: u64, ino: u64| {
+            let head = crate::identity::head_of(file).unwrap_or_default();
+            let starts_like = |id: &FileId| id.matches_head(&head);
+            // Inodes are reused once a file is deleted: beyond files held
+            // open, a file is recognised by its first bytes.
+            open_ids.iter().any(|id| (id.dev, id.ino) == (dev, ino))
+                || finished.get(&(dev, ino)).is_some_and(starts_like)
+                || entries.iter().copied().any(starts_like)
+                || recent.iter().any(starts_like)
+                || open_ids.iter().any(starts_like)
+        };
+        let source = self.files.get(path).and_then(|t| t.source);
+        let found = crate::follow::unseen_generations(path, after_ns, &known);
+        for (found, file) in found {
+            if self.files.contains_key(&found) {
+                continue;
+            }
+            self.stats.unseen_generations += 1;
+            tracing::info!(path = %found.display(), "reading a rotated generation that was never opened");
+            match Follower::drain(&found, file, StartAt::Beginning, self.follow, None, |ev| {
+                sink.event(ev, source)
+            }) {
+                Ok(follower) => {
+                    self.files.insert(
+                        found.clone(),
+                        Tracked {
+                            follower,
+                            source,
+                            target: None,
+                        },
+                    );
+                    self.poll(&found, Checks::ALL, sink);
+                }
+                Err(e) => {
+                    self.stats.read_errors += 1;
+                    tracing::warn!(path = %found.display(), error = %e, "cannot read rotated file");
+                }
+            }
+        }
+    }
+}
