@@ -10,10 +10,7 @@ fn bin() -> Command {
 }
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sitepulse-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    sitepulse_tests::tmpdir("cli", name)
 }
 
 fn write(dir: &Path, name: &str, text: &[u8]) -> PathBuf {

@@ -2,59 +2,14 @@
 //! a graceful stop and restart that reads nothing twice, and config errors
 //! that name the file, line and field.
 
-// Only for kill(2): the graceful stop needs SIGTERM.
-#![allow(unsafe_code)]
-
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::Duration;
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sitepulse-run-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(d.join("logs")).unwrap();
-    d
-}
+use sitepulse_tests::http::{get, json};
+use sitepulse_tests::{Collector, append, clf_line as clf, tmpdir, wait_for};
 
-/// A Traefik CLF line dated now.
-fn clf(site: &str, status: u16, ms: u32) -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let mon = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(m - 1) as usize];
-    format!(
-        "10.42.0.1 - - [{d:02}/{mon}/{y}:{:02}:{:02}:{:02} +0000] \"GET / HTTP/1.1\" {status} 512 \"-\" \"curl/8\" 1 \"websecure-{site}@kubernetes\" \"http://10.42.1.1:80\" {ms}ms\n",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-fn append(path: &Path, text: &str) {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-}
+const BIN: &str = env!("CARGO_BIN_EXE_sitepulse");
 
 fn config(d: &Path) -> PathBuf {
     let p = d.join("sitepulse.yaml");
@@ -70,71 +25,20 @@ fn config(d: &Path) -> PathBuf {
     p
 }
 
-/// Starts `run` and returns it with its HTTP port; the caller waits for it
-/// (`sigterm`).
-#[allow(clippy::zombie_processes)]
-fn start(cfg: &Path) -> (Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sitepulse"))
-        .args(["run", "--config"])
-        .arg(cfg)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "run exited before listening"
-        );
-        if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
-            let port = rest.trim().parse().unwrap();
-            // Keep draining stderr so the child never blocks on it.
-            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-            return (child, port);
-        }
-    }
-}
-
-fn get(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+fn start(d: &Path, cfg: &Path, n: usize) -> Collector {
+    Collector::start(
+        BIN,
+        &[Path::new("--config"), cfg],
+        &d.join(format!("run-{n}.log")),
     )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    body.to_owned()
 }
 
-fn json(port: u16, path: &str) -> serde_json::Value {
-    serde_json::from_str(&get(port, path)).unwrap()
-}
-
-/// Polls until `f` holds, or panics after 10 s.
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn sigterm(child: &mut Child) {
-    // SAFETY: kill(2) on our own child's pid.
-    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0);
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status}");
-}
+const WAIT: Duration = Duration::from_secs(10);
+const GRACE: Duration = Duration::from_secs(10);
 
 #[test]
 fn endpoints_serve_live_sites_and_a_restart_reads_nothing_twice() {
-    let d = tmpdir("live");
+    let d = tmpdir("run", "live");
     let log = d.join("logs/access.log");
     let mut text = String::new();
     for i in 0..90 {
@@ -149,12 +53,15 @@ fn endpoints_serve_live_sites_and_a_restart_reads_nothing_twice() {
     }
     append(&log, &text);
     let cfg = config(&d);
-    let (mut child, port) = start(&cfg);
+    let mut c = start(&d, &cfg, 1);
+    let port = c.port;
 
-    wait_for("100 lines", || json(port, "/api/v1/status")["lines"] == 100);
+    wait_for("100 lines", WAIT, || {
+        json(port, "/api/v1/status")["lines"] == 100
+    });
     // Appended lines are picked up (inotify).
     append(&log, "not a log line\n");
-    wait_for("the bad line", || {
+    wait_for("the bad line", WAIT, || {
         json(port, "/api/v1/status")["lines"] == 101
     });
 
@@ -192,36 +99,37 @@ fn endpoints_serve_live_sites_and_a_restart_reads_nothing_twice() {
     );
     assert_eq!(status["tail"]["inotify"], true);
 
-    let metrics = get(port, "/metrics");
+    let metrics = get(port, "/metrics").unwrap();
     assert!(
         metrics.contains("sitepulse_read_lines_total{format=\"traefik_clf\"} 101"),
         "{metrics}"
     );
     assert!(metrics.contains("# TYPE sitepulse_checkpoint_age_seconds gauge"));
-    sigterm(&mut child);
+    c.sigterm(GRACE).unwrap();
 
     // A graceful restart resumes at the checkpoint: only new lines count.
     append(&log, &clf("shop-example-com", 200, 40));
-    let (mut child, port) = start(&cfg);
-    wait_for("the new line", || {
+    let mut c = start(&d, &cfg, 2);
+    let port = c.port;
+    wait_for("the new line", WAIT, || {
         json(port, "/api/v1/status")["lines"] == 1
     });
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(json(port, "/api/v1/status")["lines"], 1);
-    sigterm(&mut child);
+    c.sigterm(GRACE).unwrap();
     let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn config_errors_name_file_line_and_field() {
-    let d = tmpdir("badcfg");
+    let d = tmpdir("run", "badcfg");
     let p = d.join("bad.yaml");
     std::fs::write(
         &p,
         "tail:\n  sources:\n    - include: [\"/ok/*.log\"]\n    - format: auto\n      include: [\"/var/log/[\"]\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sitepulse"))
+    let out = Command::new(BIN)
         .args(["run", "--config"])
         .arg(&p)
         .output()
@@ -233,7 +141,7 @@ fn config_errors_name_file_line_and_field() {
         "{err}"
     );
     std::fs::write(&p, "server:\n  listen: \"localhost\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sitepulse"))
+    let out = Command::new(BIN)
         .args(["run", "--config"])
         .arg(&p)
         .output()

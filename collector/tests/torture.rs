@@ -16,23 +16,21 @@
 //! timing) and `SITEPULSE_TORTURE_CATCHUP_SECS` (how long the collector may
 //! take to catch up, default 60).
 
-// Only for kill(2): `Child::kill` sends SIGKILL, the graceful stop needs SIGTERM.
-#![allow(unsafe_code)]
-
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufWriter, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use serde_json::Value;
+use sitepulse_tests::{Collector, clf_time, open_append, unix_now};
 
 /// Rotated generations kept next to the live file (`.1` … `.5`, or five old
 /// symlink targets); the sixth oldest is deleted at each rotation.
@@ -60,61 +58,6 @@ fn ms(n: u64) -> Duration {
 
 fn secs(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
-}
-
-/// xorshift64*: reproducible timing from a printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, usize, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m as usize, d)
-}
-
-/// Now in CLF form: `22/Nov/2026:10:00:00 +0000`.
-fn clf_now() -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let s = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let (y, m, d) = civil_from_days((s / 86_400) as i64);
-    let t = s % 86_400;
-    format!(
-        "{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000",
-        MONTHS[m - 1],
-        t / 3600,
-        t / 60 % 60,
-        t % 60
-    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,14 +93,6 @@ struct Writer {
     t0: Instant,
 }
 
-fn append(path: &Path) -> File {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 impl Writer {
     fn new(i: usize, logs: &Path, t0: Instant) -> Writer {
         let style = match i % 3 {
@@ -169,11 +104,11 @@ impl Writer {
         let file = match style {
             Style::SymlinkSwap => {
                 let target = logs.join(format!("w{i}-data-0.txt"));
-                let f = append(&target);
+                let f = open_append(&target);
                 std::os::unix::fs::symlink(&target, &base).unwrap();
                 f
             }
-            _ => append(&base),
+            _ => open_append(&base),
         };
         Writer {
             i,
@@ -208,7 +143,7 @@ impl Writer {
     }
 
     fn write_lines(&mut self, count: u64) {
-        let ts = clf_now();
+        let ts = clf_time(unix_now());
         let i = self.i;
         for _ in 0..count {
             let n = self.next;
@@ -255,7 +190,7 @@ impl Writer {
                 self.out.get_ref().set_len(0).unwrap();
             }
             Style::SymlinkSwap => {
-                let f = append(&self.data(r + 1));
+                let f = open_append(&self.data(r + 1));
                 let tmp = self.logs.join(format!("w{}.log.tmp", self.i));
                 std::os::unix::fs::symlink(self.data(r + 1), &tmp).unwrap();
                 fs::rename(&tmp, self.base()).unwrap();
@@ -298,16 +233,16 @@ impl Writer {
 /// until `stop`; hands the writer back.
 fn spawn_writer(mut w: Writer, rate: u64, stop: Arc<AtomicBool>, seed: u64) -> JoinHandle<Writer> {
     thread::spawn(move || {
-        let mut rng = Rng::new(seed);
+        let mut rng = SmallRng::seed_from_u64(seed);
         let start = Instant::now();
         let first = w.next;
-        let mut next_rotation = start + ms(rng.range(300, 500));
+        let mut next_rotation = start + ms(rng.random_range(300..=500));
         while !stop.load(Ordering::Relaxed) {
-            w.write_lines(rng.range(50, 200));
+            w.write_lines(rng.random_range(50..=200));
             let now = Instant::now();
             if now >= next_rotation {
                 w.rotate();
-                next_rotation = now + ms(rng.range(300, 500));
+                next_rotation = now + ms(rng.random_range(300..=500));
             }
             let due = start + Duration::from_secs_f64((w.next - first) as f64 / rate as f64);
             if let Some(d) = due.checked_duration_since(Instant::now()) {
@@ -407,198 +342,57 @@ impl Drop for Scene {
     }
 }
 
-/// One `sitepulse run` process; SIGKILLed on drop if still running.
-struct Collector {
-    child: Child,
-    port: u16,
-    stderr: PathBuf,
+/// Starts collector run number `run` (output to `collector-NN.log`).
+fn start(sc: &mut Scene, run: usize) -> Collector {
+    assert_eq!(sc.run_starts.len(), run);
+    sc.run_starts.push(sc.tap_len());
+    let log = sc.dir.join(format!("collector-{run:02}.log"));
+    let args = [
+        "--config".as_ref(),
+        sc.config.as_os_str(),
+        "--tap".as_ref(),
+        sc.tap.as_os_str(),
+    ];
+    Collector::start(env!("CARGO_BIN_EXE_sitepulse"), &args, &log)
 }
 
-impl Collector {
-    /// Starts run number `run` and waits for its `listening on` line.
-    fn start(sc: &mut Scene, run: usize) -> Collector {
-        assert_eq!(sc.run_starts.len(), run);
-        sc.run_starts.push(sc.tap_len());
-        let stderr = sc.dir.join(format!("collector-{run:02}.stderr"));
-        let err = File::create(&stderr).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_sitepulse"))
-            .arg("run")
-            .arg("--config")
-            .arg(&sc.config)
-            .arg("--tap")
-            .arg(&sc.tap)
-            .stdin(Stdio::null())
-            .stdout(err.try_clone().unwrap())
-            .stderr(err)
-            .spawn()
-            .unwrap();
-        let mut c = Collector {
-            child,
-            port: 0,
-            stderr,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        const NEEDLE: &str = "listening on http://127.0.0.1:";
-        loop {
-            let text = fs::read_to_string(&c.stderr).unwrap_or_default();
-            if let Some(at) = text.find(NEEDLE) {
-                let digits: String = text[at + NEEDLE.len()..]
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect();
-                c.port = digits
-                    .parse()
-                    .unwrap_or_else(|e| panic!("port {digits:?}: {e}"));
-                return c;
-            }
-            if let Some(st) = c.child.try_wait().unwrap() {
-                panic!("collector run {run} exited at start ({st}):\n{text}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "collector run {run}: no `{NEEDLE}` line in 30 s:\n{text}"
-            );
-            thread::sleep(ms(20));
-        }
-    }
-
-    fn status(&self) -> Result<Value, String> {
-        let body = http_get(self.port, "/api/v1/status")?;
-        serde_json::from_str(&body).map_err(|e| format!("status JSON: {e}: {body}"))
-    }
-
-    /// SIGKILL, as a crash or an OOM kill would; fails if it had already died.
-    fn sigkill(&mut self) -> Result<(), String> {
-        if let Some(st) = self.child.try_wait().unwrap() {
-            return Err(format!("collector died on its own before the kill: {st}"));
-        }
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        Ok(())
-    }
-
-    /// SIGTERM and wait [`GRACE`] for an exit with status 0.
-    fn sigterm(&mut self) -> Result<ExitStatus, String> {
-        if let Some(st) = self.child.try_wait().unwrap() {
-            return Err(format!("collector died on its own before SIGTERM: {st}"));
-        }
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill(2) takes no pointers; `pid` is our unreaped child, so
-        // the number cannot have been reused by another process.
-        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill(SIGTERM): {}", std::io::Error::last_os_error());
-        let deadline = Instant::now() + GRACE;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return if st.success() {
-                    Ok(st)
-                } else {
-                    Err(format!("collector exited with {st} after SIGTERM"))
-                };
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                return Err(format!(
-                    "collector still running {} after SIGTERM",
-                    secs(GRACE)
-                ));
-            }
-            thread::sleep(ms(20));
-        }
-    }
-
-    /// Polls status until `behind_bytes` is 0 and the tap has not grown for
-    /// [`SETTLE`]; returns the last status.
-    fn catch_up(&mut self, sc: &Scene, timeout: Duration) -> Result<Value, String> {
-        let start = Instant::now();
-        let mut last_len = u64::MAX;
-        let mut settled_since = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return Err(format!("collector exited while catching up: {st}"));
-            }
-            let len = sc.tap_len();
-            let last = match self.status() {
-                Ok(st) => {
-                    let behind = st["behind_bytes"].as_u64();
-                    if behind.is_none() {
-                        return Err(format!("status has no behind_bytes: {st}"));
-                    }
-                    if behind != Some(0) || len != last_len {
-                        settled_since = Instant::now();
-                    } else if settled_since.elapsed() >= SETTLE {
-                        return Ok(st);
-                    }
-                    st.to_string()
-                }
-                Err(e) => {
-                    settled_since = Instant::now();
-                    e
-                }
-            };
-            last_len = len;
-            if start.elapsed() > timeout {
-                return Err(format!(
-                    "not caught up after {}: tap {len} bytes, last status {last}",
-                    secs(timeout)
-                ));
-            }
-            thread::sleep(ms(100));
-        }
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// A plain HTTP/1.1 GET on 127.0.0.1; the body of a 200.
-fn http_get(port: u16, path: &str) -> Result<String, String> {
-    let io = |e: std::io::Error| format!("GET :{port}{path}: {e}");
-    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(io)?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(io)?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(io)?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).map_err(io)?;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("GET {path}: no header end: {text}"))?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(format!("GET {path}: {head}\n{body}"));
-    }
-    let chunked = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    if chunked {
-        dechunk(body).ok_or_else(|| format!("GET {path}: bad chunked body: {body}"))
-    } else {
-        Ok(body.to_owned())
-    }
-}
-
-fn dechunk(mut s: &str) -> Option<String> {
-    let mut out = String::new();
+/// Polls status until `behind_bytes` is 0 and the tap has not grown for
+/// [`SETTLE`]; returns the last status.
+fn catch_up(col: &mut Collector, sc: &Scene, timeout: Duration) -> Result<Value, String> {
+    let start = Instant::now();
+    let mut last_len = u64::MAX;
+    let mut settled_since = Instant::now();
     loop {
-        let (size, rest) = s.split_once("\r\n")?;
-        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(out);
+        if let Some(st) = col.child.try_wait().unwrap() {
+            return Err(format!("collector exited while catching up: {st}"));
         }
-        out.push_str(rest.get(..size)?);
-        s = rest.get(size + 2..)?;
+        let len = sc.tap_len();
+        let last = match col.status() {
+            Ok(st) => {
+                let behind = st["behind_bytes"].as_u64();
+                if behind.is_none() {
+                    return Err(format!("status has no behind_bytes: {st}"));
+                }
+                if behind != Some(0) || len != last_len {
+                    settled_since = Instant::now();
+                } else if settled_since.elapsed() >= SETTLE {
+                    return Ok(st);
+                }
+                st.to_string()
+            }
+            Err(e) => {
+                settled_since = Instant::now();
+                e
+            }
+        };
+        last_len = len;
+        if start.elapsed() > timeout {
+            return Err(format!(
+                "not caught up after {}: tap {len} bytes, last status {last}",
+                secs(timeout)
+            ));
+        }
+        thread::sleep(ms(100));
     }
 }
 
@@ -849,7 +643,7 @@ fn torture_sigkill_restarts_lose_nothing() {
             .unwrap()
             .as_nanos() as u64,
     );
-    let catch_up = Duration::from_secs(env_u64("SITEPULSE_TORTURE_CATCHUP_SECS", 60));
+    let catch_up_limit = Duration::from_secs(env_u64("SITEPULSE_TORTURE_CATCHUP_SECS", 60));
     let t0 = Instant::now();
     let mut scene = Scene::new();
     println!(
@@ -857,7 +651,7 @@ fn torture_sigkill_restarts_lose_nothing() {
         scene.dir.display()
     );
     let mut fails: Vec<String> = Vec::new();
-    let mut rng = Rng::new(seed);
+    let mut rng = SmallRng::seed_from_u64(seed);
 
     // 1–2. Writers rotate at full speed while the collector is killed.
     let handles: Vec<_> = (0..n_writers)
@@ -867,9 +661,9 @@ fn torture_sigkill_restarts_lose_nothing() {
         })
         .collect();
     let mut run = 0;
-    let mut col = Collector::start(&mut scene, run);
+    let mut col = start(&mut scene, run);
     for k in 1..=kills {
-        thread::sleep(ms(rng.range(1000, 1500)));
+        thread::sleep(ms(rng.random_range(1000..=1500)));
         let st = col.status();
         let at = t0.elapsed();
         let killed = col.sigkill();
@@ -885,16 +679,16 @@ fn torture_sigkill_restarts_lose_nothing() {
             fails.push(format!("run {run}: {e}"));
         }
         run += 1;
-        col = Collector::start(&mut scene, run);
+        col = start(&mut scene, run);
     }
-    thread::sleep(ms(rng.range(1000, 1500)));
+    thread::sleep(ms(rng.random_range(1000..=1500)));
     scene.stop.store(true, Ordering::Relaxed);
     let mut writers: Vec<Writer> = handles
         .into_iter()
         .map(|h| h.join().expect("writer thread panicked"))
         .collect();
     let stopped = t0.elapsed();
-    match col.catch_up(&scene, catch_up) {
+    match catch_up(&mut col, &scene, catch_up_limit) {
         Ok(st) => println!(
             "  caught up {} after the writers stopped: lines {}",
             secs(t0.elapsed() - stopped),
@@ -902,7 +696,7 @@ fn torture_sigkill_restarts_lose_nothing() {
         ),
         Err(e) => fails.push(format!("run {run}: {e}")),
     }
-    if let Err(e) = col.sigterm() {
+    if let Err(e) = col.sigterm(GRACE) {
         fails.push(format!("run {run}: {e}"));
     }
 
@@ -938,16 +732,16 @@ fn torture_sigkill_restarts_lose_nothing() {
     let batch = (rate / 5).max(100);
     for _ in 0..2 {
         run += 1;
-        let mut col = Collector::start(&mut scene, run);
+        let mut col = start(&mut scene, run);
         for w in &mut writers {
             w.write_lines(batch / 2);
             w.rotate();
             w.write_lines(batch - batch / 2);
         }
-        if let Err(e) = col.catch_up(&scene, catch_up) {
+        if let Err(e) = catch_up(&mut col, &scene, catch_up_limit) {
             fails.push(format!("run {run}: {e}"));
         }
-        if let Err(e) = col.sigterm() {
+        if let Err(e) = col.sigterm(GRACE) {
             fails.push(format!("run {run}: {e}"));
         }
     }

@@ -9,7 +9,6 @@
 //!
 //! Needs `nginx` and `php-fpm` (tests/run-all.sh installs them).
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -70,19 +69,9 @@ fn free_port() -> u16 {
 }
 
 fn get(port: u16, path: &str, host: &str, ua: &str) -> u16 {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {ua}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    resp.split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+    sitepulse_tests::http::get_with(port, path, &[("host", host), ("user-agent", ua)])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .0
 }
 
 fn wait_for_port(port: u16) {
