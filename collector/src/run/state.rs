@@ -184,3 +184,41 @@ impl LiveState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_after_the_first_scan_and_while_saves_and_opens_succeed() {
+        let (tx, _rx) = std::sync::mpsc::sync_channel(1);
+        let st = LiveState::new(tx, PathBuf::from("/tmp/ckpt.json"));
+        assert!(st.readiness().unwrap_err().contains("first discovery scan"));
+        st.publish_tail(TailSnapshot {
+            first_scan_done: true,
+            ..TailSnapshot::default()
+        });
+        assert_eq!(st.readiness(), Ok(()));
+        assert_eq!(st.tail().seq, 1);
+        st.publish(Published {
+            seq: 1,
+            ingest: IngestSnapshot {
+                checkpoint_error: Some("No space left on device".into()),
+                ..IngestSnapshot::default()
+            },
+            ..Published::default()
+        });
+        assert!(st.readiness().unwrap_err().contains("No space left"));
+        st.publish(Published::default());
+        let stats = TailStats {
+            fd_exhausted: true,
+            ..TailStats::default()
+        };
+        st.publish_tail(TailSnapshot {
+            first_scan_done: true,
+            stats,
+            ..TailSnapshot::default()
+        });
+        assert!(st.readiness().unwrap_err().contains("file descriptors"));
+    }
+}

@@ -30,7 +30,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
@@ -156,18 +156,26 @@ impl AppState {
 /// The routes with their request timeout and body limit; testable without
 /// a socket (`tower::ServiceExt::oneshot`).
 pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/api/v1/sites", get(api::sites))
         .route("/api/v1/status", get(api::status))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    with_limits(routes, cfg).with_state(state)
+}
+
+/// The request timeout and body limit, over every route added before.
+fn with_limits<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    cfg: &ServerConfig,
+) -> Router<S> {
+    routes
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(cfg.request_timeout_secs),
         ))
-        .with_state(state)
 }
 
 async fn readyz(State(st): State<AppState>) -> (StatusCode, String) {
@@ -183,6 +191,21 @@ async fn readyz(State(st): State<AppState>) -> (StatusCode, String) {
 /// What a connection past the cap gets before it is closed.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
 retry-after: 1\r\nconnection: close\r\ncontent-length: 21\r\n\r\ntoo many connections\n";
+
+/// Answers a connection past the cap with [`BUSY`] and closes it the way
+/// a client can read: our side's FIN first, then whatever the client sent
+/// is drained (briefly), so closing with unread bytes does not turn into a
+/// reset that discards the answer.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    let drain = async {
+        stream.write_all(BUSY).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        io::Result::Ok(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
 
 /// Serves `app` on `listener` under `cfg`'s connection limits until
 /// `shutdown` completes, then lets open requests finish for up to
@@ -217,10 +240,7 @@ pub async fn serve(
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             stats.rejected.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(async move {
-                let mut stream = stream;
-                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
-            });
+            tokio::spawn(refuse(stream));
             continue;
         };
         stats.accepted.fetch_add(1, Ordering::Relaxed);
@@ -247,4 +267,88 @@ pub async fn serve(
         tracing::warn!("HTTP connections still open after the grace period; closing them");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{Body, Bytes};
+    use axum::http::Request;
+    use axum::routing::post;
+    use tower::ServiceExt;
+
+    fn limited(cfg: &ServerConfig) -> Router {
+        let routes = Router::new()
+            .route(
+                "/echo",
+                post(|body: Bytes| async move { body.len().to_string() }),
+            )
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            );
+        with_limits(routes, cfg)
+    }
+
+    async fn call(app: Router, req: Request<Body>) -> (StatusCode, String) {
+        let resp = app.oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn bodies_past_the_limit_get_413() {
+        let cfg = ServerConfig {
+            max_body_bytes: 1024,
+            ..ServerConfig::default()
+        };
+        let post = |n: usize| {
+            Request::post("/echo")
+                .header("content-length", n)
+                .body(Body::from(vec![b'x'; n]))
+                .unwrap()
+        };
+        assert_eq!(
+            call(limited(&cfg), post(1024)).await,
+            (StatusCode::OK, "1024".into())
+        );
+        assert_eq!(
+            call(limited(&cfg), post(1025)).await.0,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_handlers_get_408() {
+        let cfg = ServerConfig {
+            request_timeout_secs: 1,
+            ..ServerConfig::default()
+        };
+        let req = Request::get("/slow").body(Body::empty()).unwrap();
+        assert_eq!(
+            call(limited(&cfg), req).await.0,
+            StatusCode::REQUEST_TIMEOUT
+        );
+    }
+
+    #[test]
+    fn config_ranges_name_the_field() {
+        let bad = ServerConfig {
+            max_connections: 0,
+            ..ServerConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "max_connections");
+        let bad = ServerConfig {
+            listen: "localhost".into(),
+            ..ServerConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "listen");
+        assert!(ServerConfig::default().validate().is_ok());
+    }
 }
