@@ -4,14 +4,14 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use sitepulse::config::Config;
-use sitepulse::demo::{DemoConfig, DemoWriter};
+use sitepulse::demo::{DemoConfig, DemoWriter, SAMPLES, write_samples};
 use sitepulse::run::{Live, LiveState};
 use sitepulse::serve::{self, AppState};
 use sitepulse_pipeline::FormatChoice;
@@ -68,16 +68,14 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
     let writer = match &opts.demo {
         Some(dir) => {
             demo_config(&mut cfg, dir);
-            let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
-            if !dir.exists() && samples.is_dir() {
-                copy_dir(&samples, dir).with_context(|| {
-                    format!(
-                        "copying the sample logs {} to {}",
-                        samples.display(),
-                        dir.display()
-                    )
+            if !dir.exists() {
+                write_samples(dir).with_context(|| {
+                    format!("writing the bundled sample logs to {}", dir.display())
                 })?;
-                tracing::info!(samples = %samples.display(), "demo: the bundled sample logs are read first");
+                tracing::info!(
+                    files = SAMPLES.len(),
+                    "demo: the bundled sample logs are read first"
+                );
             }
             let w = DemoWriter::start(DemoConfig {
                 dir: dir.clone(),
@@ -145,21 +143,6 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
         w.stop().context("demo writer")?;
     }
     Ok(code)
-}
-
-/// Copies a directory tree (the bundled samples) into `to`.
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -153,3 +153,40 @@ fn config_errors_name_file_line_and_field() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn demo_runs_from_a_copy_of_the_binary_with_its_samples_embedded() {
+    let d = tmpdir("run", "demo");
+    // A copy far from the build tree: nothing may be found through the
+    // source path the binary was built from.
+    let bin = d.join("sitepulse-copy");
+    std::fs::copy(BIN, &bin).unwrap();
+    let demo = d.join("demo");
+    let mut c = Collector::start(
+        bin.to_str().unwrap(),
+        &[
+            Path::new("--demo"),
+            &demo,
+            Path::new("--listen"),
+            Path::new("127.0.0.1:0"),
+        ],
+        &d.join("demo.log"),
+    );
+    let sample_lines: usize = sitepulse::demo::SAMPLES
+        .iter()
+        .map(|(_, b)| b.iter().filter(|&&c| c == b'\n').count())
+        .sum();
+    for (rel, bytes) in sitepulse::demo::SAMPLES {
+        assert_eq!(&std::fs::read(demo.join(rel)).unwrap()[..], *bytes, "{rel}");
+    }
+    // Every sample line is read, and the live writer adds more.
+    wait_for("the samples and live lines", WAIT, || {
+        json(c.port, "/api/v1/status")["lines"]
+            .as_u64()
+            .is_some_and(|n| n > sample_lines as u64)
+    });
+    let sites = json(c.port, "/api/v1/sites");
+    assert!(sites["sites"].as_array().unwrap().len() > 5, "{sites}");
+    c.sigterm(GRACE).unwrap();
+    let _ = std::fs::remove_dir_all(&d);
+}
