@@ -22,7 +22,8 @@ pub struct JoinStats {
 /// Collects one open record at a time: a line that starts a record closes
 /// the open one (emitting it) and opens the next; other lines are appended.
 /// The caller decides what starts a record (for a log file,
-/// [`crate::parse::starts_record`]), so the joiner knows no format.
+/// the format's `RecordStart`, from `parse::record_start`), so the joiner
+/// knows no format.
 ///
 /// Once a record reaches `max_line_bytes` it is cut there, flagged
 /// `truncated`, and kept open: further continuation lines are dropped

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Ingest with and without readers: `sitepulse run` reads a Traefik CLF file
+# of LINES lines (500 sites) while CLIENTS keep-alive clients poll
+# /api/v1/sites and /metrics in a loop (wrk), against the same run with no
+# clients. Readers load immutable snapshots and never touch the pipeline,
+# so the only cost they can put on ingest is CPU.
+#
+#   cargo build --release -p sitepulse -p sitepulse-benches
+#   apt-get install -y wrk
+#   benches/live/readers.sh [LINES] [CLIENTS] [REPS]    # default 5000000 200 3
+#
+# Two placements, each REPS times, alternating without / with clients:
+#   pinned:   ingest threads (sitepulse-tail, sitepulse-pipeline) on CPU 0,
+#             HTTP threads and wrk on CPU 1: what readers cost ingest through
+#             shared state (locks, cache lines), with CPU set aside for
+#             each, as on a node whose cores are not all busy;
+#   shared:   no pinning: on a 2-core machine wrk and the HTTP threads also
+#             take CPU from ingest, so this mostly measures CPU sharing.
+# Per run: lines/s (file moved into the tailed directory → last line
+# counted), CPU µs per line of the two ingest threads, requests/s served.
+# SITEPULSE_BIN=path compares another build (the one before snapshots).
+source "$(dirname "$0")/common.sh"
+LINES=${1:-5000000}
+CLIENTS=${2:-200}
+REPS=${3:-3}
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install -y wrk)" >&2; exit 1; }
+DIR=$(mktemp -d /tmp/sitepulse-readers.XXXXXX)
+PID=; WPID=
+trap 'kill $PID $WPID 2>/dev/null || true; rm -rf "$DIR"' EXIT
+"$GEN" --format traefik_clf --lines "$LINES" --out "$DIR/corpus.log" >/dev/null 2>&1
+cat "$DIR/corpus.log" >/dev/null
+cat >"$DIR/poll.lua" <<'LUA'
+local paths = { "/api/v1/sites", "/metrics" }
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[i % 2 + 1])
+end
+LUA
+echo "corpus: $LINES lines, $(($(stat -c %s "$DIR/corpus.log") / 1048576)) MiB; clients: $CLIENTS; bin: $BIN; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# CPU seconds of the threads whose name starts with $2, in process $1.
+thread_cpu() {
+    local total=0 t
+    for t in /proc/"$1"/task/*; do
+        if [[ $(cat "$t/comm" 2>/dev/null) == "$2"* ]]; then
+            total=$(awk -v t="$TICKS" -v a="$total" '{ printf "%.3f", a + ($14 + $15) / t }' "$t/stat")
+        fi
+    done
+    echo "$total"
+}
+
+# Pins the ingest threads to CPU 0 and every other thread to CPU 1.
+pin() {
+    local t name
+    for t in /proc/"$1"/task/*; do
+        name=$(cat "$t/comm")
+        if [[ $name == sitepulse-tail* || $name == sitepulse-pipel* ]]; then
+            taskset -p -c 0 "${t##*/}" >/dev/null
+        else
+            taskset -p -c 1 "${t##*/}" >/dev/null
+        fi
+    done
+}
+
+one() { # placement clients
+    local place=$1 clients=$2 run="$DIR/run"
+    rm -rf "$run"; mkdir -p "$run/logs"
+    write_config "$run" "$run/logs/*.log" ""
+    start_run "$run/config.yaml" "$run/err"
+    local port
+    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$run/err" | head -1 | sed 's/.*://')
+    local wrap=()
+    if [ "$place" = pinned ]; then
+        pin "$PID"
+        wrap=(taskset -c 1)
+    fi
+    if [ "$clients" -gt 0 ]; then
+        "${wrap[@]}" wrk -t 2 -c "$clients" -d 3600s -s "$DIR/poll.lua" "http://127.0.0.1:$port" >"$run/wrk.out" 2>&1 &
+        WPID=$!
+        sleep 1 # all connections open and polling before the file arrives
+    fi
+    local c0 r0 t0 t1
+    c0=$(thread_cpu "$PID" sitepulse-tail); r0=$(thread_cpu "$PID" sitepulse-pipel)
+    cp --reflink=auto "$DIR/corpus.log" "$run/corpus.tmp"
+    t0=$(date +%s.%N)
+    mv "$run/corpus.tmp" "$run/logs/access.log"
+    while :; do
+        n=$(curl -s "http://127.0.0.1:$port/api/v1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["lines"])' 2>/dev/null || echo 0)
+        [ "$n" -ge "$LINES" ] && break
+        sleep 0.05
+    done
+    t1=$(date +%s.%N)
+    local c1 r1 rps="-"
+    c1=$(thread_cpu "$PID" sitepulse-tail); r1=$(thread_cpu "$PID" sitepulse-pipel)
+    if [ -n "$WPID" ]; then
+        kill -INT "$WPID"; wait "$WPID" || true; WPID=
+        rps=$(awk '/Requests\/sec/ { print $2 }' "$run/wrk.out")
+    fi
+    stop_run
+    python3 - "$place" "$clients" "$LINES" "$t0" "$t1" "$c0" "$c1" "$r0" "$r1" "$rps" <<'PY'
+import sys
+place, clients, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+t0, t1, c0, c1, r0, r1 = map(float, sys.argv[4:10])
+rps = sys.argv[10]
+wall = t1 - t0
+cpu = (c1 - c0) + (r1 - r0)
+print(f"{place:7} clients={clients:<4} {n / wall / 1e6:5.2f} M lines/s ({wall:5.2f} s)  "
+      f"ingest {cpu * 1e6 / n:5.3f} CPU us/line  readers {rps} req/s")
+PY
+}
+
+for place in pinned shared; do
+    for _ in $(seq "$REPS"); do
+        one "$place" 0
+        one "$place" "$CLIENTS"
+    done
+done
