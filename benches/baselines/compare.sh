@@ -3,6 +3,8 @@
 # sitepulse replay, and mtail (Debian's package) doing the same per-site job.
 # CPU seconds (user+sys) and peak RSS from /usr/bin/time, per line.
 #   benches/baselines/compare.sh [LINES]      (default 1000000; needs: apt-get install -y mtail time)
+# SITEPULSE_BASE=path/to/an/older/sitepulse adds that build's replay, measured
+# alternately with this one REPS times (default 1), for before/after figures.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 lines=${1:-1000000}
@@ -18,7 +20,12 @@ measure() {
 }
 uptime
 measure wc wc -l "$corpus"
-measure sitepulse target/release/sitepulse replay "$corpus"
+for _ in $(seq "${REPS:-1}"); do
+  if [ -n "${SITEPULSE_BASE:-}" ]; then
+    measure before "$SITEPULSE_BASE" replay "$corpus"
+  fi
+  measure sitepulse target/release/sitepulse replay "$corpus"
+done
 if command -v mtail >/dev/null; then
   progs=$(mktemp -d); cp benches/baselines/traefik_clf.mtail "$progs/"
   measure mtail mtail --one_shot --one_shot_format=prometheus --logtostderr --progs "$progs" --logs "$corpus"

@@ -18,7 +18,10 @@
 #             take CPU from ingest, so this mostly measures CPU sharing.
 # Per run: lines/s (file moved into the tailed directory → last line
 # counted), CPU µs per line of the two ingest threads, requests/s served.
-# SITEPULSE_BIN=path compares another build (the one before snapshots).
+# SITEPULSE_BIN=path compares another build (the one before snapshots);
+# READ_PATHS="/healthz" polls something that reads no state (a control:
+# what 200 busy clients cost ingest through the CPU, caches and kernel
+# alone); PLACES=pinned runs one placement.
 source "$(dirname "$0")/common.sh"
 LINES=${1:-5000000}
 CLIENTS=${2:-200}
@@ -29,15 +32,13 @@ PID=; WPID=
 trap 'kill $PID $WPID 2>/dev/null || true; rm -rf "$DIR"' EXIT
 "$GEN" --format traefik_clf --lines "$LINES" --out "$DIR/corpus.log" >/dev/null 2>&1
 cat "$DIR/corpus.log" >/dev/null
-cat >"$DIR/poll.lua" <<'LUA'
-local paths = { "/api/v1/sites", "/metrics" }
-local i = 0
-request = function()
-  i = i + 1
-  return wrk.format("GET", paths[i % 2 + 1])
-end
-LUA
-echo "corpus: $LINES lines, $(($(stat -c %s "$DIR/corpus.log") / 1048576)) MiB; clients: $CLIENTS; bin: $BIN; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+PATHS=${READ_PATHS:-/api/v1/sites /metrics}
+{
+    printf 'local paths = {'
+    for p in $PATHS; do printf ' "%s",' "$p"; done
+    printf ' }\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format("GET", paths[i %% #paths + 1])\nend\n'
+} >"$DIR/poll.lua"
+echo "corpus: $LINES lines, $(($(stat -c %s "$DIR/corpus.log") / 1048576)) MiB; clients: $CLIENTS on $PATHS; bin: $BIN; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # CPU seconds of the threads whose name starts with $2, in process $1.
 thread_cpu() {
@@ -74,6 +75,9 @@ one() { # placement clients
     if [ "$place" = pinned ]; then
         pin "$PID"
         wrap=(taskset -c 1)
+        taskset -p -c 1 $$ >/dev/null # this shell, its sleeps and mv
+    else
+        taskset -p -c 0,1 $$ >/dev/null
     fi
     if [ "$clients" -gt 0 ]; then
         "${wrap[@]}" wrk -t 2 -c "$clients" -d 3600s -s "$DIR/poll.lua" "http://127.0.0.1:$port" >"$run/wrk.out" 2>&1 &
@@ -85,9 +89,11 @@ one() { # placement clients
     cp --reflink=auto "$DIR/corpus.log" "$run/corpus.tmp"
     t0=$(date +%s.%N)
     mv "$run/corpus.tmp" "$run/logs/access.log"
+    # The poll itself is a reader too: cheap (no interpreter), and in the
+    # pinned placement on the readers' CPU.
     while :; do
-        n=$(curl -s "http://127.0.0.1:$port/api/v1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["lines"])' 2>/dev/null || echo 0)
-        [ "$n" -ge "$LINES" ] && break
+        n=$("${wrap[@]}" curl -s "http://127.0.0.1:$port/api/v1/status" | grep -o '"lines":[0-9]*' | head -1 | cut -d: -f2)
+        [ "${n:-0}" -ge "$LINES" ] && break
         sleep 0.05
     done
     t1=$(date +%s.%N)
@@ -110,9 +116,29 @@ print(f"{place:7} clients={clients:<4} {n / wall / 1e6:5.2f} M lines/s ({wall:5.
 PY
 }
 
-for place in pinned shared; do
+for place in ${PLACES:-pinned shared}; do
     for _ in $(seq "$REPS"); do
         one "$place" 0
         one "$place" "$CLIENTS"
     done
-done
+done | tee "$DIR/results"
+# Medians per placement: the machine is shared and noisy.
+python3 - "$DIR/results" <<'PY'
+import re, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"(\w+)\s+clients=(\d+)\s+([\d.]+) M lines/s .*ingest ([\d.]+) CPU", line)
+    if m:
+        runs.setdefault((m[1], int(m[2])), []).append((float(m[3]), float(m[4])))
+for place in dict.fromkeys(k[0] for k in runs):
+    base = runs.get((place, 0))
+    for (p, c), rs in runs.items():
+        if p != place or c == 0 or not base:
+            continue
+        b = statistics.median(r[0] for r in base)
+        l = statistics.median(r[0] for r in rs)
+        bc = statistics.median(r[1] for r in base)
+        lc = statistics.median(r[1] for r in rs)
+        print(f"median {place}: {b:.2f} -> {l:.2f} M lines/s with {c} clients ({(l / b - 1) * 100:+.1f}%), "
+              f"ingest {bc:.3f} -> {lc:.3f} CPU us/line ({(lc / bc - 1) * 100:+.1f}%)")
+PY

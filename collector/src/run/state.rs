@@ -150,6 +150,10 @@ impl LiveState {
         self.inner.tail_wanted.store(true, Ordering::Release);
     }
 
+    pub(crate) fn publish_wanted(&self) -> bool {
+        self.inner.publish_wanted.load(Ordering::Acquire)
+    }
+
     pub(crate) fn take_publish_wanted(&self) -> bool {
         self.inner.publish_wanted.swap(false, Ordering::AcqRel)
     }

@@ -29,6 +29,9 @@ use super::tap::TapObserver;
 /// published.
 pub(crate) const TICK: Duration = Duration::from_secs(1);
 
+/// Shortest gap between two publications asked for by readers.
+const MIN_PUBLISH_GAP: Duration = Duration::from_millis(100);
+
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -158,10 +161,13 @@ impl Worker {
     pub(crate) fn run(&mut self, rx: &Receiver<Msg>) {
         let mut next_tick = Instant::now() + TICK;
         let mut next_save = Instant::now() + self.interval;
+        let mut last_publish = Instant::now();
         loop {
-            let wait = next_tick
-                .min(next_save)
-                .saturating_duration_since(Instant::now());
+            let mut deadline = next_tick.min(next_save);
+            if self.shared.publish_wanted() {
+                deadline = deadline.min(last_publish + MIN_PUBLISH_GAP);
+            }
+            let wait = deadline.saturating_duration_since(Instant::now());
             let mut done = false;
             match rx.recv_timeout(wait) {
                 Ok(msg) => {
@@ -191,8 +197,12 @@ impl Worker {
                 next_tick = now + TICK;
                 self.core.pipeline.tick(unix_now());
                 self.publish();
-            } else if self.shared.take_publish_wanted() {
+                last_publish = now;
+            } else if now >= last_publish + MIN_PUBLISH_GAP && self.shared.take_publish_wanted() {
+                // On demand, but not more often than this however many
+                // readers ask: a snapshot costs a window merge per site.
                 self.publish();
+                last_publish = now;
             }
             if now >= next_save {
                 next_save = now + self.interval;
