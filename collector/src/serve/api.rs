@@ -27,9 +27,9 @@ use crate::run::{LiveState, SourceCounts};
 pub struct RenderCache {
     /// `/api/v1/sites`, with the snapshot `seq` it was rendered from.
     pub sites: ArcSwapOption<(u64, Bytes)>,
-    /// `/metrics` without the HTTP counters, with the (published, tail)
-    /// `seq`s it was rendered from.
-    pub metrics: ArcSwapOption<((u64, u64), String)>,
+    /// `/metrics`, with the (published, tail) `seq`s and the tenth of a
+    /// second it was rendered in.
+    pub metrics: ArcSwapOption<((u64, u64, u64), String)>,
 }
 
 /// One window of one site.

@@ -140,14 +140,18 @@ pub struct AppState {
     pub http: Arc<HttpStats>,
     /// Rendered `/metrics` and `/api/v1/sites` bodies, per snapshot.
     pub cache: Arc<api::RenderCache>,
+    /// What `/metrics` encodes.
+    pub registry: Arc<prometheus_client::registry::Registry>,
 }
 
 impl AppState {
     /// State over a running collector.
     pub fn new(live: LiveState) -> Self {
+        let http = Arc::<HttpStats>::default();
         AppState {
+            registry: Arc::new(metrics::registry(live.clone(), Arc::clone(&http))),
             live,
-            http: Arc::default(),
+            http,
             cache: Arc::default(),
         }
     }
