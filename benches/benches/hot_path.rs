@@ -128,9 +128,26 @@ fn parse_only(c: &mut Criterion) {
     g.finish();
 }
 
+/// What the pipeline thread pays once a tick (and per on-demand refresh)
+/// so readers never touch the pipeline: every site's 1m and 5m windows
+/// reduced to a snapshot.
+fn snapshot(c: &mut Criterion) {
+    let (input, stats) = corpus(Format::TraefikClf, Framing::None);
+    let p = checked_pipeline(&input, &stats, "snapshot");
+    let snap = p.snapshot();
+    assert_eq!(snap.sites.len(), p.labeler().sites().len());
+    let busy = snap
+        .sites
+        .iter()
+        .filter(|s| s.windows[1].requests() > 0)
+        .count();
+    assert!(busy >= 400, "{busy} sites with requests in the 5m window");
+    c.bench_function("snapshot/500_sites", |b| b.iter(|| black_box(p.snapshot())));
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = parse_only, pipeline
+    targets = parse_only, pipeline, snapshot
 }
 criterion_main!(benches);
