@@ -102,6 +102,8 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
     let state = live.state().clone();
     let server = cfg.server.clone();
     let demo = writer.is_some();
+    let signalled = std::sync::Arc::new(std::sync::OnceLock::<std::time::Instant>::new());
+    let on_signal = std::sync::Arc::clone(&signalled);
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -115,12 +117,22 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
         let app = AppState::new(state);
         let http = std::sync::Arc::clone(&app.http);
         let router = serve::router(app, &server);
-        serve::serve(listener, router, &server, http, shutdown_signal())
+        let shutdown = async move {
+            shutdown_signal().await;
+            let _ = on_signal.set(std::time::Instant::now());
+        };
+        serve::serve(listener, router, &server, http, shutdown)
             .await
             .context("serving HTTP")
     })?;
+    // Requests still running after serve's drain (half the grace) are
+    // dropped with the runtime.
+    rt.shutdown_timeout(Duration::from_millis(100));
     tracing::info!("stopping: finishing in-flight batches and writing the checkpoint");
-    let grace = Duration::from_secs(cfg.server.shutdown_grace_secs);
+    // One grace period from the signal for everything: what the HTTP drain
+    // left of it goes to the checkpoint.
+    let grace = Duration::from_secs(cfg.server.shutdown_grace_secs)
+        .saturating_sub(signalled.get().map_or(Duration::ZERO, |t| t.elapsed()));
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         live.stop();
@@ -133,8 +145,8 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
         }
         Err(_) => {
             tracing::error!(
-                "shutdown did not finish within {} s; exiting anyway",
-                grace.as_secs()
+                "shutdown did not finish within server.shutdown_grace_secs ({} s); exiting anyway",
+                cfg.server.shutdown_grace_secs
             );
             ExitCode::from(1)
         }

@@ -74,7 +74,7 @@ fn five_hundred_half_open_connections_do_not_stop_requests_ingest_or_checkpoints
     let d = tmpdir("http", "halfopen");
     let log = d.join("logs/access.log");
     append(&log, &lines_of(100));
-    let cfg = config(&d, "  header_read_timeout_secs: 3\n");
+    let cfg = config(&d, "  header_read_timeout_secs: 15\n");
     let mut c = Collector::start(BIN, &[Path::new("--config"), &cfg], &d.join("run.log"));
     let port = c.port;
     wait_for("the first 100 lines", WAIT, || {
@@ -114,20 +114,23 @@ fn five_hundred_half_open_connections_do_not_stop_requests_ingest_or_checkpoints
     assert_eq!(sites["sites"][0]["site"], "shop-example-com", "{sites}");
     assert_eq!(sites["sites"][0]["5m"]["requests"], 1100, "{sites}");
     assert!(
-        t0.elapsed() < Duration::from_secs(3),
+        t0.elapsed() < Duration::from_secs(14),
         "the checks above outlived the header timeout ({:?}): the test proves less than it says",
         t0.elapsed()
     );
 
     // After the header-read timeout the server has closed all of them.
     for mut s in idle {
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut buf = [0u8; 512];
-        // EOF, or whatever error answer hyper sends before closing.
+        // EOF (or a reset), possibly after an error answer: never a wait
+        // that runs out.
         loop {
             match s.read(&mut buf) {
-                Ok(0) | Err(_) => break,
+                Ok(0) => break,
                 Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("a half-open connection was not closed: {e}"),
             }
         }
     }
@@ -147,12 +150,15 @@ fn five_hundred_half_open_connections_do_not_stop_requests_ingest_or_checkpoints
 fn past_the_connection_cap_new_connections_get_503_then_service_resumes() {
     let d = tmpdir("http", "cap");
     append(&d.join("logs/access.log"), &lines_of(10));
-    let cfg = config(&d, "  max_connections: 20\n  header_read_timeout_secs: 1\n");
+    let cfg = config(&d, "  max_connections: 20\n  header_read_timeout_secs: 5\n");
     let mut c = Collector::start(BIN, &[Path::new("--config"), &cfg], &d.join("run.log"));
     let port = c.port;
-    wait_for("ready", WAIT, || get(port, "/readyz").is_ok());
-    // The test's pooled keep-alive connection holds one of the 20 slots.
-    let idle = half_open(port, 19);
+    // Raw connections only (`Connection: close`): no pooled client
+    // connection holds a slot.
+    wait_for("ready", WAIT, || {
+        fresh_get(port, "/readyz").starts_with("HTTP/1.1 200")
+    });
+    let idle = half_open(port, 20);
     // Give the server time to accept all of them.
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
@@ -161,7 +167,7 @@ fn past_the_connection_cap_new_connections_get_503_then_service_resumes() {
         answer.starts_with("HTTP/1.1 503") && answer.ends_with("too many connections\n"),
         "{answer}"
     );
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(started.elapsed() < Duration::from_secs(4));
     // The header timeout frees the slots; service resumes.
     wait_for("a slot after the header timeout", WAIT, || {
         fresh_get(port, "/healthz").starts_with("HTTP/1.1 200")

@@ -177,7 +177,9 @@ fn demo_runs_from_a_copy_of_the_binary_with_its_samples_embedded() {
         .map(|(_, b)| b.iter().filter(|&&c| c == b'\n').count())
         .sum();
     for (rel, bytes) in sitepulse::demo::SAMPLES {
-        assert_eq!(&std::fs::read(demo.join(rel)).unwrap()[..], *bytes, "{rel}");
+        // The live writer appends to some of them (wordpress/debug.log).
+        let on_disk = std::fs::read(demo.join(rel)).unwrap();
+        assert!(on_disk.starts_with(bytes), "{rel}");
     }
     // Every sample line is read, and the live writer adds more.
     wait_for("the samples and live lines", WAIT, || {

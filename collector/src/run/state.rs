@@ -85,6 +85,14 @@ struct Inner {
     checkpoint_path: PathBuf,
 }
 
+/// Older than this, the pipeline thread's snapshot means it stopped (it
+/// publishes every second).
+const STALE_PUBLISHED: Duration = Duration::from_secs(10);
+
+/// Older than this, the reader's snapshot means it stopped (it publishes
+/// every 10 s, or sooner when asked).
+const STALE_TAIL: Duration = Duration::from_secs(60);
+
 /// How long a reader that asked for a fresh snapshot waits for it.
 const FRESH_WAIT: Duration = Duration::from_millis(500);
 
@@ -182,8 +190,17 @@ impl LiveState {
         if tail.stats.fd_exhausted {
             return Err("out of file descriptors: files cannot be opened".into());
         }
-        if let Some(e) = &self.published().ingest.checkpoint_error {
+        let published = self.published();
+        if let Some(e) = &published.ingest.checkpoint_error {
             return Err(format!("checkpoint saves are failing: {e}"));
+        }
+        // A thread that stopped publishing (a panic) leaves frozen numbers.
+        let age = |t: Option<SystemTime>| t.and_then(|t| t.elapsed().ok());
+        if let Some(a) = age(published.taken).filter(|a| *a > STALE_PUBLISHED) {
+            return Err(format!("no per-site snapshot for {} s", a.as_secs()));
+        }
+        if let Some(a) = age(tail.taken).filter(|a| *a > STALE_TAIL) {
+            return Err(format!("the reader has not reported for {} s", a.as_secs()));
         }
         Ok(())
     }
@@ -213,6 +230,11 @@ mod tests {
             ..Published::default()
         });
         assert!(st.readiness().unwrap_err().contains("No space left"));
+        st.publish(Published {
+            taken: Some(SystemTime::now() - Duration::from_secs(30)),
+            ..Published::default()
+        });
+        assert!(st.readiness().unwrap_err().contains("no per-site snapshot"));
         st.publish(Published::default());
         let stats = TailStats {
             fd_exhausted: true,

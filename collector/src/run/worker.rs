@@ -196,6 +196,8 @@ impl Worker {
             if now >= next_tick {
                 next_tick = now + TICK;
                 self.core.pipeline.tick(unix_now());
+                // This publication also answers any reader that asked.
+                self.shared.take_publish_wanted();
                 self.publish();
                 last_publish = now;
             } else if now >= last_publish + MIN_PUBLISH_GAP && self.shared.take_publish_wanted() {

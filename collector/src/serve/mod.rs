@@ -45,8 +45,9 @@ pub struct ServerConfig {
     /// `/metrics`, `/healthz`, `/readyz`); loopback unless set otherwise.
     /// Port 0 picks a free one.
     pub listen: String,
-    /// After SIGTERM/SIGINT: how long to finish in-flight batches and
-    /// write checkpoints before exiting anyway.
+    /// After SIGTERM/SIGINT: how long everything may take before the
+    /// process exits anyway. Open HTTP requests get up to half of it;
+    /// in-flight batches and the checkpoint get the rest.
     pub shutdown_grace_secs: u64,
     /// Open connections at most; past it new ones get `503` and are
     /// closed.
@@ -192,6 +193,32 @@ async fn readyz(State(st): State<AppState>) -> (StatusCode, String) {
     }
 }
 
+/// Refused connections being answered at once; past this they are closed
+/// without an answer.
+const MAX_REFUSING: usize = 64;
+
+/// A connection's slot under the cap, counted in `open` while held.
+struct Open {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    stats: Arc<HttpStats>,
+}
+
+impl Open {
+    fn new(permit: tokio::sync::OwnedSemaphorePermit, stats: Arc<HttpStats>) -> Self {
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        Open {
+            _permit: permit,
+            stats,
+        }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.stats.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// What a connection past the cap gets before it is closed.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
 retry-after: 1\r\nconnection: close\r\ncontent-length: 21\r\n\r\ntoo many connections\n";
@@ -212,7 +239,7 @@ async fn refuse(mut stream: tokio::net::TcpStream) {
 }
 
 /// Serves `app` on `listener` under `cfg`'s connection limits until
-/// `shutdown` completes, then lets open requests finish for up to
+/// `shutdown` completes, then lets open requests finish for up to half of
 /// `shutdown_grace_secs`.
 ///
 /// # Errors
@@ -226,6 +253,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(cfg.max_connections));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSING));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let header_timeout = Duration::from_secs(cfg.header_read_timeout_secs);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -244,31 +272,42 @@ pub async fn serve(
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             stats.rejected.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(refuse(stream));
+            // A flood past the cap gets a few polite answers; the rest are
+            // closed at once, so refusals cannot pile up either.
+            if let Ok(slot) = Arc::clone(&refusals).try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(stream).await;
+                    drop(slot);
+                });
+            }
             continue;
         };
         stats.accepted.fetch_add(1, Ordering::Relaxed);
-        stats.open.fetch_add(1, Ordering::Relaxed);
+        let open = Open::new(permit, Arc::clone(&stats));
         let svc = hyper_util::service::TowerToHyperService::new(app.clone());
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .serve_connection(TokioIo::new(stream), svc);
         let conn = graceful.watch(conn);
-        let stats = Arc::clone(&stats);
         tokio::spawn(async move {
             let _ = conn.await;
-            stats.open.fetch_sub(1, Ordering::Relaxed);
-            drop(permit);
+            // The slot goes back however the connection ended (a
+            // panicking handler included: `open` is dropped then too).
+            drop(open);
         });
     }
     drop(listener);
-    let grace = Duration::from_secs(cfg.shutdown_grace_secs);
-    if tokio::time::timeout(grace, graceful.shutdown())
+    // Half the grace period: the other half is the checkpoint's.
+    let drain = Duration::from_secs(cfg.shutdown_grace_secs) / 2;
+    if tokio::time::timeout(drain, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("HTTP connections still open after the grace period; closing them");
+        tracing::warn!(
+            "HTTP requests still running after {} ms; they are dropped",
+            drain.as_millis()
+        );
     }
     Ok(())
 }
