@@ -16,7 +16,6 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use sitepulse_pipeline::time::civil_from_days;
 
 /// Wall-clock Unix seconds.
 pub fn unix_now() -> i64 {
@@ -27,18 +26,7 @@ pub fn unix_now() -> i64 {
 
 /// A Unix time in CLF form: `22/Nov/2026:10:00:00 +0000`.
 pub fn clf_time(unix_secs: i64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (days, t) = (unix_secs.div_euclid(86_400), unix_secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(m as usize).saturating_sub(1) % 12],
-        t / 3600,
-        t / 60 % 60,
-        t % 60
-    )
+    sitepulse_pipeline::time::format_clf(unix_secs)
 }
 
 /// A Traefik common-format line for `site`'s router, dated now.

@@ -9,3 +9,11 @@ pub mod demo;
 pub mod report;
 pub mod run;
 pub mod serve;
+
+/// Wall-clock Unix seconds: the time the binary hands the pipeline (which
+/// reads no clock of its own).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

@@ -5,25 +5,18 @@ use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use sitepulse::config::Config;
-use sitepulse::report;
+use sitepulse::{report, unix_now};
 use sitepulse_pipeline::frame::Stream;
 use sitepulse_pipeline::label::SiteId;
 use sitepulse_pipeline::output::{self, write_record};
 use sitepulse_pipeline::record::Record;
 use sitepulse_pipeline::{FileReport, FormatChoice, NoObserver, Observer, Origin, Pipeline};
-
-/// Wall-clock seconds, the pipeline's idea of now.
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
 
 pub fn load_config(path: Option<&Path>, format: Option<FormatChoice>) -> Result<Config> {
     let mut cfg = match path {

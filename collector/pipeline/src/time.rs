@@ -253,6 +253,25 @@ pub fn format_rfc3339(ns: i64) -> String {
     )
 }
 
+/// English month abbreviations, as CLF and PHP write them.
+pub const MONTH_NAMES: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Formats Unix seconds as a CLF time in UTC (`22/Nov/2026:10:00:00
+/// +0000`), the inverse of [`parse_clf`] at second precision.
+pub fn format_clf(unix_secs: i64) -> String {
+    let (y, m, d) = civil_from_days(unix_secs.div_euclid(86_400));
+    let sod = unix_secs.rem_euclid(86_400);
+    format!(
+        "{d:02}/{}/{y:04}:{:02}:{:02}:{:02} +0000",
+        MONTH_NAMES[(m as usize + 11) % 12],
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
 /// Inverse of [`days_from_civil`].
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -315,6 +334,13 @@ mod tests {
         assert_eq!(parse_php(b"22-Nov-9999 10:00:00"), None);
         assert_eq!(parse_clf(b"22/Nov/9999:10:00:00 +0000"), None);
         assert_eq!(parse_rfc3339(b"9999-11-22T10:00:00.999999999Z"), None);
+    }
+
+    #[test]
+    fn clf_format_roundtrip() {
+        let s = format_clf(T);
+        assert_eq!(s, "22/Nov/2026:10:00:00 +0000");
+        assert_eq!(parse_clf(s.as_bytes()), Some(T * NS_PER_SEC));
     }
 
     #[test]

@@ -33,7 +33,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sitepulse_pipeline::time::civil_from_days;
+use sitepulse_pipeline::time::{MONTH_NAMES, civil_from_days, format_clf};
 
 mod samples;
 mod traffic;
@@ -338,22 +338,16 @@ struct Stamp {
 
 impl Stamp {
     fn now() -> Stamp {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Stamp::at(i64::try_from(secs).unwrap_or(0))
+        Stamp::at(crate::unix_now())
     }
 
     fn at(unix_secs: i64) -> Stamp {
-        const MONTHS: [&str; 12] = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
         let (y, m, d) = civil_from_days(unix_secs.div_euclid(86_400));
         let sod = unix_secs.rem_euclid(86_400);
         let (hh, mm, ss) = (sod / 3600, sod / 60 % 60, sod % 60);
-        let mon = MONTHS[(m as usize + 11) % 12];
+        let mon = MONTH_NAMES[(m as usize + 11) % 12];
         Stamp {
-            clf: format!("{d:02}/{mon}/{y:04}:{hh:02}:{mm:02}:{ss:02} +0000"),
+            clf: format_clf(unix_secs),
             php: format!("{d:02}-{mon}-{y:04} {hh:02}:{mm:02}:{ss:02}"),
         }
     }
@@ -380,11 +374,6 @@ mod tests {
         let d = std::env::temp_dir().join(format!("sitepulse-demo-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         d
-    }
-
-    fn unix_now() -> i64 {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        i64::try_from(d.as_secs()).unwrap()
     }
 
     /// A parsed record's fields the tests look at.
@@ -504,7 +493,7 @@ mod tests {
             .to_vec();
         fs::write(&access, &old).unwrap();
 
-        let before = unix_now();
+        let before = crate::unix_now();
         let cfg = DemoConfig {
             dir: dir.clone(),
             lines_per_sec: 2000,
@@ -515,7 +504,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1500));
         let written = w.lines_written();
         w.stop().unwrap();
-        let after = unix_now();
+        let after = crate::unix_now();
 
         let mut access_lines = lines(&access);
         assert_eq!(access_lines.remove(0), old[..old.len() - 1]);

@@ -5,7 +5,6 @@
 
 use std::io;
 
-use rand::distr::weighted::WeightedIndex;
 use rand::prelude::*;
 use rand::rngs::SmallRng;
 use rand_distr::{LogNormal, Poisson};
@@ -53,10 +52,15 @@ trait Draw: rand::Rng {
     where
         Self: Sized,
     {
-        match WeightedIndex::new(xs.iter().map(|&(_, w)| w)) {
-            Ok(d) => xs[d.sample(self)].0,
-            Err(_) => xs[0].0,
+        let total: u64 = xs.iter().map(|&(_, w)| u64::from(w)).sum();
+        let mut r = self.below(total);
+        for &(x, w) in xs {
+            if r < u64::from(w) {
+                return x;
+            }
+            r -= u64::from(w);
         }
+        xs[xs.len() - 1].0
     }
 
     /// Log-normal with the given median.

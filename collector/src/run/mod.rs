@@ -103,7 +103,7 @@ impl Live {
             })?),
             None => None,
         };
-        let now = worker::unix_now();
+        let now = crate::unix_now();
         let mut pipeline = Pipeline::new(&cfg.pipeline(), now)?;
         pipeline.tick(now);
         let stop = Arc::new(AtomicBool::new(false));

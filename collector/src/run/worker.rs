@@ -32,12 +32,6 @@ pub(crate) const TICK: Duration = Duration::from_secs(1);
 /// Shortest gap between two publications asked for by readers.
 const MIN_PUBLISH_GAP: Duration = Duration::from_millis(100);
 
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// The key a checkpoint entry records: only when it differs from the
 /// file's own inode (a rotated copy).
 fn copy_key(id: &FileId, key: (u64, u64)) -> Option<(u64, u64)> {
@@ -195,7 +189,7 @@ impl Worker {
             let now = Instant::now();
             if now >= next_tick {
                 next_tick = now + TICK;
-                self.core.pipeline.tick(unix_now());
+                self.core.pipeline.tick(crate::unix_now());
                 // This publication also answers any reader that asked.
                 self.shared.take_publish_wanted();
                 self.publish();
