@@ -1,6 +1,8 @@
 //! `sitepulse run`: starts the collector threads and the HTTP endpoints,
 //! and stops gracefully on SIGTERM / SIGINT (finish what was read, write
-//! the checkpoint, exit 0 within `server.shutdown_grace_secs`).
+//! the checkpoint, exit 0 within `server.shutdown_grace_secs`). A stop
+//! that could not write the checkpoint (or ran out of time) exits 1 with
+//! the cause logged; a start that fails exits 2.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -135,13 +137,19 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
         .saturating_sub(signalled.get().map_or(Duration::ZERO, |t| t.elapsed()));
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        live.stop();
-        let _ = tx.send(());
+        let _ = tx.send(live.stop());
     });
     let code = match rx.recv_timeout(grace) {
-        Ok(()) => {
+        Ok(Ok(())) => {
             tracing::info!("checkpoint written; bye");
             ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            tracing::error!(
+                "{:#}; a restart reads again what came after the last good checkpoint",
+                anyhow::Error::new(e)
+            );
+            ExitCode::from(1)
         }
         Err(_) => {
             tracing::error!(

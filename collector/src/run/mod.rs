@@ -25,8 +25,8 @@ use crate::config::Config;
 use batch::{Batch, Batcher, Msg};
 pub use state::{IngestSnapshot, LiveState, Published, TailSnapshot};
 use tap::{Tap, TapObserver};
-pub use worker::SourceCounts;
 use worker::{Core, TICK, Worker};
+pub use worker::{SaveError, SourceCounts};
 
 /// The collector cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -45,13 +45,25 @@ pub enum LiveError {
     Io { what: String, source: io::Error },
 }
 
+/// The collector did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    /// The last checkpoint save failed: a restart re-reads what was
+    /// delivered since the last good one.
+    #[error("the final checkpoint save failed")]
+    Save(#[source] SaveError),
+    /// A thread panicked (the pipeline thread's final save did not run).
+    #[error("the {0} thread panicked")]
+    Panicked(&'static str),
+}
+
 /// A running collector.
 #[derive(Debug)]
 pub struct Live {
     state: LiveState,
     stop: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
-    worker: Option<JoinHandle<()>>,
+    worker: Option<JoinHandle<Result<(), SaveError>>>,
 }
 
 /// Where `auto` puts checkpoints: `/var/lib/sitepulse` when it can be
@@ -94,7 +106,13 @@ impl Live {
                 source,
             })?;
         }
-        let checkpoints = Checkpoints::load(&checkpoint_path)?;
+        let (checkpoints, opened) = Checkpoints::open(&checkpoint_path)?;
+        if let Some(tmp) = &opened.stale_tmp_removed {
+            tracing::info!(
+                path = %tmp.display(),
+                "removed the temporary file of a checkpoint save that was interrupted"
+            );
+        }
         let tailer = Tailer::new(&cfg.tail, checkpoints.clone())?;
         let tap = match tap {
             Some(p) => Some(Tap::open(p).map_err(|source| LiveError::Io {
@@ -156,6 +174,7 @@ impl Live {
                             closed: BTreeMap::new(),
                             checkpoint_saved: None,
                             checkpoint_saves: 0,
+                            checkpoint_failures: 0,
                             checkpoint_error: None,
                             tap_errors: 0,
                         },
@@ -168,7 +187,7 @@ impl Live {
                         forget_secs,
                         urgent: false,
                     };
-                    w.run(&rx);
+                    w.run(&rx)
                 })
                 .map_err(|source| LiveError::Io {
                     what: "starting the pipeline thread".into(),
@@ -190,24 +209,36 @@ impl Live {
 
     /// Stops reading, lets the pipeline thread finish what was read, and
     /// saves the checkpoint. Returns once both threads are done.
-    pub fn stop(mut self) {
-        self.shutdown();
+    ///
+    /// # Errors
+    /// [`StopError`] when the final checkpoint save failed or a thread
+    /// panicked: the checkpoint on disk may be behind what was delivered.
+    pub fn stop(mut self) -> Result<(), StopError> {
+        self.shutdown()
     }
 
-    fn shutdown(&mut self) {
+    fn shutdown(&mut self) -> Result<(), StopError> {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
+        let reader = self.reader.take().map(JoinHandle::join);
+        let worker = self.worker.take().map(JoinHandle::join);
+        // The pipeline thread's outcome first: it owns the checkpoint.
+        match worker {
+            Some(Err(_)) => return Err(StopError::Panicked("pipeline")),
+            Some(Ok(Err(e))) => return Err(StopError::Save(e)),
+            _ => {}
         }
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
+        match reader {
+            Some(Err(_)) => Err(StopError::Panicked("reader")),
+            _ => Ok(()),
         }
     }
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
-        self.shutdown();
+        // Already stopped by `stop`, or dropped on an error path where a
+        // second error would only hide the first.
+        let _ = self.shutdown();
     }
 }
 

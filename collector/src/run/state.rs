@@ -32,6 +32,8 @@ pub struct IngestSnapshot {
     pub checkpoint_saved: Option<SystemTime>,
     /// Checkpoint saves so far.
     pub checkpoint_saves: u64,
+    /// Checkpoint saves that failed so far (each retry counts).
+    pub checkpoint_failures: u64,
     /// The last checkpoint save's error, while saves fail.
     pub checkpoint_error: Option<String>,
     /// Tap write errors.

@@ -10,16 +10,23 @@
 //! the lines past the last checkpoint are read again, each with the same
 //! dedup key (file identity and end offset). A graceful stop saves the
 //! checkpoint at exactly what was delivered, so a restart re-reads nothing.
+//!
+//! A failing save is retried every interval; readers see it (the error,
+//! a failure count) and the log says it once per change of error and
+//! once on recovery. The final save's error is returned to whoever stops
+//! the collector, so a stop that lost the checkpoint does not pass for a
+//! clean one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
+use std::io;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant, SystemTime};
 
 use sitepulse_pipeline::frame::RawLine;
 use sitepulse_pipeline::{FileFeed, FileReport, FormatChoice, Pipeline};
-use sitepulse_tail::{Checkpoints, FileId, StreamId};
+use sitepulse_tail::{CheckpointError, Checkpoints, FileId, StreamId};
 
 use super::batch::{Batch, Msg, SNIFF_BYTES, head_hash};
 use super::state::{IngestSnapshot, LiveState, Published};
@@ -36,6 +43,18 @@ const MIN_PUBLISH_GAP: Duration = Duration::from_millis(100);
 /// file's own inode (a rotated copy).
 fn copy_key(id: &FileId, key: (u64, u64)) -> Option<(u64, u64)> {
     (key != (id.dev, id.ino)).then_some(key)
+}
+
+/// A checkpoint save that did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// The tap could not be made durable, so the checkpoint was not moved
+    /// past records it may have lost.
+    #[error("tap: {0}")]
+    Tap(#[source] io::Error),
+    /// Writing the checkpoint file failed.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 /// Per-format counters for self-metrics (as `/api/v1/status` shows them).
@@ -103,6 +122,7 @@ pub(crate) struct Core {
     pub(crate) closed: BTreeMap<&'static str, SourceCounts>,
     pub(crate) checkpoint_saved: Option<SystemTime>,
     pub(crate) checkpoint_saves: u64,
+    pub(crate) checkpoint_failures: u64,
     pub(crate) checkpoint_error: Option<String>,
     pub(crate) tap_errors: u64,
 }
@@ -132,6 +152,7 @@ impl Core {
                 .collect(),
             checkpoint_saved: self.checkpoint_saved,
             checkpoint_saves: self.checkpoint_saves,
+            checkpoint_failures: self.checkpoint_failures,
             checkpoint_error: self.checkpoint_error.clone(),
             tap_errors: self.tap_errors,
         }
@@ -152,7 +173,13 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    pub(crate) fn run(&mut self, rx: &Receiver<Msg>) {
+    /// Runs until the reader is done, then saves the checkpoint a last
+    /// time and publishes.
+    ///
+    /// # Errors
+    /// The final save's [`SaveError`]: the checkpoint on disk is older than
+    /// what was delivered.
+    pub(crate) fn run(&mut self, rx: &Receiver<Msg>) -> Result<(), SaveError> {
         let mut next_tick = Instant::now() + TICK;
         let mut next_save = Instant::now() + self.interval;
         let mut last_publish = Instant::now();
@@ -183,8 +210,10 @@ impl Worker {
             if done {
                 break;
             }
+            // A failing save is recorded for readers and retried; only the
+            // final one's error goes further.
             if std::mem::take(&mut self.urgent) {
-                self.save();
+                let _ = self.save();
             }
             let now = Instant::now();
             if now >= next_tick {
@@ -202,11 +231,12 @@ impl Worker {
             }
             if now >= next_save {
                 next_save = now + self.interval;
-                self.save();
+                let _ = self.save();
             }
         }
-        self.save();
+        let saved = self.save();
         self.publish();
+        saved
     }
 
     /// Publishes a snapshot of the windows and counters for the readers.
@@ -343,8 +373,9 @@ impl Worker {
     }
 
     /// Makes the tap durable, then records every stream's committed offset
-    /// and writes the checkpoint file.
-    fn save(&mut self) {
+    /// and writes the checkpoint file; the outcome also goes to the
+    /// published state (error, failure count) and, on a change, the log.
+    fn save(&mut self) -> Result<(), SaveError> {
         let open: HashSet<(u64, u64)> = {
             let core = &self.core;
             for s in core.streams.values() {
@@ -365,28 +396,46 @@ impl Worker {
         if !self.checkpoints.is_dirty() {
             // Nothing moved: the file on disk is current.
             self.core.checkpoint_saved = Some(SystemTime::now());
-            return;
+            return Ok(());
         }
-        if let Err(e) = self.obs.sync() {
-            // The tap did not reach the disk: do not move the checkpoint
-            // past lines it may have lost.
-            let core = &mut self.core;
-            core.tap_errors += 1;
-            core.checkpoint_error = Some(format!("tap: {e}"));
-            return;
-        }
-        let saved = self.checkpoints.save();
+        // The tap did not reach the disk: do not move the checkpoint past
+        // lines it may have lost.
+        let saved = match self.obs.sync() {
+            Ok(()) => self.checkpoints.save().map_err(SaveError::from),
+            Err(e) => {
+                // Counted where the batch handler reads tap errors from.
+                self.obs.errors += 1;
+                self.core.tap_errors = self.obs.errors;
+                Err(SaveError::Tap(e))
+            }
+        };
         let core = &mut self.core;
-        match saved {
+        match &saved {
             Ok(()) => {
                 core.checkpoint_saved = Some(SystemTime::now());
                 core.checkpoint_saves += 1;
-                core.checkpoint_error = None;
+                if let Some(e) = core.checkpoint_error.take() {
+                    tracing::info!(
+                        failures = core.checkpoint_failures,
+                        last_error = %e,
+                        "checkpoint saves succeed again"
+                    );
+                }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "saving the checkpoint failed; retrying");
-                core.checkpoint_error = Some(e.to_string());
+                core.checkpoint_failures += 1;
+                let msg = e.to_string();
+                // Once per change, not on every retry.
+                if core.checkpoint_error.as_deref() != Some(msg.as_str()) {
+                    tracing::error!(
+                        error = %msg,
+                        "checkpoint saves are failing; retrying every {} ms (readiness fails meanwhile)",
+                        self.interval.as_millis()
+                    );
+                }
+                core.checkpoint_error = Some(msg);
             }
         }
+        saved
     }
 }

@@ -222,7 +222,9 @@ pub struct CheckpointJson {
     pub age_secs: Option<f64>,
     /// Saves so far.
     pub saves: u64,
-    /// The last save's error, when it failed.
+    /// Failed saves so far (each retry counts).
+    pub failures: u64,
+    /// The last save's error, while saves fail (`null` once one succeeds).
     pub error: Option<String>,
 }
 
@@ -283,6 +285,7 @@ pub fn status_json(st: &LiveState) -> StatusJson {
             path: st.checkpoint_path().display().to_string(),
             age_secs: ingest.checkpoint_saved.map(secs_since),
             saves: ingest.checkpoint_saves,
+            failures: ingest.checkpoint_failures,
             error: ingest.checkpoint_error.clone(),
         },
         sites: published.sites.sites.len(),

@@ -145,7 +145,7 @@ impl Collector for SelfMetrics {
             }),
         )?;
         let t = &s.tail;
-        let counters: [(&str, &str, u64); 14] = [
+        let counters: [(&str, &str, u64); 15] = [
             (
                 "rotations",
                 "Rotations seen (rename-and-create, symlink swaps).",
@@ -181,6 +181,11 @@ impl Collector for SelfMetrics {
                 s.checkpoint.saves,
             ),
             (
+                "checkpoint_save_failures",
+                "Checkpoint saves that failed (each retry counts).",
+                s.checkpoint.failures,
+            ),
+            (
                 "late_records",
                 "Records dated before the retention window.",
                 s.late_records,
@@ -200,7 +205,7 @@ impl Collector for SelfMetrics {
         for (name, help, v) in counters {
             counter(e, name, help, v)?;
         }
-        let gauges: [(&str, &str, f64); 6] = [
+        let gauges: [(&str, &str, f64); 7] = [
             (
                 "inotify_enabled",
                 "1 when inotify wakes the tailer, 0 when it polls.",
@@ -215,6 +220,11 @@ impl Collector for SelfMetrics {
                 "checkpoint_age_seconds",
                 "Seconds since the last checkpoint save (-1: none yet).",
                 s.checkpoint.age_secs.unwrap_or(-1.0),
+            ),
+            (
+                "checkpoint_failing",
+                "1 while checkpoint saves fail (the last one failed), else 0.",
+                f64::from(u8::from(s.checkpoint.error.is_some())),
             ),
             (
                 "snapshot_age_seconds",

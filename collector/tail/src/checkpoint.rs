@@ -68,6 +68,14 @@ pub enum CheckpointError {
     Version { path: PathBuf, found: u32 },
 }
 
+/// What [`Checkpoints::open`] found and did besides loading.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Opened {
+    /// The temporary file of an interrupted save, removed.
+    pub stale_tmp_removed: Option<PathBuf>,
+}
+
 /// The committed positions of every tailed file, keyed by identity.
 #[derive(Debug, Clone)]
 pub struct Checkpoints {
@@ -137,6 +145,26 @@ impl Checkpoints {
             existed,
             dirty: false,
         })
+    }
+
+    /// Loads `path` at the start of a run: first removes the temporary file
+    /// a save that crashed midway left (`<path>.tmp`; the checkpoint itself
+    /// is intact, the rename is atomic), then [`load`](Self::load)s.
+    /// The report says what was cleaned up, for the caller to log.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn open(path: &Path) -> Result<(Checkpoints, Opened), CheckpointError> {
+        let mut report = Opened::default();
+        let tmp = tmp_path(path);
+        // Only a plain file is ours to remove; anything else there makes
+        // the next save fail with an error that names it.
+        if std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_file())
+            && std::fs::remove_file(&tmp).is_ok()
+        {
+            report.stale_tmp_removed = Some(tmp);
+        }
+        Ok((Checkpoints::load(path)?, report))
     }
 
     /// Whether the checkpoint file existed when loaded: false on a first
@@ -222,8 +250,16 @@ impl Checkpoints {
         self.entries.values()
     }
 
+    /// The temporary file [`save`](Self::save) writes before the rename:
+    /// `<path>.tmp`.
+    pub fn tmp_path(&self) -> PathBuf {
+        tmp_path(&self.path)
+    }
+
     /// Writes the checkpoint atomically: `<path>.tmp`, `sync_all`, rename,
     /// then `sync_all` on the directory so the rename itself is durable.
+    /// When writing, syncing or renaming fails, the temporary file is
+    /// removed (best effort) and the changes stay for the next try.
     ///
     /// # Errors
     /// [`CheckpointError::Io`] naming the file that could not be written.
@@ -242,12 +278,21 @@ impl Checkpoints {
         // One entry per line: compact (a node has thousands) yet readable.
         let mut json = to_lines(&disk).map_err(|e| io_err(&self.path)(io::Error::other(e)))?;
         json.push(b'\n');
-        let tmp = self.path.with_extension("tmp");
+        let tmp = self.tmp_path();
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(&json).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
+        let written = f
+            .write_all(&json)
+            .and_then(|()| f.sync_all())
+            .map_err(io_err(&tmp));
         drop(f);
-        std::fs::rename(&tmp, &self.path).map_err(io_err(&self.path))?;
+        let renamed =
+            written.and_then(|()| std::fs::rename(&tmp, &self.path).map_err(io_err(&self.path)));
+        if renamed.is_err() {
+            // Half a checkpoint must not stay behind (nor fill a full disk
+            // further); the next try writes it again.
+            let _ = std::fs::remove_file(&tmp);
+        }
+        renamed?;
         let dir = match self.path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -258,6 +303,14 @@ impl Checkpoints {
         self.dirty = false;
         Ok(())
     }
+}
+
+/// `<path>.tmp`: appended, not an extension swapped, so it can never be
+/// the checkpoint itself or another file beside it.
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".tmp");
+    PathBuf::from(s)
 }
 
 /// JSON with each file entry on its own line.
@@ -298,7 +351,7 @@ mod tests {
         assert_eq!(c.entries().count(), 0, "missing file = first start");
         c.commit(id, &log, 9, None);
         c.save().unwrap();
-        assert!(!d.join("checkpoints.tmp").exists());
+        assert!(!d.join("checkpoints.json.tmp").exists());
         // Rotated by rename: found under its new name.
         let rotated = d.join("a.log.1");
         std::fs::rename(&log, &rotated).unwrap();
@@ -332,6 +385,101 @@ mod tests {
         );
         let e = Checkpoints::load(&d).unwrap_err().to_string();
         assert!(e.starts_with(&d.display().to_string()), "{e}");
+    }
+
+    /// Names of the files in `d` that end in `.tmp`.
+    fn tmp_files(d: &Path) -> Vec<String> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect()
+    }
+
+    fn fake_id(ino: u64) -> FileId {
+        FileId {
+            dev: 1,
+            ino,
+            fp: 0,
+            fp_len: 0,
+        }
+    }
+
+    /// Issue 13 (3): a save that fails once its temporary file exists (here
+    /// the rename, onto a directory) names the file and leaves no temporary
+    /// file behind; the changes stay for the next try.
+    #[test]
+    fn issue_13_failed_save_removes_its_temp_file() {
+        let d = tmp("failsave");
+        let ck = d.join("c.json");
+        let mut c = Checkpoints::load(&ck).unwrap();
+        c.commit(fake_id(1), Path::new("/x/1.log"), 10, None);
+        std::fs::create_dir(&ck).unwrap();
+        let e = c.save().unwrap_err().to_string();
+        assert!(
+            e.starts_with(&ck.display().to_string()) && e.contains("os error"),
+            "{e}"
+        );
+        assert_eq!(tmp_files(&d), Vec::<String>::new());
+        assert!(c.is_dirty());
+        std::fs::remove_dir(&ck).unwrap();
+        c.save().unwrap();
+        assert!(!c.is_dirty());
+        assert_eq!(tmp_files(&d), Vec::<String>::new());
+        assert_eq!(Checkpoints::load(&ck).unwrap().len(), 1);
+    }
+
+    /// Issue 13 (3): a read-only directory fails the save with the OS error.
+    /// Skipped where permissions do not stop writes (root).
+    #[test]
+    fn issue_13_read_only_directory_fails_the_save() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tmp("readonly");
+        let ck = d.join("c.json");
+        let mut c = Checkpoints::load(&ck).unwrap();
+        c.commit(fake_id(1), Path::new("/x/1.log"), 10, None);
+        c.save().unwrap();
+        c.commit(fake_id(1), Path::new("/x/1.log"), 20, None);
+        let mode = |m| std::fs::set_permissions(&d, std::fs::Permissions::from_mode(m)).unwrap();
+        mode(0o555);
+        if File::create(d.join("probe")).is_ok() {
+            mode(0o755);
+            eprintln!("skipped: permissions do not stop this user's writes (root)");
+            return;
+        }
+        let e = c.save().unwrap_err().to_string();
+        mode(0o755);
+        assert!(e.contains("c.json") && e.contains("os error 13"), "{e}");
+        assert_eq!(tmp_files(&d), Vec::<String>::new());
+        assert_eq!(
+            Checkpoints::load(&ck)
+                .unwrap()
+                .entries()
+                .next()
+                .unwrap()
+                .offset,
+            10
+        );
+    }
+
+    /// Issue 13 (3): what a save that crashed midway left is removed at
+    /// start, and said so; a directory in its place is not touched.
+    #[test]
+    fn issue_13_open_removes_a_stale_temp_file() {
+        let d = tmp("stale");
+        let ck = d.join("c.json");
+        let mut c = Checkpoints::load(&ck).unwrap();
+        c.commit(fake_id(1), Path::new("/x/1.log"), 10, None);
+        c.save().unwrap();
+        std::fs::write(d.join("c.json.tmp"), "{\"version\":1,\"wri").unwrap();
+        let (c, report) = Checkpoints::open(&ck).unwrap();
+        assert_eq!(report.stale_tmp_removed, Some(d.join("c.json.tmp")));
+        assert_eq!((c.len(), c.existed()), (1, true));
+        assert_eq!(tmp_files(&d), Vec::<String>::new());
+        std::fs::create_dir(d.join("c.json.tmp")).unwrap();
+        let (_, report) = Checkpoints::open(&ck).unwrap();
+        assert_eq!(report, Opened::default());
+        assert!(d.join("c.json.tmp").is_dir());
     }
 
     #[test]
