@@ -207,3 +207,27 @@ fn cri_pod_logs_get_the_namespace_as_site() {
     assert!(stderr.contains("framing cri"), "{stderr}");
     assert!(stderr.contains("unparsed format: 1"), "{stderr}");
 }
+
+/// Issue 13: an impossible date (30 Feb) is counted as a bad time, not
+/// read as 2 March, and in a multi-line format it is not hidden inside the
+/// previous record's message either.
+#[test]
+fn issue_13_impossible_dates_are_bad_time() {
+    let dir = tmpdir("impossible-dates");
+    let log = write(
+        &dir,
+        "debug.log",
+        b"[22-Nov-2026 10:00:00 UTC] PHP Warning:  a in /a.php on line 1\n\
+[30-Feb-2026 10:00:00 UTC] PHP Warning:  b in /b.php on line 2\n\
+[22-Nov-2026 24:00:00 UTC] PHP Warning:  c in /c.php on line 3\n\
+[29-Feb-2024 10:00:00 UTC] PHP Warning:  d in /d.php on line 4\n",
+    );
+    let (out, stdout, stderr) = run(bin().arg("parse").arg(&log));
+    assert!(out.status.success(), "{stderr}");
+    let recs = json_lines(&stdout);
+    assert_eq!(recs.len(), 2, "{stdout}");
+    assert_eq!(recs[0]["message"], "a in /a.php on line 1");
+    assert_eq!(recs[1]["ts"], "2024-02-29T10:00:00.000000000Z");
+    assert!(stderr.contains("2 records, 2 unparsed"), "{stderr}");
+    assert!(stderr.contains("unparsed bad_time: 2"), "{stderr}");
+}

@@ -6,6 +6,9 @@ const NS_PER_SEC: i64 = 1_000_000_000;
 
 /// Days since 1970-01-01 for a proleptic Gregorian date.
 /// Howard Hinnant's `days_from_civil` (http://howardhinnant.github.io/date_algorithms.html).
+///
+/// The arithmetic does not check the date: 30 February comes out as
+/// 2 March. Callers check [`is_valid_date`] first.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = if y >= 0 { y } else { y - 399 } / 400;
@@ -14,6 +17,29 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// Days in each month of a common year (February has 29 in a leap year).
+const MONTH_DAYS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/// Whether `y` is a Gregorian leap year: divisible by 4, and not by 100
+/// unless by 400 (2000 and 2024 are, 1900 and 2025 are not).
+#[inline]
+pub fn is_leap_year(y: i64) -> bool {
+    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+}
+
+/// Whether `y-m-d` names a real day: month 1-12 and day 1 to the month's
+/// length, 29 February only in a leap year.
+///
+/// # Performance
+/// A table lookup and a few comparisons.
+#[inline]
+pub fn is_valid_date(y: i64, m: u32, d: u32) -> bool {
+    let Some(&len) = MONTH_DAYS.get((m as usize).wrapping_sub(1)) else {
+        return false;
+    };
+    d >= 1 && (d <= len || (m == 2 && d == 29 && is_leap_year(y)))
 }
 
 /// Month number (1-12) from an English three-letter abbreviation
@@ -105,6 +131,11 @@ fn to_ns(secs: i64, frac: i64) -> Option<i64> {
     secs.checked_mul(NS_PER_SEC)?.checked_add(frac)
 }
 
+/// `HH:MM:SS` as seconds into the day: hours 0-23, minutes 0-59, seconds
+/// 0-60. RFC 3339 allows second 60 for a leap second and a log may copy it
+/// from the clock; Unix time has no leap seconds, so `23:59:60` reads as
+/// the next day's `00:00:00`, whatever the month (no leap-second table on
+/// the hot path).
 #[inline]
 fn hms(b: &[u8]) -> Option<i64> {
     // HH:MM:SS
@@ -120,12 +151,16 @@ fn hms(b: &[u8]) -> Option<i64> {
     Some(i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s))
 }
 
+/// Seconds from the epoch to the start of a day; `None` for a day that does
+/// not exist (30 Feb, 31 Apr, 29 Feb 2025), which every format then reports
+/// as a bad time.
 #[inline]
 fn ymd_secs(y: u32, m: u32, d: u32) -> Option<i64> {
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    let y = i64::from(y);
+    if !is_valid_date(y, m, d) {
         return None;
     }
-    Some(days_from_civil(i64::from(y), m, d) * 86_400)
+    Some(days_from_civil(y, m, d) * 86_400)
 }
 
 /// `+hhmm` / `-hhmm` / `+hh:mm` as seconds east of UTC.
@@ -235,6 +270,27 @@ pub fn parse_php(b: &[u8]) -> Option<i64> {
         _ => return None,
     };
     to_ns(ymd_secs(y, m, d)? + t - off, frac)
+}
+
+/// Whether `b` is laid out like a PHP time (`dd-Mmm-yyyy hh:mm:ss`, then
+/// nothing, a `.` fraction or a ` ` zone), whatever the values. The
+/// multi-line formats start a record on this layout, so a line with an
+/// impossible date (30 Feb, hour 24) becomes its own record, which
+/// [`parse_php`] refuses as a bad time, instead of text joined to the
+/// previous record.
+///
+/// # Performance
+/// Twenty byte comparisons, no allocation.
+pub fn is_php_layout(b: &[u8]) -> bool {
+    const LAYOUT: &[u8; 20] = b"00-Mmm-0000 00:00:00";
+    b.len() >= LAYOUT.len()
+        && matches!(b.get(LAYOUT.len()), None | Some(b'.' | b' '))
+        && month_abbr(&b[3..6]).is_some()
+        && LAYOUT.iter().zip(b).all(|(&l, &c)| match l {
+            b'0' => c.is_ascii_digit(),
+            b'M' | b'm' => true,
+            _ => c == l,
+        })
 }
 
 /// Formats Unix nanoseconds as RFC 3339 UTC with nanoseconds
@@ -352,6 +408,118 @@ mod tests {
         for days in [-800_000i64, -1, 0, 1, 20_000, 2_000_000] {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    /// Issue 13: impossible dates were rolled over by `days_from_civil`
+    /// (30 Feb read as 2 Mar) instead of being refused as a bad time.
+    #[test]
+    fn issue_13_impossible_dates_clf() {
+        assert_eq!(parse_clf(b"30/Feb/2026:10:00:00 +0000"), None);
+        assert_eq!(parse_clf(b"29/Feb/2025:10:00:00 +0000"), None);
+        assert!(parse_clf(b"29/Feb/2024:10:00:00 +0000").is_some());
+        assert_eq!(parse_clf(b"31/Apr/2026:10:00:00 +0000"), None);
+        assert!(parse_clf(b"30/Apr/2026:10:00:00 +0000").is_some());
+        assert_eq!(parse_clf(b"22/Nov/2026:24:00:00 +0000"), None);
+        assert_eq!(parse_clf(b"00/Nov/2026:10:00:00 +0000"), None);
+        // Century years leap only every 400.
+        assert_eq!(parse_clf(b"29/Feb/1900:10:00:00 +0000"), None);
+        assert!(parse_clf(b"29/Feb/2000:10:00:00 +0000").is_some());
+    }
+
+    #[test]
+    fn issue_13_impossible_dates_rfc3339() {
+        assert_eq!(parse_rfc3339(b"2026-02-30T10:00:00Z"), None);
+        assert_eq!(parse_rfc3339(b"2025-02-29T10:00:00Z"), None);
+        assert!(parse_rfc3339(b"2024-02-29T10:00:00Z").is_some());
+        assert_eq!(parse_rfc3339(b"2026-04-31T10:00:00Z"), None);
+        assert_eq!(parse_rfc3339(b"2026-11-22T24:00:00Z"), None);
+        assert_eq!(parse_rfc3339(b"2026-11-22T10:60:00Z"), None);
+        assert_eq!(parse_rfc3339(b"2026-00-22T10:00:00Z"), None);
+        assert_eq!(parse_rfc3339(b"2026-11-00T10:00:00Z"), None);
+        // A leap second is accepted and reads as the next minute's :00.
+        assert_eq!(
+            parse_rfc3339(b"2026-12-31T23:59:60Z"),
+            parse_rfc3339(b"2027-01-01T00:00:00Z")
+        );
+        assert_eq!(parse_rfc3339(b"2026-12-31T23:59:61Z"), None);
+    }
+
+    #[test]
+    fn issue_13_impossible_dates_php() {
+        assert_eq!(parse_php(b"30-Feb-2026 10:00:00 UTC"), None);
+        assert_eq!(parse_php(b"29-Feb-2025 10:00:00"), None);
+        assert!(parse_php(b"29-Feb-2024 10:00:00").is_some());
+        assert_eq!(parse_php(b"31-Apr-2026 10:00:00.123456"), None);
+        assert_eq!(parse_php(b"22-Nov-2026 24:00:00"), None);
+        // The layout still holds, so multi-line formats start a record here
+        // and refuse it as a bad time rather than join it to the last one.
+        for b in [
+            &b"30-Feb-2026 10:00:00 UTC"[..],
+            b"22-Nov-2026 25:00:00",
+            b"22-Nov-2026 10:00:00.123456",
+        ] {
+            assert!(is_php_layout(b), "{}", String::from_utf8_lossy(b));
+        }
+        for b in [
+            &b"22-Nov-2026 10:00"[..],
+            b"22-Foo-2026 10:00:00",
+            b"0x-Nov-2026 10:00:00",
+            b"22-Nov-2026 10:00:00x",
+            b"22-Nov-2026T10:00:00",
+        ] {
+            assert!(!is_php_layout(b), "{}", String::from_utf8_lossy(b));
+        }
+    }
+
+    /// Naive oracle for the calendar: month lengths written out by hand.
+    fn oracle_valid(y: u32, m: u32, d: u32) -> bool {
+        let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
+        let len = match m {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return false,
+        };
+        (1..=len).contains(&d)
+    }
+
+    proptest::proptest! {
+        /// Every format accepts exactly the real dates, and an accepted date
+        /// reads back through `civil_from_days` as the day it names.
+        #[test]
+        fn accepted_dates_roundtrip(
+            y in 1700u32..2250,
+            m in 0u32..14,
+            d in 0u32..33,
+            h in 0u32..25,
+            mi in 0u32..60,
+            s in 0u32..60,
+        ) {
+            let mon = MONTH_NAMES.get((m as usize).wrapping_sub(1)).copied().unwrap_or("Xyz");
+            let clf = format!("{d:02}/{mon}/{y:04}:{h:02}:{mi:02}:{s:02} +0000");
+            let php = format!("{d:02}-{mon}-{y:04} {h:02}:{mi:02}:{s:02}");
+            let iso = format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z");
+            let valid = oracle_valid(y, m, d) && h < 24;
+            let got = [
+                parse_clf(clf.as_bytes()),
+                parse_php(php.as_bytes()),
+                parse_rfc3339(iso.as_bytes()),
+            ];
+            for ns in got {
+                proptest::prop_assert_eq!(ns.is_some(), valid, "{} {} {}", clf, php, iso);
+                if let Some(ns) = ns {
+                    let secs = ns.div_euclid(NS_PER_SEC);
+                    let days = secs.div_euclid(86_400);
+                    proptest::prop_assert_eq!(civil_from_days(days), (i64::from(y), m, d));
+                    proptest::prop_assert_eq!(days_from_civil(i64::from(y), m, d), days);
+                    proptest::prop_assert_eq!(
+                        secs.rem_euclid(86_400),
+                        i64::from(h * 3600 + mi * 60 + s)
+                    );
+                }
+            }
         }
     }
 

@@ -396,6 +396,21 @@ pub(crate) mod tests {
             parse(b"10.0.0.1 -  22/Xyz/2026:10:00:00 +0000 \"GET /\" 200"),
             Err(ParseError::bad(Field::Time, 12))
         );
+        // Issue 13: impossible dates are bad times.
+        for t in [
+            "30/Feb/2026:10:00:00",
+            "29/Feb/2025:10:00:00",
+            "31/Apr/2026:10:00:00",
+            "22/Nov/2026:24:00:00",
+        ] {
+            let line = format!("10.0.0.1 -  {t} +0000 \"GET /\" 200");
+            assert_eq!(
+                parse(line.as_bytes()),
+                Err(ParseError::bad(Field::Time, 12)),
+                "{t}"
+            );
+        }
+        assert!(parse(b"10.0.0.1 -  29/Feb/2024:10:00:00 +0000 \"GET /\" 200").is_ok());
         assert_eq!(
             parse(b"10.0.0.1 -  22/Nov/2026:10:00:00 +0000 \"GET /\" 2x0"),
             Err(ParseError::bad(Field::Status, 47))

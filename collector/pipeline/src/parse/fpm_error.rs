@@ -457,6 +457,17 @@ pub(crate) mod tests {
             parse(b"[22-Foo-2026 10:00:00] NOTICE: x"),
             Err(ParseError::bad(Field::Time, 1))
         );
+        // Issue 13: impossible dates are bad times.
+        for line in [
+            &b"[30-Feb-2026 10:00:00] NOTICE: x"[..],
+            b"[29-Feb-2025 10:00:00] NOTICE: x",
+            b"[31-Apr-2026 10:00:00] NOTICE: x",
+            b"[22-Nov-2026 24:00:00] NOTICE: x",
+        ] {
+            let show = String::from_utf8_lossy(line);
+            assert_eq!(parse(line), Err(ParseError::bad(Field::Time, 1)), "{show}");
+        }
+        assert!(parse(b"[29-Feb-2024 10:00:00] NOTICE: fpm is running, pid 1").is_ok());
         // Years whose nanoseconds overflow an i64 are refused, not wrapped.
         assert_eq!(
             parse(b"[22-Nov-9999 10:00:00] NOTICE: x"),

@@ -4,7 +4,7 @@
 //! /var/www/html/index.php` and one `[0x...] function() file:line` frame per
 //! line. The framer joins a block; this module reads it.
 
-use crate::parse::php::bracketed_time;
+use crate::parse::php::{bracketed_time, time_layout_prefix};
 use crate::parse::trim_eol;
 use crate::parse::{Field, ParseError};
 use crate::record::{Event, Level, LogFormat, Record};
@@ -69,17 +69,13 @@ pub fn parse(block: &[u8]) -> Result<Record<'_>, ParseError> {
 
 /// Whether `line` is a slow-log header (`[time]` then spaces then `[pool `).
 /// FPM error-log lines (`[time] WARNING: [pool www] ...`) and stack frames
-/// (`[0x00007f...] ...`) are not.
+/// (`[0x00007f...] ...`) are not. Only the time's layout is checked, so a
+/// header with an impossible date starts its own block, which [`parse`]
+/// refuses as a bad time.
 pub fn starts_record(line: &[u8]) -> bool {
-    if line.first() != Some(&b'[') {
-        return false;
-    }
-    match bracketed_time(line) {
-        Ok((_, _, after)) => {
-            after.starts_with(b" ") && after.trim_ascii_start().starts_with(b"[pool ")
-        }
-        Err(_) => false,
-    }
+    time_layout_prefix(line).is_some_and(|after| {
+        after.starts_with(b" ") && after.trim_ascii_start().starts_with(b"[pool ")
+    })
 }
 
 /// Where `inner` (a subslice of `outer`) starts in `outer`.
@@ -195,6 +191,19 @@ pub(crate) mod tests {
             parse(b"\n[22-Nov-2026 10:00:00]  [pool www] pid 99999999999"),
             Err(ParseError::bad(Field::Pid, 40))
         );
+        // Issue 13: a header with an impossible date starts its own block and
+        // is refused as a bad time.
+        for line in [
+            &b"[30-Feb-2026 10:00:00]  [pool www] pid 1"[..],
+            b"[29-Feb-2025 10:00:00]  [pool www] pid 1",
+            b"[31-Apr-2026 10:00:00]  [pool www] pid 1",
+            b"[22-Nov-2026 24:00:00]  [pool www] pid 1",
+        ] {
+            let show = String::from_utf8_lossy(line);
+            assert_eq!(parse(line), Err(ParseError::bad(Field::Time, 1)), "{show}");
+            assert!(starts_record(line), "{show}");
+        }
+        assert!(parse(b"[29-Feb-2024 10:00:00]  [pool www] pid 1").is_ok());
     }
 
     #[test]

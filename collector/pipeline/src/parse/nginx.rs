@@ -299,6 +299,22 @@ mod tests {
                 field: Field::Referer
             })
         );
+        // Issue 13: impossible dates are bad times.
+        for t in ["30/Feb/2026", "29/Feb/2025", "31/Apr/2026"] {
+            let line =
+                format!("192.0.2.1 - - [{t}:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"ua\"");
+            assert_eq!(
+                parse(line.as_bytes()),
+                Err(ParseError::bad(Field::Time, 15)),
+                "{t}"
+            );
+        }
+        assert!(
+            parse(
+                b"192.0.2.1 - - [29/Feb/2024:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"ua\""
+            )
+            .is_ok()
+        );
         // Traefik's tail is not an nginx suffix.
         assert!(parse(b"10.42.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET / HTTP/2.0\" 200 1 \"-\" \"ua\" 42 \"r@k8s\" \"http://10.42.1.17:80\" 12ms").is_err());
     }

@@ -67,6 +67,18 @@ pub(crate) fn bracketed_time(line: &[u8]) -> Result<(i64, bool, &[u8]), ParseErr
     Ok((ts, zoned, &body[end + 1..]))
 }
 
+/// Whether `line` opens with `[` + a time in PHP's layout + `]`, and if so
+/// the bytes after the `]`. Unlike [`bracketed_time`] the values are not
+/// checked ([`time::is_php_layout`]): a multi-line format starts a record
+/// here, so a line with an impossible date is counted as a bad time rather
+/// than joined to the previous record.
+pub(crate) fn time_layout_prefix(line: &[u8]) -> Option<&[u8]> {
+    let body = line.strip_prefix(b"[")?;
+    let head = body.get(..MAX_TIME_LEN).unwrap_or(body);
+    let end = memchr::memchr(b']', head)?;
+    time::is_php_layout(&body[..end]).then(|| &body[end + 1..])
+}
+
 /// Splits a `PHP <Type>:  message` text into PHP's level, the event and the
 /// message after the type.
 pub(crate) fn classify_php(text: &[u8]) -> Option<(Level, Event, &[u8])> {

@@ -310,6 +310,20 @@ mod tests {
             bad("Nov", "Foo"),
             ParseError::bad(Field::Time, base.find("22/").unwrap())
         );
+        // Issue 13: an impossible date is a bad time, not 2 March.
+        for (from, to) in [
+            ("22/Nov", "30/Feb"),
+            ("22/Nov/2026", "29/Feb/2025"),
+            ("22/Nov", "31/Apr"),
+            (":10:", ":24:"),
+        ] {
+            assert_eq!(
+                bad(from, to),
+                ParseError::bad(Field::Time, base.find("22/").unwrap()),
+                "{to}"
+            );
+        }
+        assert!(parse(base.replacen("22/Nov/2026", "29/Feb/2024", 1).as_bytes()).is_ok());
         assert_eq!(
             bad("200", "2x0"),
             ParseError::bad(Field::Status, base.find("200").unwrap())

@@ -344,6 +344,22 @@ mod tests {
             parse(br#"{"RequestMethod":"GET","StartUTC":"9999-11-22T10:00:00Z"}"#),
             Err(ParseError::bad(Field::Time, 35))
         );
+        // Issue 13: impossible dates are bad times, not rolled into March.
+        for t in [
+            "2026-02-30T10:00:00Z",
+            "2025-02-29T10:00:00Z",
+            "2026-04-31T10:00:00Z",
+            "2026-11-22T24:00:00Z",
+        ] {
+            let line = format!(r#"{{"RequestMethod":"GET","StartUTC":"{t}"}}"#);
+            assert_eq!(
+                parse(line.as_bytes()),
+                Err(ParseError::bad(Field::Time, 35)),
+                "{t}"
+            );
+        }
+        let r = parse(br#"{"RequestMethod":"GET","StartUTC":"2024-02-29T10:00:00Z"}"#).unwrap();
+        assert_eq!(r.ts_ns, Some(1_709_200_800 * 1_000_000_000));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! module types PHP errors and `WordPress database error` lines.
 
 use crate::parse::ParseError;
-use crate::parse::php::{bracketed_time, classify_php, php_script};
+use crate::parse::php::{bracketed_time, classify_php, php_script, time_layout_prefix};
 use crate::record::{Event, Level, LogFormat, Record};
 
 /// `wpdb::print_error()`: `WordPress database error %1$s for query %2$s made
@@ -68,8 +68,10 @@ pub fn parse(block: &[u8]) -> Result<Record<'_>, ParseError> {
 
 /// Whether `line` starts a record: `[` + a PHP date + `]`. Stack-trace lines
 /// (`#0 ...`, `  thrown in ...`) and other text continue the previous one.
+/// Only the date's layout is checked, so a record with an impossible date
+/// (`[30-Feb-2026 ...]`) stands alone and [`parse`] refuses it.
 pub fn starts_record(line: &[u8]) -> bool {
-    line.first() == Some(&b'[') && bracketed_time(line).is_ok()
+    time_layout_prefix(line).is_some()
 }
 
 #[cfg(test)]
@@ -202,6 +204,20 @@ mod tests {
             parse(b"[22-Nov-2026 10:0"),
             Err(ParseError::Truncated { field: Field::Time })
         );
+        // Issue 13: an impossible date is a bad time; the line still starts
+        // a record, so it is counted rather than joined to the previous one.
+        for line in [
+            &b"[30-Feb-2026 10:00:00 UTC] PHP Warning:  x in /a.php on line 1"[..],
+            b"[29-Feb-2025 10:00:00 UTC] PHP Warning:  x in /a.php on line 1",
+            b"[31-Apr-2026 10:00:00 UTC] PHP Warning:  x in /a.php on line 1",
+            b"[22-Nov-2026 24:00:00 UTC] PHP Warning:  x in /a.php on line 1",
+        ] {
+            let show = String::from_utf8_lossy(line);
+            assert_eq!(parse(line), Err(ParseError::bad(Field::Time, 1)), "{show}");
+            assert!(starts_record(line), "{show}");
+        }
+        let r = ok(b"[29-Feb-2024 10:00:00 UTC] PHP Warning:  x in /a.php on line 1");
+        assert_eq!(r.ts_ns, Some(1_709_200_800 * 1_000_000_000));
         // Message truncated mid-word: accepted, no script.
         let r =
             ok(b"[22-Nov-2026 10:00:00 UTC] PHP Warning:  Undefined variable $x in /var/www/ht");
