@@ -363,3 +363,93 @@ fn issue_13_full_checkpoint_disk_is_reported_and_fails_the_exit() {
     drop(fs);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Issue 13 (5): a corrupt checkpoint no longer stops the collector for
+/// good (a crash loop on every node of a DaemonSet): it is moved aside,
+/// said at ERROR, counted, and the start is a first start (here
+/// `read_existing: beginning`, so the lines already there are read). With
+/// `tail.checkpoint_corrupt: fail` the start fails naming file, line and
+/// column, and the file stays.
+#[test]
+fn issue_13_corrupt_checkpoint_is_quarantined_not_a_crash_loop() {
+    let d = tmpdir("run", "corrupt");
+    let log = d.join("logs/access.log");
+    for _ in 0..3 {
+        append(&log, &clf("shop-example-com", 200, 40));
+    }
+    let ckpt = d.join("ckpt.json");
+    let garbage: &[u8] = b"{\"version\": 1,\n \"files\": [\x00\xff not json";
+    std::fs::write(&ckpt, garbage).unwrap();
+    let quarantined = || -> Vec<PathBuf> {
+        std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("ckpt.json.corrupt-")
+            })
+            .collect()
+    };
+
+    let cfg = config_with(&d, &ckpt, "  checkpoint_corrupt: fail\n");
+    let out = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:2:", ckpt.display()))
+            && err.contains("not a sitepulse checkpoint"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&ckpt).unwrap(), garbage);
+    assert_eq!(quarantined(), Vec::<PathBuf>::new());
+
+    let cfg = config(&d);
+    let mut c = start(&d, &cfg, 1);
+    let port = c.port;
+    wait_for("/readyz 200", WAIT, || readyz(port).0 == 200);
+    let moved = quarantined();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(std::fs::read(&moved[0]).unwrap(), garbage);
+    let status = json(port, "/api/v1/status");
+    let q = &status["checkpoint"]["quarantined"];
+    assert_eq!(q["moved_to"], moved[0].display().to_string(), "{status}");
+    assert!(
+        q["error"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}:2:", ckpt.display())),
+        "{q}"
+    );
+    assert_eq!(metric(port, "sitepulse_checkpoint_quarantined_total"), 1.0);
+    let text = c.log_text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("checkpoint file is corrupt"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("ERROR") && line.contains(&moved[0].display().to_string()),
+        "{line}"
+    );
+    wait_for("the lines already there", WAIT, || {
+        json(port, "/api/v1/status")["lines"] == 3
+    });
+    wait_for("a new checkpoint", WAIT, || ckpt.is_file());
+    c.sigterm(GRACE).unwrap();
+
+    // The new checkpoint is good: a restart resumes from it.
+    let mut c = start(&d, &cfg, 2);
+    let port = c.port;
+    wait_for("/readyz 200", WAIT, || readyz(port).0 == 200);
+    let status = json(port, "/api/v1/status");
+    assert_eq!(status["checkpoint"]["quarantined"], serde_json::Value::Null);
+    assert_eq!(status["lines"], 0);
+    assert_eq!(quarantined().len(), 1);
+    c.sigterm(GRACE).unwrap();
+    let _ = std::fs::remove_dir_all(&d);
+}

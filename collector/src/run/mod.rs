@@ -106,11 +106,20 @@ impl Live {
                 source,
             })?;
         }
-        let (checkpoints, opened) = Checkpoints::open(&checkpoint_path)?;
+        let (checkpoints, opened) =
+            Checkpoints::open(&checkpoint_path, cfg.tail.checkpoint_corrupt)?;
         if let Some(tmp) = &opened.stale_tmp_removed {
             tracing::info!(
                 path = %tmp.display(),
                 "removed the temporary file of a checkpoint save that was interrupted"
+            );
+        }
+        if let Some(q) = &opened.quarantined {
+            tracing::error!(
+                path = %q.from.display(),
+                moved_to = %q.to.display(),
+                error = %q.reason,
+                "the checkpoint file is corrupt: moved aside; starting without it, as on a first start (tail.read_existing applies; tail.checkpoint_corrupt: fail refuses instead)"
             );
         }
         let tailer = Tailer::new(&cfg.tail, checkpoints.clone())?;
@@ -128,7 +137,7 @@ impl Live {
         let queue = cfg.tail.queue_batches.max(1);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(queue);
         let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Batch>(queue + 2);
-        let state = LiveState::new(tx.clone(), checkpoint_path);
+        let state = LiveState::new(tx.clone(), checkpoint_path, opened.quarantined);
         let batch_bytes = cfg.tail.batch_bytes;
         let formats: Vec<FormatChoice> = cfg.tail.sources.iter().map(|s| s.format).collect();
         let reader = {

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use sitepulse_pipeline::snapshot::SitesSnapshot;
+use sitepulse_tail::checkpoint::Quarantined;
 use sitepulse_tail::{FileStatus, StreamId, TailStats};
 
 use super::batch::Msg;
@@ -85,6 +86,7 @@ struct Inner {
     tail_seq: AtomicU64,
     started: SystemTime,
     checkpoint_path: PathBuf,
+    quarantined: Option<Quarantined>,
 }
 
 /// Older than this, the pipeline thread's snapshot means it stopped (it
@@ -99,7 +101,11 @@ const STALE_TAIL: Duration = Duration::from_secs(60);
 const FRESH_WAIT: Duration = Duration::from_millis(500);
 
 impl LiveState {
-    pub(crate) fn new(wake: SyncSender<Msg>, checkpoint_path: PathBuf) -> Self {
+    pub(crate) fn new(
+        wake: SyncSender<Msg>,
+        checkpoint_path: PathBuf,
+        quarantined: Option<Quarantined>,
+    ) -> Self {
         LiveState {
             inner: Arc::new(Inner {
                 published: ArcSwap::from_pointee(Published::default()),
@@ -110,6 +116,7 @@ impl LiveState {
                 tail_seq: AtomicU64::new(0),
                 started: SystemTime::now(),
                 checkpoint_path,
+                quarantined,
             }),
         }
     }
@@ -133,6 +140,11 @@ impl LiveState {
     /// Where checkpoints are saved.
     pub fn checkpoint_path(&self) -> &std::path::Path {
         &self.inner.checkpoint_path
+    }
+
+    /// The corrupt checkpoint file moved aside at start, if there was one.
+    pub fn checkpoint_quarantined(&self) -> Option<&Quarantined> {
+        self.inner.quarantined.as_ref()
     }
 
     /// Asks both threads for a fresh snapshot and waits (at most 500 ms,
@@ -215,7 +227,7 @@ mod tests {
     #[test]
     fn ready_only_after_the_first_scan_and_while_saves_and_opens_succeed() {
         let (tx, _rx) = std::sync::mpsc::sync_channel(1);
-        let st = LiveState::new(tx, PathBuf::from("/tmp/ckpt.json"));
+        let st = LiveState::new(tx, PathBuf::from("/tmp/ckpt.json"), None);
         assert!(st.readiness().unwrap_err().contains("first discovery scan"));
         st.publish_tail(TailSnapshot {
             first_scan_done: true,

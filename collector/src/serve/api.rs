@@ -226,6 +226,17 @@ pub struct CheckpointJson {
     pub failures: u64,
     /// The last save's error, while saves fail (`null` once one succeeds).
     pub error: Option<String>,
+    /// The corrupt checkpoint file moved aside at start (`null`: none).
+    pub quarantined: Option<QuarantinedJson>,
+}
+
+/// A corrupt checkpoint file moved aside (`tail.checkpoint_corrupt`).
+#[derive(Debug, Serialize)]
+pub struct QuarantinedJson {
+    /// Where it is now.
+    pub moved_to: String,
+    /// Why: the parse error with file, line and column.
+    pub error: String,
 }
 
 fn secs_since(t: SystemTime) -> f64 {
@@ -287,6 +298,10 @@ pub fn status_json(st: &LiveState) -> StatusJson {
             saves: ingest.checkpoint_saves,
             failures: ingest.checkpoint_failures,
             error: ingest.checkpoint_error.clone(),
+            quarantined: st.checkpoint_quarantined().map(|q| QuarantinedJson {
+                moved_to: q.to.display().to_string(),
+                error: q.reason.clone(),
+            }),
         },
         sites: published.sites.sites.len(),
         late_records: published.sites.agg.late,

@@ -145,7 +145,7 @@ impl Collector for SelfMetrics {
             }),
         )?;
         let t = &s.tail;
-        let counters: [(&str, &str, u64); 15] = [
+        let counters: [(&str, &str, u64); 16] = [
             (
                 "rotations",
                 "Rotations seen (rename-and-create, symlink swaps).",
@@ -184,6 +184,11 @@ impl Collector for SelfMetrics {
                 "checkpoint_save_failures",
                 "Checkpoint saves that failed (each retry counts).",
                 s.checkpoint.failures,
+            ),
+            (
+                "checkpoint_quarantined",
+                "Corrupt checkpoint files moved aside at start.",
+                u64::from(s.checkpoint.quarantined.is_some()),
             ),
             (
                 "late_records",
@@ -297,7 +302,7 @@ mod tests {
     #[test]
     fn encodes_openmetrics_from_the_snapshots() {
         let (tx, _rx) = std::sync::mpsc::sync_channel(1);
-        let live = LiveState::new(tx, "/tmp/c.json".into());
+        let live = LiveState::new(tx, "/tmp/c.json".into(), None);
         let http = Arc::new(HttpStats::default());
         http.rejected.fetch_add(3, Ordering::Relaxed);
         let reg = registry(live, http);

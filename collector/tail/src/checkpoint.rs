@@ -3,6 +3,10 @@
 //! file, `sync_all`, rename over the old one, sync the directory), so a
 //! crash leaves either the old or the new checkpoint, never half of one.
 //!
+//! At start, [`Checkpoints::open`] also cleans up after a save that
+//! crashed and, by [`CheckpointCorrupt`], moves a file that is not a
+//! checkpoint aside instead of refusing to start.
+//!
 //! The owner decides what an offset means; the tailer records an offset
 //! only once the lines before it are committed downstream (the aggregate,
 //! later the sinks' acknowledgements), which makes delivery at-least-once
@@ -46,6 +50,40 @@ struct OnDisk {
     files: Vec<Entry>,
 }
 
+/// What [`Checkpoints::open`] does with a checkpoint file that does not
+/// parse (`tail.checkpoint_corrupt`): not JSON, not UTF-8, a field this
+/// format does not have.
+///
+/// A checkpoint of another format *version* is not corrupt: it always
+/// fails the start ([`CheckpointError::Version`]), whatever this says. It
+/// was written by a newer (or older) build, which can read it again after
+/// a rollback; moving it aside would silently re-read or skip every file's
+/// unread lines on a downgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointCorrupt {
+    /// Rename it to `<path>.corrupt-<unix seconds>` (kept for a post
+    /// mortem) and start as on a first start: [`Checkpoints::existed`] is
+    /// false, so `tail.read_existing` applies to the files already there.
+    /// A collector on every node must not crash-loop on one bad file.
+    #[default]
+    Quarantine,
+    /// Refuse to start with [`CheckpointError::Parse`] (file, line and
+    /// column), leaving the file where it is.
+    Fail,
+}
+
+/// A checkpoint file [`Checkpoints::open`] moved aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// Where the file was.
+    pub from: PathBuf,
+    /// Where it is now: `<path>.corrupt-<unix seconds>`.
+    pub to: PathBuf,
+    /// Why: the parse error, with the file, line and column.
+    pub reason: String,
+}
+
 /// A checkpoint file that cannot be read or written. Every variant names
 /// the file.
 #[derive(Debug, thiserror::Error)]
@@ -61,11 +99,20 @@ pub enum CheckpointError {
         column: usize,
         message: String,
     },
-    /// Written by a build with another format version.
+    /// Written by a build with another format version. Never quarantined
+    /// (see [`CheckpointCorrupt`]).
     #[error(
         "{path}: checkpoint format version {found}, this build reads version {CHECKPOINT_VERSION}"
     )]
     Version { path: PathBuf, found: u32 },
+    /// Not a checkpoint, and it could not be moved aside.
+    #[error("{corrupt}; moving it to {} failed: {error}", to.display())]
+    Quarantine {
+        /// The parse error.
+        corrupt: String,
+        to: PathBuf,
+        error: io::Error,
+    },
 }
 
 /// What [`Checkpoints::open`] found and did besides loading.
@@ -74,6 +121,8 @@ pub enum CheckpointError {
 pub struct Opened {
     /// The temporary file of an interrupted save, removed.
     pub stale_tmp_removed: Option<PathBuf>,
+    /// The checkpoint did not parse and was moved aside.
+    pub quarantined: Option<Quarantined>,
 }
 
 /// The committed positions of every tailed file, keyed by identity.
@@ -97,14 +146,15 @@ impl Checkpoints {
     /// Loads `path`; a missing file is an empty checkpoint (first start).
     ///
     /// # Errors
-    /// [`CheckpointError`] for unreadable, malformed or other-version files.
+    /// [`CheckpointError`] for unreadable, malformed (including not UTF-8)
+    /// or other-version files.
     pub fn load(path: &Path) -> Result<Checkpoints, CheckpointError> {
         let mut existed = true;
-        let text = match std::fs::read_to_string(path) {
+        let text = match std::fs::read(path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 existed = false;
-                String::new()
+                Vec::new()
             }
             Err(error) => {
                 return Err(CheckpointError::Io {
@@ -114,7 +164,7 @@ impl Checkpoints {
             }
         };
         let mut entries = HashMap::new();
-        if !text.trim().is_empty() {
+        if !text.iter().all(u8::is_ascii_whitespace) {
             // Check the version first so a future format gets a clear error
             // rather than an unknown-field one.
             #[derive(Deserialize)]
@@ -127,14 +177,14 @@ impl Checkpoints {
                 column: e.column(),
                 message: e.to_string(),
             };
-            let v: Version = serde_json::from_str(&text).map_err(parse_err)?;
+            let v: Version = serde_json::from_slice(&text).map_err(parse_err)?;
             if v.version != CHECKPOINT_VERSION {
                 return Err(CheckpointError::Version {
                     path: path.to_owned(),
                     found: v.version,
                 });
             }
-            let disk: OnDisk = serde_json::from_str(&text).map_err(parse_err)?;
+            let disk: OnDisk = serde_json::from_slice(&text).map_err(parse_err)?;
             for e in disk.files {
                 entries.insert((e.id.dev, e.id.ino), e);
             }
@@ -149,12 +199,20 @@ impl Checkpoints {
 
     /// Loads `path` at the start of a run: first removes the temporary file
     /// a save that crashed midway left (`<path>.tmp`; the checkpoint itself
-    /// is intact, the rename is atomic), then [`load`](Self::load)s.
-    /// The report says what was cleaned up, for the caller to log.
+    /// is intact, the rename is atomic), then [`load`](Self::load)s; a file
+    /// that does not parse is handled as `on_corrupt` says. After a
+    /// quarantine the checkpoint is empty and [`existed`](Self::existed)
+    /// is false: a first start. The report says what was cleaned up or
+    /// moved, for the caller to log and count.
     ///
     /// # Errors
-    /// As [`load`](Self::load).
-    pub fn open(path: &Path) -> Result<(Checkpoints, Opened), CheckpointError> {
+    /// As [`load`](Self::load), except that with
+    /// [`CheckpointCorrupt::Quarantine`] a parse error is returned only as
+    /// [`CheckpointError::Quarantine`], when the file cannot be moved.
+    pub fn open(
+        path: &Path,
+        on_corrupt: CheckpointCorrupt,
+    ) -> Result<(Checkpoints, Opened), CheckpointError> {
         let mut report = Opened::default();
         let tmp = tmp_path(path);
         // Only a plain file is ours to remove; anything else there makes
@@ -164,7 +222,30 @@ impl Checkpoints {
         {
             report.stale_tmp_removed = Some(tmp);
         }
-        Ok((Checkpoints::load(path)?, report))
+        let loaded = match Checkpoints::load(path) {
+            Err(e @ CheckpointError::Parse { .. })
+                if on_corrupt == CheckpointCorrupt::Quarantine =>
+            {
+                let corrupt = e.to_string();
+                let to = quarantine_path(path, unix_now());
+                if let Err(error) = std::fs::rename(path, &to) {
+                    return Err(CheckpointError::Quarantine { corrupt, to, error });
+                }
+                report.quarantined = Some(Quarantined {
+                    from: path.to_owned(),
+                    to,
+                    reason: corrupt,
+                });
+                Checkpoints {
+                    path: path.to_owned(),
+                    entries: HashMap::new(),
+                    existed: false,
+                    dirty: false,
+                }
+            }
+            other => other?,
+        };
+        Ok((loaded, report))
     }
 
     /// Whether the checkpoint file existed when loaded: false on a first
@@ -311,6 +392,21 @@ fn tmp_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".tmp");
     PathBuf::from(s)
+}
+
+/// `<path>.corrupt-<unix seconds>`, with `-<n>` added when that is taken.
+fn quarantine_path(path: &Path, now: i64) -> PathBuf {
+    let mut base = path.as_os_str().to_owned();
+    base.push(format!(".corrupt-{now}"));
+    let mut to = PathBuf::from(&base);
+    let mut n = 1;
+    while std::fs::symlink_metadata(&to).is_ok() {
+        let mut next = base.clone();
+        next.push(format!("-{n}"));
+        to = PathBuf::from(next);
+        n += 1;
+    }
+    to
 }
 
 /// JSON with each file entry on its own line.
@@ -472,14 +568,92 @@ mod tests {
         c.commit(fake_id(1), Path::new("/x/1.log"), 10, None);
         c.save().unwrap();
         std::fs::write(d.join("c.json.tmp"), "{\"version\":1,\"wri").unwrap();
-        let (c, report) = Checkpoints::open(&ck).unwrap();
+        let (c, report) = Checkpoints::open(&ck, CheckpointCorrupt::Fail).unwrap();
         assert_eq!(report.stale_tmp_removed, Some(d.join("c.json.tmp")));
         assert_eq!((c.len(), c.existed()), (1, true));
         assert_eq!(tmp_files(&d), Vec::<String>::new());
         std::fs::create_dir(d.join("c.json.tmp")).unwrap();
-        let (_, report) = Checkpoints::open(&ck).unwrap();
+        let (_, report) = Checkpoints::open(&ck, CheckpointCorrupt::Fail).unwrap();
         assert_eq!(report, Opened::default());
         assert!(d.join("c.json.tmp").is_dir());
+    }
+
+    /// Issue 13 (5): a checkpoint that does not parse (here bytes that are
+    /// not even UTF-8) is moved to `<path>.corrupt-<secs>` with its
+    /// contents, and the start is a first start.
+    #[test]
+    fn issue_13_corrupt_checkpoint_is_quarantined() {
+        let d = tmp("quarantine");
+        let ck = d.join("c.json");
+        let garbage = b"{\"version\": 1,\n \"files\": [\xff\xfe\x00garbage";
+        std::fs::write(&ck, garbage).unwrap();
+        let e = Checkpoints::load(&ck).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}:2:", ck.display())), "{e}");
+        let before = unix_now();
+        let (c, report) = Checkpoints::open(&ck, CheckpointCorrupt::Quarantine).unwrap();
+        assert!(c.is_empty() && !c.existed() && !c.is_dirty());
+        let q = report.quarantined.unwrap();
+        assert_eq!(q.from, ck);
+        assert_eq!(q.reason, e);
+        let name = q.to.file_name().unwrap().to_str().unwrap();
+        let secs: i64 = name
+            .strip_prefix("c.json.corrupt-")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((before..=unix_now()).contains(&secs), "{name}");
+        assert_eq!(std::fs::read(&q.to).unwrap(), garbage);
+        assert!(!ck.exists());
+        // A second one in the same second does not overwrite the first.
+        assert_eq!(
+            quarantine_path(&ck, secs),
+            PathBuf::from(format!("{}-1", q.to.display()))
+        );
+    }
+
+    /// Issue 13 (5): with `fail`, or for another format version, or when
+    /// the file cannot be moved, the start fails naming the file and the
+    /// file stays.
+    #[test]
+    fn issue_13_corrupt_checkpoint_fails_when_asked_and_versions_always_fail() {
+        let d = tmp("corruptfail");
+        let ck = d.join("c.json");
+        std::fs::write(&ck, "{\"version\": 1,\n \"files\": [}").unwrap();
+        let e = Checkpoints::open(&ck, CheckpointCorrupt::Fail)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(&format!("{}:2:", ck.display())), "{e}");
+        assert!(ck.exists());
+        std::fs::write(
+            &ck,
+            r#"{"version": 2, "written_unix_secs": 0, "files": []}"#,
+        )
+        .unwrap();
+        let e = Checkpoints::open(&ck, CheckpointCorrupt::Quarantine).unwrap_err();
+        assert!(
+            matches!(e, CheckpointError::Version { found: 2, .. }),
+            "{e}"
+        );
+        assert!(ck.exists());
+        // Where it cannot be moved (a read-only directory; root is not
+        // stopped by one, so that case is skipped there).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(&ck, "[").unwrap();
+        let mode = |m| std::fs::set_permissions(&d, std::fs::Permissions::from_mode(m)).unwrap();
+        mode(0o555);
+        if File::create(d.join("probe")).is_ok() {
+            mode(0o755);
+            eprintln!("skipped the read-only case: permissions do not stop this user (root)");
+            return;
+        }
+        let e = Checkpoints::open(&ck, CheckpointCorrupt::Quarantine).unwrap_err();
+        mode(0o755);
+        let e = e.to_string();
+        assert!(
+            e.starts_with(&format!("{}:1:", ck.display())) && e.contains("os error 13"),
+            "{e}"
+        );
+        assert!(ck.exists());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::{TailError, Tailer};
+use crate::checkpoint::CheckpointCorrupt;
 
 /// `tail:` section: which files, where to start, how often to look.
 ///
@@ -41,6 +42,11 @@ pub struct TailConfig<F = ()> {
     /// when that directory is writable, else
     /// `$XDG_STATE_HOME/sitepulse/checkpoints.json` (`~/.local/state`).
     pub checkpoint_path: String,
+    /// A checkpoint file that does not parse at start: `quarantine` moves
+    /// it to `<path>.corrupt-<unix seconds>` and starts as on a first start
+    /// (`read_existing` applies); `fail` refuses to start. One of another
+    /// format version always refuses.
+    pub checkpoint_corrupt: CheckpointCorrupt,
     /// How often checkpoints are written (and at shutdown).
     pub checkpoint_interval_ms: u64,
     /// Checkpoint entries of files no longer open are dropped after this.
@@ -67,6 +73,7 @@ impl<F: Default> Default for TailConfig<F> {
             notify_latency_ms: 100,
             linger_secs: 30,
             checkpoint_path: "auto".into(),
+            checkpoint_corrupt: CheckpointCorrupt::Quarantine,
             checkpoint_interval_ms: 1000,
             forget_after_secs: 86_400,
             read_buffer_bytes: 64 * 1024,
@@ -184,6 +191,7 @@ impl<F> TailConfig<F> {
             notify_latency_ms: self.notify_latency_ms,
             linger_secs: self.linger_secs,
             checkpoint_path: self.checkpoint_path.clone(),
+            checkpoint_corrupt: self.checkpoint_corrupt,
             checkpoint_interval_ms: self.checkpoint_interval_ms,
             forget_after_secs: self.forget_after_secs,
             read_buffer_bytes: self.read_buffer_bytes,
