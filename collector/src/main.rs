@@ -28,7 +28,10 @@ struct Cli {
 enum Command {
     /// Parse log lines and print one JSON object per record; a summary of
     /// records and unparsed lines by reason goes to stderr. Reads stdin when
-    /// no file is given.
+    /// no file is given. A path that is not a readable regular file (missing,
+    /// unreadable, a FIFO, a broken symlink) is named on stderr and skipped.
+    /// Exit status: 0, 1 when no record parsed, 2 when a path was skipped or
+    /// on a config error.
     Parse {
         /// Force a format instead of detecting it per file.
         #[arg(long, value_parser = FormatChoice::from_name)]
@@ -40,7 +43,9 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Run files through parse → label → aggregate and print a per-site
-    /// table sorted by traffic, then totals and throughput.
+    /// table sorted by traffic, then totals and throughput. Paths that are
+    /// not readable regular files are named on stderr and skipped; the exit
+    /// status is then 2, as for a config error.
     Replay {
         /// Config file (defaults to the embedded default).
         #[arg(long)]
@@ -51,7 +56,8 @@ enum Command {
         /// Rows in the site table (0 = all).
         #[arg(long, default_value_t = 20)]
         top: usize,
-        /// Files to replay; a directory stands for every file under it.
+        /// Files to replay; a directory stands for every regular file under
+        /// it (symlinks followed, each directory walked once).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },

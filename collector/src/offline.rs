@@ -1,8 +1,11 @@
 //! `parse` and `replay`: files (or stdin) through the pipeline without
 //! tailing, for checking a format and measuring the hot path.
 
-use std::fs::File;
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::fs::{self, File, FileType, Metadata};
 use std::io::{self, IsTerminal, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -84,8 +87,12 @@ pub fn cmd_parse(
     } else {
         files.to_vec()
     };
+    let mut skips = Skips::default();
     for path in &files {
-        reports.push(run_one(&mut pipeline, path, &mut out, None, 0)?);
+        match run_one(&mut pipeline, path, &mut out, None, 0) {
+            Ok(report) => reports.push(report),
+            Err(why) => skips.report(path, why, None),
+        }
         out.flush_buf();
     }
     out.out.flush().ok();
@@ -95,21 +102,100 @@ pub fn cmd_parse(
         return Err(e).context("writing to stdout");
     }
     eprint!("{}", report::parse_summary(&reports));
+    if files.len() > 1 || skips.count > 0 {
+        eprintln!("{}", skips.summary(reports.len()));
+    }
     let records: u64 = reports.iter().map(|r| r.records).sum();
-    Ok(if records == 0 {
+    Ok(if skips.count > 0 {
+        ExitCode::from(EXIT_SKIPPED)
+    } else if records == 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
 }
 
+/// Exit status when some input could not be read (the rest was): the same
+/// code as any other error, since the output is incomplete.
+const EXIT_SKIPPED: u8 = 2;
+
+/// Inputs not read, each reported on stderr when found.
+#[derive(Default)]
+struct Skips {
+    count: usize,
+}
+
+impl Skips {
+    fn report(&mut self, path: &Path, why: impl Display, bar: Option<&ProgressBar>) {
+        self.count += 1;
+        let msg = format!("sitepulse: skipping {}: {why}", path.display());
+        match bar {
+            Some(b) => b.suspend(|| eprintln!("{msg}")),
+            None => eprintln!("{msg}"),
+        }
+    }
+
+    fn summary(&self, read: usize) -> String {
+        format!("files: {read} read, {} skipped", self.count)
+    }
+}
+
+/// What a path is, found with `stat` rather than `open`: opening a FIFO
+/// blocks until a writer comes.
+enum Kind {
+    File,
+    Dir(Metadata),
+    /// Neither: a FIFO, socket or device, named for the message.
+    Other(&'static str),
+}
+
+/// Follows symlinks; the error names a dangling link or a loop as such.
+fn kind(path: &Path) -> Result<Kind, String> {
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            let link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            return Err(match (link, e.kind()) {
+                (true, io::ErrorKind::NotFound) => format!("dangling symlink ({e})"),
+                (true, _) => format!("symlink cannot be followed ({e})"),
+                (false, _) => e.to_string(),
+            });
+        }
+    };
+    let ft = meta.file_type();
+    Ok(if ft.is_file() {
+        Kind::File
+    } else if ft.is_dir() {
+        Kind::Dir(meta)
+    } else {
+        Kind::Other(describe(ft))
+    })
+}
+
+fn describe(ft: FileType) -> &'static str {
+    if ft.is_fifo() {
+        "a FIFO, not a regular file"
+    } else if ft.is_socket() {
+        "a socket, not a regular file"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device, not a regular file"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Runs one file (or stdin, `-`) through the pipeline. A path that is not a
+/// regular file is refused before it is opened.
+///
+/// # Errors
+/// Why the path was not read, or not to its end, for the caller to report.
 fn run_one(
     pipeline: &mut Pipeline,
     path: &Path,
     obs: &mut impl Observer,
     bar: Option<&ProgressBar>,
     base: u64,
-) -> Result<FileReport> {
+) -> Result<FileReport, String> {
     let mut tick = |done: u64| {
         if let Some(b) = bar {
             b.set_position(base + done);
@@ -117,13 +203,26 @@ fn run_one(
     };
     pipeline.refresh_clock(unix_now());
     if path == Path::new("-") {
-        return Ok(pipeline.process("-", None, io::stdin().lock(), obs, &mut tick)?);
+        return pipeline
+            .process("-", None, io::stdin().lock(), obs, &mut tick)
+            .map_err(|e| format!("reading stdin: {e}"));
     }
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    match kind(path)? {
+        Kind::File => {}
+        Kind::Dir(_) => return Err("a directory (replay walks directories)".into()),
+        Kind::Other(what) => return Err(what.into()),
+    }
+    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    // Replaced since the stat above? Check what was opened.
+    match file.metadata() {
+        Ok(m) if m.is_file() => {}
+        Ok(m) => return Err(describe(m.file_type()).into()),
+        Err(e) => return Err(format!("cannot stat: {e}")),
+    }
     let name = path.display().to_string();
     pipeline
         .process(&name, Some(path), file, obs, &mut tick)
-        .with_context(|| format!("reading {}", path.display()))
+        .map_err(|e| format!("read failed: {e}"))
 }
 
 pub fn cmd_replay(
@@ -134,7 +233,8 @@ pub fn cmd_replay(
 ) -> Result<ExitCode> {
     let cfg = load_config(config, format)?;
     let mut pipeline = Pipeline::new(&cfg.pipeline(), unix_now())?;
-    let files = &expand(files)?;
+    let mut skips = Skips::default();
+    let files = &expand(files, &mut skips);
     let total_bytes: u64 = files
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
@@ -154,9 +254,13 @@ pub fn cmd_replay(
     let mut reports = Vec::new();
     let mut base = 0u64;
     for path in files {
-        let report = run_one(&mut pipeline, path, &mut NoObserver, bar.as_ref(), base)?;
-        base += report.bytes;
-        reports.push(report);
+        match run_one(&mut pipeline, path, &mut NoObserver, bar.as_ref(), base) {
+            Ok(report) => {
+                base += report.bytes;
+                reports.push(report);
+            }
+            Err(why) => skips.report(path, why, bar.as_ref()),
+        }
     }
     let elapsed = started.elapsed();
     if let Some(b) = bar {
@@ -165,34 +269,78 @@ pub fn cmd_replay(
     let table = report::replay_table(&pipeline, &reports, elapsed, top);
     let mut out = io::stdout().lock();
     out.write_all(table.as_bytes()).ok();
-    Ok(ExitCode::SUCCESS)
+    out.flush().ok();
+    eprintln!("{}", skips.summary(reports.len()));
+    Ok(if skips.count > 0 {
+        ExitCode::from(EXIT_SKIPPED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-/// Replaces directories by the files under them (recursively, sorted), so
-/// `replay collector/samples` replays a whole sample tree.
-fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// Replaces directories by the regular files under them (recursively,
+/// sorted), so `replay collector/samples` replays a whole sample tree.
+/// Anything else (FIFO, socket, device, dangling or looping symlink, a
+/// directory that cannot be listed) is reported to `skips` and left out;
+/// `-` (stdin) and named files pass through, checked when opened.
+fn expand(paths: &[PathBuf], skips: &mut Skips) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for p in paths {
-        if p.is_dir() {
-            let mut stack = vec![p.clone()];
-            let mut found = Vec::new();
-            while let Some(dir) = stack.pop() {
-                for entry in
-                    std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
-                {
-                    let path = entry?.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else {
-                        found.push(path);
-                    }
-                }
-            }
-            found.sort();
-            out.extend(found);
-        } else {
+        if p.as_os_str() == "-" {
             out.push(p.clone());
+            continue;
+        }
+        match kind(p) {
+            Ok(Kind::Dir(meta)) => {
+                let mut found = walk(p, &meta, skips);
+                found.sort();
+                out.extend(found);
+            }
+            _ => out.push(p.clone()),
         }
     }
-    Ok(out)
+    out
+}
+
+/// The regular files under `root`. Symlinks are followed, but a directory
+/// is walked once, known by device and inode, so a link back up the tree
+/// ends instead of recursing forever.
+fn walk(root: &Path, meta: &Metadata, skips: &mut Skips) -> Vec<PathBuf> {
+    let mut seen = HashSet::from([(meta.dev(), meta.ino())]);
+    let mut stack = vec![root.to_path_buf()];
+    let mut found = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                skips.report(&dir, format!("cannot list directory: {e}"), None);
+                continue;
+            }
+        };
+        for entry in entries {
+            let path = match entry {
+                Ok(entry) => entry.path(),
+                Err(e) => {
+                    skips.report(&dir, format!("listing stopped: {e}"), None);
+                    break;
+                }
+            };
+            match kind(&path) {
+                Ok(Kind::File) => found.push(path),
+                Ok(Kind::Dir(m)) => {
+                    if seen.insert((m.dev(), m.ino())) {
+                        stack.push(path);
+                    } else {
+                        eprintln!(
+                            "sitepulse: not walking {} again: a directory already walked (a symlink loop or a second link)",
+                            path.display()
+                        );
+                    }
+                }
+                Ok(Kind::Other(what)) => skips.report(&path, what, None),
+                Err(why) => skips.report(&path, why, None),
+            }
+        }
+    }
+    found
 }

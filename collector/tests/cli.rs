@@ -1,9 +1,10 @@
 //! The `sitepulse` binary's commands, run as a user would: real files,
 //! stdin, exit codes, stdout JSON and the stderr summary.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sitepulse"))
@@ -230,4 +231,203 @@ fn issue_13_impossible_dates_are_bad_time() {
     assert_eq!(recs[1]["ts"], "2024-02-29T10:00:00.000000000Z");
     assert!(stderr.contains("2 records, 2 unparsed"), "{stderr}");
     assert!(stderr.contains("unparsed bad_time: 2"), "{stderr}");
+}
+
+/// Runs `cmd` with stdin closed and kills it after `limit`, so a command
+/// that hangs fails the test instead of hanging the run.
+fn run_within(cmd: &mut Command, limit: Duration) -> (ExitStatus, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            r.read_to_end(&mut buf).ok();
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+    match status {
+        Some(status) => (status, stdout, stderr),
+        None => panic!("{cmd:?} still running after {limit:?}; stderr:\n{stderr}"),
+    }
+}
+
+/// A directory of things that are not readable log files next to one that
+/// is. `bad` are the paths that must be reported; the unreadable file is
+/// left out when this process can read a mode-000 file anyway (root), and
+/// then counts in `readable`, the files a replay of the directory reads.
+struct Hostile {
+    dir: PathBuf,
+    good: PathBuf,
+    bad: Vec<PathBuf>,
+    readable: usize,
+}
+
+fn hostile_dir(name: &str) -> Hostile {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let dir = tmpdir(name);
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/traefik_clf.log"
+    ))
+    .unwrap();
+    let line = sample.lines().next().unwrap();
+    let good = write(&dir, "logs/good.log", format!("{line}\n").as_bytes());
+    let fifo = dir.join("logs/fifo.log");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success(), "mkfifo");
+    let sock = dir.join("logs/sock.log");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let (loop_a, loop_b) = (dir.join("logs/loop_a.log"), dir.join("logs/loop_b.log"));
+    symlink(&loop_b, &loop_a).unwrap();
+    symlink(&loop_a, &loop_b).unwrap();
+    let dangling = dir.join("logs/dangling.log");
+    symlink(dir.join("logs/nowhere.log"), &dangling).unwrap();
+    // A directory link back up the tree: walked once, not forever.
+    std::fs::create_dir_all(dir.join("logs/sub")).unwrap();
+    symlink(dir.join("logs"), dir.join("logs/sub/up")).unwrap();
+    let unreadable = write(&dir, "logs/unreadable.log", format!("{line}\n").as_bytes());
+    std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mut bad = vec![fifo, sock, loop_a, loop_b, dangling];
+    let mut readable = 1;
+    if std::fs::File::open(&unreadable).is_ok() {
+        readable += 1;
+        eprintln!(
+            "note: this process reads a mode-000 file (root?): not checking that {} is reported",
+            unreadable.display()
+        );
+    } else {
+        bad.push(unreadable);
+    }
+    Hostile {
+        dir,
+        good,
+        bad,
+        readable,
+    }
+}
+
+/// Issue 13: `replay DIR` hung on a FIFO in DIR and aborted on a symlink
+/// loop or an unreadable file. Now every such path is named on stderr, the
+/// rest is replayed, and the exit status says something was skipped.
+#[test]
+fn issue_13_replay_skips_what_it_cannot_read() {
+    let h = hostile_dir("hostile-replay");
+    let missing = h.dir.join("missing.log");
+    let (status, stdout, stderr) = run_within(
+        bin().arg("replay").arg(h.dir.join("logs")).arg(&missing),
+        Duration::from_secs(20),
+    );
+    assert_eq!(status.code(), Some(2), "{stdout}\n{stderr}");
+    // good.log once, even though logs/sub/up leads back to it.
+    let n = h.readable;
+    assert!(
+        stdout.contains(&format!("total: {n} lines, {n} records, 0 unparsed")),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("site178-example-com"), "{stdout}");
+    for p in h.bad.iter().chain([&missing]) {
+        assert!(
+            stderr.contains(&*p.to_string_lossy()),
+            "{}: {stderr}",
+            p.display()
+        );
+    }
+    assert!(!stderr.contains(&*h.good.to_string_lossy()), "{stderr}");
+    let skipped = h.bad.len() + 1;
+    assert!(
+        stderr.contains(&format!("files: {n} read, {skipped} skipped")),
+        "{stderr}"
+    );
+}
+
+/// Issue 13: `parse a missing b` stopped at the missing file with no
+/// summary. Now it reports each bad path, parses the rest, prints the
+/// summary and exits non-zero.
+#[test]
+fn issue_13_parse_reports_every_bad_path_and_goes_on() {
+    let h = hostile_dir("hostile-parse");
+    let missing = h.dir.join("missing.log");
+    let mut args = vec![missing.clone()];
+    args.extend(h.bad.iter().cloned());
+    args.insert(1, h.good.clone());
+    // A directory is not a file to parse either.
+    args.push(h.dir.join("logs/sub"));
+    let (status, stdout, stderr) =
+        run_within(bin().arg("parse").args(&args), Duration::from_secs(20));
+    assert_eq!(status.code(), Some(2), "{stdout}\n{stderr}");
+    let recs = json_lines(&stdout);
+    assert_eq!(recs.len(), 1, "{stdout}");
+    assert_eq!(recs[0]["site"], "site178-example-com");
+    assert!(
+        stderr.contains("good.log: 1 records, 0 unparsed"),
+        "{stderr}"
+    );
+    for p in args.iter().filter(|p| **p != h.good) {
+        assert!(
+            stderr.contains(&*p.to_string_lossy()),
+            "{}: {stderr}",
+            p.display()
+        );
+    }
+    assert!(
+        stderr.contains(&format!("files: 1 read, {} skipped", args.len() - 1)),
+        "{stderr}"
+    );
+    // Stdin still works when no file is named.
+    let (status, stdout, stderr) = run_within(bin().arg("parse"), Duration::from_secs(20));
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "nothing on stdin, nothing parsed: {stderr}"
+    );
+    assert!(
+        stdout.is_empty() && stderr.contains("-: 0 records"),
+        "{stderr}"
+    );
+}
+
+/// Issue 13: a FIFO among the files made `replay DIR` block in `open`
+/// forever. It is now found with `stat` and skipped.
+#[test]
+fn issue_13_replay_does_not_open_a_fifo() {
+    let dir = tmpdir("fifo");
+    write(&dir, "logs/a.log", CLF.as_bytes());
+    let fifo = dir.join("logs/b.log");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (status, stdout, stderr) = run_within(
+        bin().arg("replay").arg(dir.join("logs")),
+        Duration::from_secs(20),
+    );
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stdout.contains("total: 2 lines, 2 records"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("skipping {}: a FIFO", fifo.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("files: 1 read, 1 skipped"), "{stderr}");
 }
