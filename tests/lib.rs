@@ -4,7 +4,8 @@
 //! client (reqwest), one way to start and stop a `sitepulse run` process,
 //! one Traefik line maker.
 
-// Only for kill(2): `Child::kill` sends SIGKILL, a graceful stop needs SIGTERM.
+// Only for kill(2) (`Child::kill` sends SIGKILL, a graceful stop needs
+// SIGTERM) and setrlimit(2) in a child before exec.
 #![allow(unsafe_code)]
 
 use std::ffi::OsStr;
@@ -145,15 +146,46 @@ impl Collector {
     /// # Panics
     /// When it exits or does not listen in time.
     pub fn start<S: AsRef<OsStr>>(bin: &str, args: &[S], log: &Path) -> Collector {
+        Self::start_with_nofile(bin, args, log, None)
+    }
+
+    /// [`start`](Self::start) with `RLIMIT_NOFILE` set to `(soft, hard)`
+    /// in the child, as a container runtime or systemd would set it.
+    ///
+    /// # Panics
+    /// As `start`.
+    pub fn start_with_nofile<S: AsRef<OsStr>>(
+        bin: &str,
+        args: &[S],
+        log: &Path,
+        nofile: Option<(u64, u64)>,
+    ) -> Collector {
+        use std::os::unix::process::CommandExt as _;
         let out = File::create(log).unwrap();
-        let child = Command::new(bin)
-            .arg("run")
+        let mut cmd = Command::new(bin);
+        cmd.arg("run")
             .args(args)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
+            .stderr(out);
+        if let Some((soft, hard)) = nofile {
+            let lim = libc::rlimit {
+                rlim_cur: soft as libc::rlim_t,
+                rlim_max: hard as libc::rlim_t,
+            };
+            // SAFETY: runs in the forked child before exec; setrlimit(2) is
+            // async-signal-safe and `lim` is a plain value on this stack.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = cmd.spawn().unwrap();
         let mut c = Collector {
             child,
             port: 0,

@@ -89,6 +89,11 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
         }
         None => None,
     };
+    let nofile = sitepulse::limits::raise_nofile();
+    if cfg.tail.max_open_files == 0 {
+        cfg.tail.max_open_files =
+            sitepulse::limits::tail_budget(nofile, cfg.server.max_connections as u64);
+    }
     let live = Live::start(&cfg, opts.tap.as_deref())?;
     tracing::info!(
         checkpoint = %live.state().checkpoint_path().display(),

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod limits;
 pub mod report;
 pub mod run;
 pub mod serve;

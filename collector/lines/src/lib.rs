@@ -11,6 +11,13 @@ pub const DEFAULT_BUFFER_BYTES: usize = 1 << 20;
 /// Default cap on one line (and on one reassembled or joined message).
 pub const DEFAULT_MAX_LINE_BYTES: usize = 256 << 10;
 
+/// Read buffers kept per thread by [`LineReader::pool_buffer`], at most.
+const POOL_BUFFERS: usize = 16;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// One physical line, borrowed from the reader's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawLine<'b> {
@@ -137,9 +144,31 @@ impl<R: Read> LineReader<R> {
         &mut self.rdr
     }
 
+    /// Hands the read buffer to this thread's pool when no partial line is
+    /// pending (the reader reached the end of what was written): a tailer
+    /// with thousands of files then holds buffers only for the few it is
+    /// reading, not for every open file. The next read takes one from the
+    /// pool (no allocation, no zeroing) or allocates it.
+    pub fn pool_buffer(&mut self) {
+        if self.start != self.end || self.discarding || self.buf.is_empty() {
+            return;
+        }
+        let buf = std::mem::take(&mut self.buf);
+        (self.start, self.end) = (0, 0);
+        POOL.with_borrow_mut(|pool| {
+            if pool.len() < POOL_BUFFERS {
+                pool.push(buf);
+            }
+        });
+    }
+
     /// Frees the read buffer, keeping only a pending partial line: for a
     /// reader that has gone idle. The next read allocates it again.
     pub fn release_buffer(&mut self) {
+        if self.start == self.end && !self.discarding {
+            self.pool_buffer();
+            return;
+        }
         self.compact_only();
         self.buf.truncate(self.end);
         self.buf.shrink_to_fit();
@@ -295,6 +324,15 @@ impl<R: Read> LineReader<R> {
     }
 
     fn compact(&mut self) {
+        if self.buf.is_empty() {
+            let want = self.buffer_bytes;
+            if let Some(b) = POOL.with_borrow_mut(|pool| {
+                let i = pool.iter().position(|b| b.len() >= want)?;
+                Some(pool.swap_remove(i))
+            }) {
+                self.buf = b;
+            }
+        }
         self.compact_only();
         // Grow only while one partial line crowds the buffer; it is at most
         // max_line + 1 bytes, so at `cap` a full `buffer_bytes` read fits.

@@ -141,6 +141,9 @@ pub struct FileJson {
     pub behind_bytes: u64,
     /// The file the path names (false: rotated away, being drained).
     pub current: bool,
+    /// Its descriptor was given back while it is idle (read to its end);
+    /// it is reopened when it changes.
+    pub parked: bool,
 }
 
 /// `/api/v1/status`.
@@ -211,6 +214,16 @@ pub struct TailJson {
     pub files_closed: u64,
     /// The last open failed for want of file descriptors.
     pub fd_exhausted: bool,
+    /// Descriptors tailing holds now, and the most it may hold
+    /// (`tail.max_open_files`).
+    pub open_fds: u64,
+    pub max_open_fds: u64,
+    /// Followed files whose descriptor was given back while idle.
+    pub parked: u64,
+    /// Times a file was parked.
+    pub parks: u64,
+    /// Files waiting for a descriptor.
+    pub waiting: u64,
 }
 
 /// Checkpoint state.
@@ -263,6 +276,7 @@ pub fn status_json(st: &LiveState) -> StatusJson {
             size: f.size,
             behind_bytes: f.size.saturating_sub(f.offset),
             current: f.current,
+            parked: f.parked,
         })
         .collect();
     let s = tail.stats;
@@ -291,6 +305,11 @@ pub fn status_json(st: &LiveState) -> StatusJson {
             orphans_lost: s.orphans_lost,
             files_closed: s.follow.closed,
             fd_exhausted: s.fd_exhausted,
+            open_fds: s.open_fds,
+            max_open_fds: s.max_open_fds,
+            parked: s.parked,
+            parks: s.parks,
+            waiting: s.waiting,
         },
         checkpoint: CheckpointJson {
             path: st.checkpoint_path().display().to_string(),

@@ -17,7 +17,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::identity::FileId;
+mod copies;
+
+pub(crate) use copies::find_copy;
+pub use copies::{mtime_ns, unseen_generations};
+
+use crate::identity::FileId;
 use sitepulse_lines::{LineReader, RawLine};
 
 /// Where to start reading a file that is opened.
@@ -27,7 +32,8 @@ pub enum StartAt {
     Beginning,
     /// From the current end (files present at first start, by default).
     End,
-    /// From a checkpointed offset (clamped to the file's size).
+    /// From a checkpointed offset; from the beginning when the file is
+    /// shorter (it was truncated since).
     Offset(u64),
 }
 
@@ -158,6 +164,37 @@ struct Open {
     opened_mtime: i128,
     /// `(dev, ino)` of the dedup key.
     key: (u64, u64),
+    /// Where the last read ended and a hash of the bytes just before it:
+    /// a file truncated and rewritten past that point (copytruncate, or a
+    /// program rewriting its log) shows other bytes there, even when its
+    /// first bytes are the same.
+    tail: Option<(u64, u64)>,
+}
+
+/// Bytes before the read position compared by [`Open::tail_changed`].
+const TAIL_BYTES: usize = 64;
+
+/// Hash of the (up to) [`TAIL_BYTES`] before `end`, read positionally.
+fn tail_hash(file: &File, end: u64) -> io::Result<Option<(u64, u64)>> {
+    use std::hash::Hasher;
+    use std::os::unix::fs::FileExt;
+    if end == 0 {
+        return Ok(None);
+    }
+    let n = end.min(TAIL_BYTES as u64) as usize;
+    let mut buf = [0u8; TAIL_BYTES];
+    let mut got = 0;
+    while got < n {
+        match file.read_at(&mut buf[got..n], end - n as u64 + got as u64) {
+            Ok(0) => return Ok(Some((end, 0))),
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut h = fnv::FnvHasher::default();
+    h.write(&buf[..n]);
+    Ok(Some((end, h.finish())))
 }
 
 impl Open {
@@ -167,7 +204,10 @@ impl Open {
         let offset = match start {
             StartAt::Beginning => 0,
             StartAt::End => len,
-            StartAt::Offset(o) => o.min(len),
+            // Past the end: the file was truncated since the offset was
+            // recorded; what it holds now is new.
+            StartAt::Offset(o) if o > len => 0,
+            StartAt::Offset(o) => o,
         };
         file.seek(SeekFrom::Start(offset))?;
         let opened_mtime = mtime_ns(&file);
@@ -182,6 +222,29 @@ impl Open {
             active: true,
             opened_mtime,
             key: (id.dev, id.ino),
+            tail: None,
+        })
+    }
+
+    /// Reopens a parked stream: `file` is the parked inode; reading goes on
+    /// at the parked line offset (bytes of a partial line are read again).
+    /// The offset is not clamped, so a file truncated while parked shows
+    /// as one that shrank below the read position.
+    fn resume(mut file: File, p: &Parked, cfg: &FollowConfig) -> io::Result<Open> {
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(p.offset))?;
+        let mut reader = LineReader::with_limits(file, cfg.buffer_bytes, cfg.max_line_bytes);
+        reader.set_offset(p.offset);
+        Ok(Open {
+            stream: p.stream,
+            id: p.id,
+            reader,
+            idle_polls: 0,
+            len_seen: len,
+            active: true,
+            opened_mtime: p.opened_mtime,
+            key: p.key,
+            tail: p.tail,
         })
     }
 
@@ -218,7 +281,24 @@ impl Open {
         }
         let read = self.reader.read_offset() != before;
         self.active |= read;
+        if read {
+            self.tail = tail_hash(self.reader.get_ref(), self.reader.read_offset())?;
+        }
+        if !more {
+            // At the end of what was written: the buffer goes back to the
+            // thread's pool until the next read.
+            self.reader.pool_buffer();
+        }
         Ok((read, more))
+    }
+
+    /// Whether the bytes before the read position changed since they were
+    /// read: the file was truncated and rewritten past it.
+    fn tail_changed(&self) -> io::Result<bool> {
+        match self.tail {
+            Some((end, hash)) => Ok(tail_hash(self.reader.get_ref(), end)? != Some((end, hash))),
+            None => Ok(false),
+        }
     }
 
     /// Delivers a pending unterminated last line and reports the close.
@@ -230,105 +310,22 @@ impl Open {
     }
 }
 
-/// The rotated copy of a truncated file: a sibling whose name extends the
-/// file's (`app.log.1`, `app.log-20261122`, as logrotate names them) that
-/// starts with the bytes `id` was taken from and reaches at least `offset`.
-/// The newest such file wins.
-pub(super) fn find_copy(path: &Path, id: &FileId, offset: u64) -> Option<(PathBuf, File)> {
-    /// Directory entries looked at, at most (a log directory with thousands
-    /// of rotated files should not stall the tailer).
-    const MAX_ENTRIES: usize = 512;
-    if id.fp_len == 0 {
-        // An empty file when last seen: nothing to recognise the copy by.
-        return None;
-    }
-    let dir = path.parent()?;
-    let name = path.file_name()?.as_encoded_bytes();
-    let mut best: Option<(i64, PathBuf, File)> = None;
-    for entry in std::fs::read_dir(dir).ok()?.take(MAX_ENTRIES).flatten() {
-        if !extends_name(name, entry.file_name().as_encoded_bytes()) {
-            continue;
-        }
-        let Ok(file) = File::open(entry.path()) else {
-            continue;
-        };
-        let Ok(meta) = file.metadata() else {
-            continue;
-        };
-        if !meta.is_file()
-            || meta.len() < offset
-            || (meta.dev(), meta.ino()) == (id.dev, id.ino)
-            || !id.still_starts(&file).unwrap_or(false)
-        {
-            continue;
-        }
-        if best.as_ref().is_none_or(|(m, _, _)| meta.mtime() > *m) {
-            best = Some((meta.mtime(), entry.path(), file));
-        }
-    }
-    best.map(|(_, p, f)| (p, f))
-}
-
-/// Whether a sibling's name `cand` is a rotated name of `name`: it extends
-/// it (`app.log.1`, `app.log-20261122`).
-fn extends_name(name: &[u8], cand: &[u8]) -> bool {
-    cand.len() > name.len() && cand.starts_with(name)
-}
-
-/// Modification time of an open file, ns since the epoch (0 if unknown).
-pub fn mtime_ns(file: &File) -> i128 {
-    file.metadata().map_or(0, |m| {
-        i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())
-    })
-}
-
-/// Rotated generations of `path` (siblings whose names extend its name,
-/// as logrotate and most writers name them) modified after `after_ns` and
-/// not among `known` inodes: files that became the path and were rotated
-/// away again between two polls, so no follower ever opened them. Oldest
-/// first; compressed files are left alone.
-pub fn unseen_generations(
-    path: &Path,
-    after_ns: i128,
-    known: &dyn Fn(&File, u64, u64) -> bool,
-) -> Vec<(PathBuf, File)> {
-    const MAX_ENTRIES: usize = 512;
-    const COMPRESSED: [&str; 6] = [".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4"];
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return Vec::new();
-    };
-    let name = name.as_encoded_bytes();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let current = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
-    let mut found: Vec<(i128, PathBuf, File)> = Vec::new();
-    for entry in rd.take(MAX_ENTRIES).flatten() {
-        let file_name = entry.file_name();
-        let cand = file_name.as_encoded_bytes();
-        // Rotated generations are regular files; a symlink next to the path
-        // is a symlink swap in progress.
-        if entry.file_type().is_ok_and(|t| t.is_symlink())
-            || !extends_name(name, cand)
-            || COMPRESSED.iter().any(|c| cand.ends_with(c.as_bytes()))
-        {
-            continue;
-        }
-        let Ok(file) = File::open(entry.path()) else {
-            continue;
-        };
-        let Ok(meta) = file.metadata() else {
-            continue;
-        };
-        let id = (meta.dev(), meta.ino());
-        let m = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
-        if !meta.is_file() || m <= after_ns || Some(id) == current || known(&file, id.0, id.1) {
-            continue;
-        }
-        found.push((m, entry.path(), file));
-    }
-    found.sort_by_key(|(m, _, _)| *m);
-    found.into_iter().map(|(_, p, f)| (p, f)).collect()
+/// The current file of a follower whose descriptor was given back after
+/// it was read to its end: what it takes to reopen it by identity and go
+/// on with the same stream. A few dozen bytes, no buffer, no descriptor.
+#[derive(Debug, Clone, Copy)]
+struct Parked {
+    stream: StreamId,
+    id: FileId,
+    key: (u64, u64),
+    /// Line offset to resume at (every line before it delivered).
+    offset: u64,
+    /// Bytes read when parked (past `offset` by a partial last line).
+    read_end: u64,
+    /// Modification time when parked (ns): a change wakes the file.
+    mtime: i128,
+    opened_mtime: i128,
+    tail: Option<(u64, u64)>,
 }
 
 /// Follows one path. Single owner; call [`poll`](Self::poll) when the path
@@ -337,6 +334,8 @@ pub struct Follower {
     path: PathBuf,
     cfg: FollowConfig,
     current: Option<Open>,
+    /// The current file, closed while idle (never with `current` set).
+    parked: Option<Parked>,
     draining: Vec<Open>,
     /// Only drains what it was given (a rotated file found again after a
     /// restart); the path is not followed.
@@ -347,6 +346,10 @@ pub struct Follower {
     /// (ns) of the generation that was left. Rotated generations newer
     /// than it lived and left the path between two polls.
     rotated_after: Option<i128>,
+    /// The file at the path has been truncated in place (copytruncate):
+    /// rotated generations next to it are copies of it, whose lines carry
+    /// its dedup key.
+    copytruncated: bool,
     stats: FollowStats,
 }
 
@@ -374,6 +377,8 @@ pub struct OpenFile {
     pub size: u64,
     /// Whether it is the file the path names (not a rotated-away one).
     pub current: bool,
+    /// Whether its descriptor was given back while it is idle.
+    pub parked: bool,
 }
 
 impl Follower {
@@ -384,10 +389,12 @@ impl Follower {
             path: path.to_owned(),
             cfg,
             current: None,
+            parked: None,
             draining: Vec::new(),
             detached: false,
             backlog: false,
             rotated_after: None,
+            copytruncated: false,
             stats: FollowStats::default(),
         }
     }
@@ -419,10 +426,12 @@ impl Follower {
             path: path.to_owned(),
             cfg,
             current: None,
+            parked: None,
             draining: vec![open],
             detached: true,
             backlog: false,
             rotated_after: None,
+            copytruncated: false,
             stats: FollowStats::default(),
         })
     }
@@ -463,27 +472,196 @@ impl Follower {
         Ok(())
     }
 
-    /// The identity of the file being read now, if any.
+    /// The identity of the file being read now (open or parked), if any.
     pub fn current(&self) -> Option<FileId> {
-        self.current.as_ref().map(|o| o.id)
+        self.current
+            .as_ref()
+            .map(|o| o.id)
+            .or(self.parked.map(|p| p.id))
+    }
+
+    /// File descriptors held: the current file and those being drained.
+    pub fn open_count(&self) -> usize {
+        usize::from(self.current.is_some()) + self.draining.len()
+    }
+
+    /// Rotated-away files still open to be read to their end.
+    pub fn draining_count(&self) -> usize {
+        self.draining.len()
+    }
+
+    /// Whether the current file is closed while idle.
+    pub fn is_parked(&self) -> bool {
+        self.parked.is_some()
+    }
+
+    /// Gives back the current file's descriptor and read buffer when it is
+    /// read to its end and nothing is being drained: it is reopened by
+    /// identity when its path shows a change (see [`poll_with`]). Returns
+    /// whether it was parked.
+    ///
+    /// [`poll_with`]: Self::poll_with
+    pub fn park(&mut self) -> bool {
+        if !self.draining.is_empty() || self.detached || self.backlog {
+            return false;
+        }
+        let Some(open) = &self.current else {
+            return false;
+        };
+        let Ok(meta) = open.reader.get_ref().metadata() else {
+            return false;
+        };
+        let rewritten = (open.id.fp_len > 0
+            && !open.id.still_starts(open.reader.get_ref()).unwrap_or(false))
+            || open.tail_changed().unwrap_or(true);
+        // Only a file its path still names: a deleted one is drained and
+        // closed (its inode may be reused once let go), a renamed one is
+        // being rotated away.
+        let at_path = meta.nlink() > 0
+            && std::fs::metadata(&self.path)
+                .is_ok_and(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()));
+        if meta.len() != open.reader.read_offset() || rewritten || !at_path {
+            // Not read to its end, or truncated and rewritten since: the
+            // next poll sees to it.
+            return false;
+        }
+        let open = self.current.take().expect("checked above");
+        self.parked = Some(Parked {
+            stream: open.stream,
+            id: open.id,
+            key: open.key,
+            offset: open.reader.offset(),
+            read_end: open.reader.read_offset(),
+            mtime: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            opened_mtime: open.opened_mtime,
+            tail: open.tail,
+        });
+        true
+    }
+
+    /// Closes rotated-away files that are read to their end without
+    /// waiting out `linger_polls` (descriptors are short); returns how
+    /// many. A writer still writing to such a file after this loses those
+    /// lines.
+    pub fn close_drained(&mut self, mut f: impl FnMut(FollowEvent<'_>)) -> usize {
+        let mut closed = 0;
+        let mut i = 0;
+        while i < self.draining.len() {
+            let o = &self.draining[i];
+            let at_end = o
+                .reader
+                .get_ref()
+                .metadata()
+                .is_ok_and(|m| m.len() == o.reader.read_offset());
+            if at_end {
+                self.draining
+                    .swap_remove(i)
+                    .close(CloseReason::Drained, &mut f);
+                self.stats.closed += 1;
+                closed += 1;
+            } else {
+                i += 1;
+            }
+        }
+        closed
+    }
+
+    /// A parked follower: whether its path shows a change (another size or
+    /// modification time, another file, no file), so the file must be
+    /// reopened. One `stat`.
+    pub fn wants_unpark(&self) -> bool {
+        let Some(p) = &self.parked else {
+            return false;
+        };
+        match std::fs::metadata(&self.path) {
+            Ok(m) => {
+                let mtime = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+                (m.dev(), m.ino()) != (p.id.dev, p.id.ino)
+                    || m.len() != p.read_end
+                    || mtime != p.mtime
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// Reopens the parked file by identity: at its path if it is still
+    /// there, else among its siblings by inode and first bytes (renamed
+    /// away while parked); the stream goes on where it stopped. A file
+    /// that is gone has its stream closed (it was read to its end when
+    /// parked). The rest — truncation, rotation — is the poll's.
+    fn unpark(&mut self, f: &mut impl FnMut(FollowEvent<'_>)) -> io::Result<()> {
+        let Some(p) = self.parked.take() else {
+            return Ok(());
+        };
+        let same = |file: &File| {
+            file.metadata()
+                .is_ok_and(|m| (m.dev(), m.ino()) == (p.id.dev, p.id.ino))
+        };
+        let file = match File::open(&self.path) {
+            Ok(file) if same(&file) => Some(file),
+            Ok(_) => copies::find_inode(&self.path, &p.id),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => copies::find_inode(&self.path, &p.id),
+            Err(e) => {
+                self.parked = Some(p);
+                return Err(e);
+            }
+        };
+        match file {
+            Some(file) => match Open::resume(file, &p, &self.cfg) {
+                Ok(open) => self.current = Some(open),
+                Err(e) => {
+                    self.parked = Some(p);
+                    return Err(e);
+                }
+            },
+            None => {
+                // Gone. Lines written after it was parked may survive in a
+                // copy (copytruncate, then the truncated file deleted).
+                let copy = find_copy(&self.path, &p.id, p.offset)
+                    .and_then(|(_, copy)| Open::resume(copy, &p, &self.cfg).ok());
+                match copy {
+                    Some(open) => self.draining.push(open),
+                    None => {
+                        f(FollowEvent::Closed {
+                            stream: p.stream,
+                            id: p.id,
+                            why: CloseReason::Drained,
+                        });
+                        self.stats.closed += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every open file: the current one and those being drained.
     pub fn open_files(&self) -> impl Iterator<Item = OpenFile> + '_ {
         let cur = self.current.iter().map(|o| (o, true));
         let old = self.draining.iter().map(|o| (o, false));
-        cur.chain(old).map(|(o, current)| OpenFile {
-            stream: o.stream,
-            id: o.id,
-            offset: o.reader.offset(),
-            size: o.len_seen.max(o.reader.read_offset()),
-            current,
-        })
+        let parked = self.parked.iter().map(|p| OpenFile {
+            stream: p.stream,
+            id: p.id,
+            offset: p.offset,
+            size: p.read_end,
+            current: true,
+            parked: true,
+        });
+        cur.chain(old)
+            .map(|(o, current)| OpenFile {
+                stream: o.stream,
+                id: o.id,
+                offset: o.reader.offset(),
+                size: o.len_seen.max(o.reader.read_offset()),
+                current,
+                parked: false,
+            })
+            .chain(parked)
     }
 
     /// Whether nothing is open (the path is gone and everything drained).
     pub fn is_idle(&self) -> bool {
-        self.current.is_none() && self.draining.is_empty()
+        self.current.is_none() && self.parked.is_none() && self.draining.is_empty()
     }
 
     /// Counters so far.
@@ -496,6 +674,26 @@ impl Follower {
     /// [`unseen_generations`].
     pub fn take_rotated_after(&mut self) -> Option<i128> {
         self.rotated_after.take()
+    }
+
+    /// Records that the file at the path was truncated in place while
+    /// nobody followed it (a restart found a checkpointed inode there with
+    /// other first bytes).
+    pub fn mark_copytruncated(&mut self) {
+        self.copytruncated = true;
+    }
+
+    /// The dedup key of rotated copies of this path: the `(dev, ino)` of
+    /// the file that is truncated in place, once a truncation was seen
+    /// (a copy's lines were, or would have been, read from that file, at
+    /// the same offsets); `None` while the path rotates by rename, when a
+    /// rotated generation is the file that was at the path and keeps its
+    /// own key.
+    pub fn copy_key(&self) -> Option<(u64, u64)> {
+        if !self.copytruncated {
+            return None;
+        }
+        self.current.as_ref().map(|o| (o.id.dev, o.id.ino))
     }
 
     /// Whether the last poll stopped at `max_bytes_per_poll` with more to
@@ -525,6 +723,12 @@ impl Follower {
     ) -> io::Result<()> {
         let budget = self.cfg.max_bytes_per_poll;
         self.backlog = false;
+        if self.parked.is_some() {
+            if !self.wants_unpark() {
+                return Ok(());
+            }
+            self.unpark(&mut f)?;
+        }
         for open in &mut self.draining {
             let (read, more) = open.read_available(budget, &mut f)?;
             self.backlog |= more;
@@ -573,9 +777,12 @@ impl Follower {
             // the old position, as changed first bytes (one positional read
             // of at most 1 KiB).
             let restarted = len < open.reader.offset()
-                || (checks.start && open.id.fp_len > 0 && !open.id.still_starts(file)?);
+                || (checks.start
+                    && ((open.id.fp_len > 0 && !open.id.still_starts(file)?)
+                        || open.tail_changed()?));
             if restarted {
                 self.stats.truncations += 1;
+                self.copytruncated = true;
                 let file = file.try_clone()?;
                 let mut old = self.current.take().expect("checked above");
                 // Lines written after the last read and before the truncation
@@ -642,261 +849,4 @@ impl Follower {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// logrotate's copytruncate of `path` to `copy`.
-    pub(crate) fn copytruncate(path: &Path, copy: &Path) {
-        std::fs::copy(path, copy).unwrap();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
-    }
-    use proptest::prelude::*;
-    use std::io::Write;
-
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "sitepulse-follow-{}-{name}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    /// Adapts a line callback to follower events.
-    fn on_line(mut g: impl FnMut(RawLine<'_>)) -> impl FnMut(FollowEvent<'_>) {
-        move |e| {
-            if let FollowEvent::Line { line, .. } = e {
-                g(line);
-            }
-        }
-    }
-
-    fn append(path: &Path, lines: &[String]) {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        for l in lines {
-            writeln!(f, "{l}").unwrap();
-        }
-    }
-
-    #[derive(Debug, Clone)]
-    enum Op {
-        Append(u8),
-        Poll,
-        /// logrotate `create`: rename to .1, new empty file at the path.
-        RenameCreate,
-        /// logrotate `copytruncate` (after a poll: the collector kept up).
-        CopyTruncate,
-        /// `copytruncate` with lines the follower has not read yet: they
-        /// are read from the copy.
-        CopyTruncateUnread,
-        /// Rename away without a new file yet; it appears with the next append.
-        RenameOnly,
-        /// Delete the file (its unread lines are gone for everyone).
-        Delete,
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            6 => (1u8..20).prop_map(Op::Append),
-            3 => Just(Op::Poll),
-            1 => Just(Op::RenameCreate),
-            1 => Just(Op::CopyTruncate),
-            1 => Just(Op::CopyTruncateUnread),
-            1 => Just(Op::RenameOnly),
-            1 => Just(Op::Delete),
-        ]
-    }
-
-    /// A file renamed away or deleted before the follower ever opened it
-    /// takes its lines along (a path follower cannot know its new name):
-    /// they leave the expectation. Lines of a file it has open are drained.
-    fn forget_unopened(f: &Follower, path: &Path, expect: &mut Vec<String>, unread: &[String]) {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(m) = std::fs::metadata(path) else {
-            return;
-        };
-        let open_here = f
-            .current()
-            .is_some_and(|id| (id.dev, id.ino) == (m.dev(), m.ino()));
-        if !open_here {
-            expect.retain(|l| !unread.contains(l));
-        }
-    }
-
-    /// Runs the ops against a real directory and a follower; returns the
-    /// lines that must be seen and the lines that were seen.
-    fn run_model(ops: &[Op]) -> (Vec<String>, Vec<String>) {
-        let d = tmp("model");
-        let path = d.join("app.log");
-        let mut f = Follower::new(
-            &path,
-            FollowConfig {
-                buffer_bytes: 64,
-                ..FollowConfig::default()
-            },
-        );
-        let mut seen = Vec::new();
-        let mut expect = Vec::new();
-        // Lines written but not yet read: lost if the file is deleted.
-        let mut unread_in_current: Vec<String> = Vec::new();
-        // Whether the follower polled the current generation of the file
-        // (since its creation or last truncation) while it had content.
-        let mut gen_seen = false;
-        let nonempty = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() > 0);
-        let mut n = 0u32;
-        let poll = |f: &mut Follower, seen: &mut Vec<String>| {
-            f.poll(on_line(|l| {
-                seen.push(String::from_utf8(l.bytes.to_vec()).unwrap())
-            }))
-            .unwrap();
-        };
-        for (i, op) in ops.iter().enumerate() {
-            match op {
-                Op::Append(k) => {
-                    let lines: Vec<String> = (0..*k)
-                        .map(|_| {
-                            n += 1;
-                            format!("line-{n:06}")
-                        })
-                        .collect();
-                    append(&path, &lines);
-                    expect.extend(lines.iter().cloned());
-                    unread_in_current.extend(lines);
-                }
-                Op::Poll => {
-                    poll(&mut f, &mut seen);
-                    unread_in_current.clear();
-                    gen_seen |= nonempty(&path);
-                }
-                Op::RenameCreate => {
-                    forget_unopened(&f, &path, &mut expect, &unread_in_current);
-                    unread_in_current.clear();
-                    gen_seen = false;
-                    if path.exists() {
-                        std::fs::rename(&path, d.join(format!("app.log.{i}"))).unwrap();
-                        File::create(&path).unwrap();
-                    }
-                }
-                Op::CopyTruncate => {
-                    poll(&mut f, &mut seen);
-                    unread_in_current.clear();
-                    gen_seen = false;
-                    if path.exists() {
-                        copytruncate(&path, &d.join(format!("app.log.{i}")));
-                    }
-                }
-                Op::CopyTruncateUnread => {
-                    // The copy is found by the first bytes the follower saw
-                    // of this generation of the file; a generation it never
-                    // saw is only in a copy it cannot recognise.
-                    if !gen_seen {
-                        expect.retain(|l| !unread_in_current.contains(l));
-                    }
-                    unread_in_current.clear();
-                    gen_seen = false;
-                    if path.exists() {
-                        copytruncate(&path, &d.join(format!("app.log.{i}")));
-                    }
-                }
-                Op::RenameOnly => {
-                    forget_unopened(&f, &path, &mut expect, &unread_in_current);
-                    unread_in_current.clear();
-                    gen_seen = false;
-                    if path.exists() {
-                        std::fs::rename(&path, d.join(format!("app.log.{i}"))).unwrap();
-                    }
-                }
-                Op::Delete => {
-                    forget_unopened(&f, &path, &mut expect, &unread_in_current);
-                    unread_in_current.clear();
-                    gen_seen = false;
-                    let _ = std::fs::remove_file(&path);
-                }
-            }
-        }
-        for _ in 0..4 {
-            poll(&mut f, &mut seen);
-        }
-        let _ = std::fs::remove_dir_all(&d);
-        (expect, seen)
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-        /// Every line written is read exactly once, in order, through any
-        /// mix of appends, polls, rename-and-create, copytruncate, rename
-        /// without a new file, and deletes.
-        #[test]
-        fn every_line_once_in_order(ops in proptest::collection::vec(op(), 1..40)) {
-            let (expect, seen) = run_model(&ops);
-            prop_assert_eq!(seen, expect);
-        }
-    }
-
-    #[test]
-    fn rename_create_drains_the_old_file_first() {
-        let ops = [
-            Op::Append(3),
-            Op::Poll,
-            Op::Append(2),
-            Op::RenameCreate,
-            Op::Append(4),
-        ];
-        let (expect, seen) = run_model(&ops);
-        assert_eq!(seen, expect);
-        assert_eq!(seen.len(), 9);
-    }
-
-    #[test]
-    fn start_at_end_skips_existing_lines() {
-        let d = tmp("end");
-        let path = d.join("a.log");
-        append(&path, &["old".into()]);
-        let mut f = Follower::new(&path, FollowConfig::default());
-        assert!(f.open(StartAt::End, |_| {}).unwrap());
-        append(&path, &["new".into()]);
-        let mut seen = Vec::new();
-        f.poll(on_line(|l| seen.push(l.bytes.to_vec()))).unwrap();
-        assert_eq!(seen, [b"new".to_vec()]);
-    }
-
-    #[test]
-    fn truncation_and_rotation_are_counted() {
-        let d = tmp("count");
-        let path = d.join("a.log");
-        append(&path, &["one".into(), "two".into()]);
-        let mut f = Follower::new(&path, FollowConfig::default());
-        f.open(StartAt::Beginning, |_| {}).unwrap();
-        f.poll(|_| {}).unwrap();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
-        append(&path, &["three".into()]);
-        let mut seen = Vec::new();
-        f.poll(on_line(|l| seen.push(l.bytes.to_vec()))).unwrap();
-        assert_eq!(seen, [b"three".to_vec()]);
-        std::fs::rename(&path, d.join("a.log.1")).unwrap();
-        append(&path, &["four".into()]);
-        f.poll(on_line(|l| seen.push(l.bytes.to_vec()))).unwrap();
-        assert_eq!(f.stats().truncations, 1);
-        assert_eq!(f.stats().rotations, 1);
-        for _ in 0..4 {
-            f.poll(|_| {}).unwrap();
-        }
-        assert_eq!(f.stats().closed, 1);
-    }
-}
+pub(crate) mod tests;

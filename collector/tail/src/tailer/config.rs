@@ -53,6 +53,16 @@ pub struct TailConfig<F = ()> {
     pub forget_after_secs: u64,
     /// Read buffer per open file.
     pub read_buffer_bytes: usize,
+    /// File descriptors tailing may hold at most (current files and
+    /// rotated ones being drained); past it, files read to their end give
+    /// theirs back and new ones wait their turn. 0: no limit of its own
+    /// (`sitepulse run` sets it from `RLIMIT_NOFILE`, keeping what HTTP and
+    /// checkpoints need).
+    pub max_open_files: u64,
+    /// A file read to its end and not written for this long gives its
+    /// descriptor and buffer back; it is reopened by identity when it
+    /// changes (Filebeat's `close_inactive`). 0: never.
+    pub close_inactive_secs: u64,
     /// Bytes of lines handed over per batch.
     pub batch_bytes: usize,
     /// Batches in flight between reading and parsing; when they are all
@@ -77,6 +87,8 @@ impl<F: Default> Default for TailConfig<F> {
             checkpoint_interval_ms: 1000,
             forget_after_secs: 86_400,
             read_buffer_bytes: 64 * 1024,
+            max_open_files: 0,
+            close_inactive_secs: 300,
             batch_bytes: 256 * 1024,
             queue_batches: 32,
         }
@@ -135,7 +147,8 @@ impl<F> TailConfig<F> {
                 message,
             })
         };
-        let ranges: [(&str, u64, u64, u64); 7] = [
+        let ranges: [(&str, u64, u64, u64); 8] = [
+            ("close_inactive_secs", self.close_inactive_secs, 0, 86_400),
             ("rescan_secs", self.rescan_secs, 1, 3600),
             ("poll_ms", self.poll_ms, 10, 60_000),
             ("notify_latency_ms", self.notify_latency_ms, 1, 10_000),
@@ -195,6 +208,8 @@ impl<F> TailConfig<F> {
             checkpoint_interval_ms: self.checkpoint_interval_ms,
             forget_after_secs: self.forget_after_secs,
             read_buffer_bytes: self.read_buffer_bytes,
+            max_open_files: self.max_open_files,
+            close_inactive_secs: self.close_inactive_secs,
             batch_bytes: self.batch_bytes,
             queue_batches: self.queue_batches,
         }

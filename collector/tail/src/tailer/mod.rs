@@ -97,6 +97,19 @@ pub struct TailStats {
     /// Rotated generations read that had left the path before any poll
     /// saw them.
     pub unseen_generations: u64,
+    /// File descriptors the tailer holds now (current files and rotated
+    /// ones being drained).
+    pub open_fds: u64,
+    /// The most it may hold (`tail.max_open_files`).
+    pub max_open_fds: u64,
+    /// Followed files whose descriptor was given back while idle (read to
+    /// their end): reopened by identity when they change.
+    pub parked: u64,
+    /// Files waiting for a descriptor (new files or parked ones that
+    /// changed, while every descriptor of the budget is reading).
+    pub waiting: u64,
+    /// Times a file was parked.
+    pub parks: u64,
 }
 
 /// One open file, for the status endpoint.
@@ -114,6 +127,8 @@ pub struct FileStatus {
     pub size: u64,
     /// The file the path names (not a rotated-away one being drained).
     pub current: bool,
+    /// Its descriptor was given back while it is idle.
+    pub parked: bool,
 }
 
 struct Tracked {
@@ -122,6 +137,19 @@ struct Tracked {
     /// Where a symlink at the path pointed when last looked at (events
     /// arrive for the target's directory).
     target: Option<PathBuf>,
+    /// When a poll last read something (or the file was opened).
+    last_active: Instant,
+}
+
+impl Tracked {
+    fn new(follower: Follower, source: SourceIndex, target: Option<PathBuf>) -> Tracked {
+        Tracked {
+            follower,
+            source,
+            target,
+            last_active: Instant::now(),
+        }
+    }
 }
 
 const MATCH: glob::MatchOptions = glob::MatchOptions {
@@ -165,10 +193,43 @@ pub struct Tailer {
     resumed: HashSet<(u64, u64)>,
     /// Identities of the streams closed most recently.
     recent: std::collections::VecDeque<FileId>,
+    /// Descriptors held by followers (kept up to date by every poll,
+    /// recounted at each sweep).
+    open_fds: usize,
+    /// `tail.max_open_files` (`usize::MAX` when 0).
+    max_open: usize,
+    /// New files not opened yet for want of a descriptor, with their
+    /// source and whether the initial scan found them; oldest first.
+    waiting_new: std::collections::VecDeque<(PathBuf, SourceIndex, bool)>,
+    /// The paths in `waiting_new`.
+    waiting_paths: HashSet<PathBuf>,
+    /// Parked files that changed while no descriptor was free.
+    waiting_unpark: HashSet<PathBuf>,
 }
+
+/// Above this share of the budget, a file read to its end is parked at
+/// once rather than after `close_inactive_secs`.
+const PARK_EAGERLY_ABOVE: usize = 2;
 
 /// Closed streams remembered to recognise their rotated copies.
 const RECENT_IDS: usize = 1024;
+
+/// Remembers a closed file: how far it was read, in case a glob matches
+/// it again under another name, and what it started with, so a rotated
+/// copy of it is not taken for a generation never seen.
+fn note_closed(
+    finished: &mut HashMap<(u64, u64), FileId>,
+    recent: &mut std::collections::VecDeque<FileId>,
+    ev: &FollowEvent<'_>,
+) {
+    if let FollowEvent::Closed { id, .. } = ev {
+        finished.insert((id.dev, id.ino), *id);
+        if recent.len() >= RECENT_IDS {
+            recent.pop_front();
+        }
+        recent.push_back(*id);
+    }
+}
 
 impl std::fmt::Debug for Tailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -287,6 +348,14 @@ impl Tailer {
             backlog: HashSet::new(),
             resumed: HashSet::new(),
             recent: std::collections::VecDeque::new(),
+            open_fds: 0,
+            max_open: match cfg.max_open_files {
+                0 => usize::MAX,
+                n => usize::try_from(n).unwrap_or(usize::MAX).max(1),
+            },
+            waiting_new: std::collections::VecDeque::new(),
+            waiting_paths: HashSet::new(),
+            waiting_unpark: HashSet::new(),
             cfg: cfg.without_formats(),
         })
     }
@@ -297,8 +366,12 @@ impl Tailer {
         s.files = self.files.len() as u64;
         s.dirs_watched = self.watch.as_ref().map_or(0, |w| w.dirs.len() as u64);
         s.inotify = self.watch.is_some() && !self.poll_all;
+        s.open_fds = self.open_fds as u64;
+        s.max_open_fds = self.cfg.max_open_files;
+        s.waiting = (self.waiting_new.len() + self.waiting_unpark.len()) as u64;
         let mut f = self.retired;
         for t in self.files.values() {
+            s.parked += u64::from(t.follower.is_parked());
             let x = t.follower.stats();
             f.rotations += x.rotations;
             f.truncations += x.truncations;
@@ -322,6 +395,7 @@ impl Tailer {
                     offset: o.offset,
                     size: o.size,
                     current: o.current,
+                    parked: o.parked,
                 })
             })
             .collect();
@@ -350,6 +424,10 @@ impl Tailer {
         }
         if !self.backlog.is_empty() {
             deadline = now;
+        }
+        if !self.waiting_new.is_empty() || !self.waiting_unpark.is_empty() {
+            // Retried as descriptors come free: soon, not at once.
+            deadline = deadline.min(now + Duration::from_millis(20));
         }
         // Events are gathered for up to `notify_latency_ms` and handled in
         // one go: a busy directory costs one wakeup per interval, not one
@@ -385,10 +463,12 @@ impl Tailer {
         if self.scan_pending && now >= self.last_scan + MIN_SCAN_GAP {
             self.scan(sink);
         }
+        self.retry_waiting(sink);
         sink.flush();
     }
 
-    /// Every file checked for rotation and truncation, then a scan.
+    /// Every file checked for rotation and truncation, then a scan; files
+    /// inactive for `close_inactive_secs` give their descriptor back.
     fn sweep(&mut self, sink: &mut impl TailSink) {
         self.stats.sweeps += 1;
         self.next_sweep = Instant::now() + Duration::from_secs(self.cfg.rescan_secs.max(1));
@@ -396,33 +476,136 @@ impl Tailer {
         for p in paths {
             self.poll(&p, Checks::ALL, sink);
         }
+        self.open_fds = self.files.values().map(|t| t.follower.open_count()).sum();
+        if self.cfg.close_inactive_secs > 0 {
+            let inactive = Duration::from_secs(self.cfg.close_inactive_secs);
+            let now = Instant::now();
+            for t in self.files.values_mut() {
+                if now.duration_since(t.last_active) >= inactive && t.follower.park() {
+                    self.open_fds -= 1;
+                    self.stats.parks += 1;
+                }
+            }
+        }
         self.scan(sink);
+        self.retry_waiting(sink);
+    }
+
+    /// Whether a descriptor may be taken now; when the budget is spent,
+    /// parks the files idle longest (read to their end) to make room for
+    /// this one and a tenth of the budget more, so this is rare.
+    fn fd_available(&mut self, sink: &mut impl TailSink) -> bool {
+        if self.open_fds < self.max_open {
+            return true;
+        }
+        // Rotated files read to their end close now rather than linger.
+        let draining: Vec<PathBuf> = self
+            .files
+            .iter()
+            .filter(|(_, t)| t.follower.draining_count() > 0)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in draining {
+            if let Some(t) = self.files.get_mut(&p) {
+                let source = t.source;
+                let (finished, recent) = (&mut self.finished, &mut self.recent);
+                let n = t.follower.close_drained(|ev| {
+                    note_closed(finished, recent, &ev);
+                    sink.event(ev, source);
+                });
+                self.open_fds = self.open_fds.saturating_sub(n);
+            }
+        }
+        let mut idle: Vec<(Instant, PathBuf)> = self
+            .files
+            .iter()
+            .filter(|(p, t)| {
+                t.follower.open_count() == 1
+                    && !t.follower.is_parked()
+                    && !self.backlog.contains(*p)
+            })
+            .map(|(p, t)| (t.last_active, p.clone()))
+            .collect();
+        idle.sort_unstable_by_key(|(at, _)| *at);
+        let target = self.max_open.saturating_sub(1 + self.max_open / 10);
+        for (_, p) in idle {
+            if self.open_fds <= target {
+                break;
+            }
+            if let Some(t) = self.files.get_mut(&p)
+                && t.follower.park()
+            {
+                self.open_fds -= 1;
+                self.stats.parks += 1;
+            }
+        }
+        self.open_fds < self.max_open
+    }
+
+    /// Opens new files and reopens changed parked ones that waited for a
+    /// descriptor, as far as the budget allows.
+    fn retry_waiting(&mut self, sink: &mut impl TailSink) {
+        if !self.waiting_unpark.is_empty() {
+            let paths: Vec<PathBuf> = self.waiting_unpark.drain().collect();
+            for p in paths {
+                self.poll(&p, Checks::ALL, sink);
+            }
+        }
+        if self.waiting_new.is_empty() {
+            return;
+        }
+        while !self.waiting_new.is_empty() && self.fd_available(sink) {
+            let Some((path, source, initial)) = self.waiting_new.pop_front() else {
+                break;
+            };
+            self.waiting_paths.remove(&path);
+            if !self.files.contains_key(&path) {
+                self.open_new(&path, source, initial, sink);
+            }
+        }
+    }
+
+    /// Follows `path` from now on (counting the descriptors it holds).
+    fn track(&mut self, path: PathBuf, t: Tracked) {
+        self.open_fds += t.follower.open_count();
+        self.files.insert(path, t);
     }
 
     fn poll(&mut self, path: &Path, checks: Checks, sink: &mut impl TailSink) {
+        let parked = match self.files.get(path) {
+            Some(t) => t.follower.is_parked(),
+            None => return,
+        };
+        if parked && !self.fd_available(sink) {
+            // Reopened when a descriptor comes free.
+            self.waiting_unpark.insert(path.to_owned());
+            return;
+        }
         let Some(t) = self.files.get_mut(path) else {
             return;
         };
+        let fds_before = t.follower.open_count();
+        let mut read = false;
         let before = t.follower.current();
         let source = t.source;
         let finished = &mut self.finished;
         let recent = &mut self.recent;
         let result = t.follower.poll_with(checks, |ev| {
-            if let FollowEvent::Closed { id, .. } = &ev {
-                // Remember how far a closed file was read, in case a glob
-                // matches it again under another name, and what it started
-                // with, so a rotated copy of it is not taken for a
-                // generation never seen.
-                finished.insert((id.dev, id.ino), *id);
-                if recent.len() >= RECENT_IDS {
-                    recent.pop_front();
-                }
-                recent.push_back(*id);
-            }
+            read |= matches!(ev, FollowEvent::Line { .. });
+            note_closed(finished, recent, &ev);
             sink.event(ev, source);
         });
+        if read {
+            t.last_active = Instant::now();
+        }
+        self.open_fds = (self.open_fds + t.follower.open_count()).saturating_sub(fds_before);
         if t.follower.has_backlog() {
             self.backlog.insert(path.to_owned());
+        } else if self.open_fds > self.max_open / PARK_EAGERLY_ABOVE && t.follower.park() {
+            // A tight budget: a file read to its end gives its descriptor
+            // back at once.
+            self.open_fds -= 1;
+            self.stats.parks += 1;
         }
         if let Err(e) = result {
             self.stats.read_errors += 1;

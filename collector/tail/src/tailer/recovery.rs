@@ -86,14 +86,7 @@ impl Tailer {
                     match follower {
                         Ok(follower) => {
                             let key = found.clone();
-                            self.files.insert(
-                                key.clone(),
-                                Tracked {
-                                    follower,
-                                    source,
-                                    target: None,
-                                },
-                            );
+                            self.track(key.clone(), Tracked::new(follower, source, None));
                             self.poll(&key, Checks::ALL, sink);
                         }
                         Err(e) => {
@@ -146,25 +139,29 @@ impl Tailer {
                 || open_ids.iter().any(starts_like)
         };
         let source = self.files.get(path).and_then(|t| t.source);
+        // Copies of a file truncated in place carry its key: this run or
+        // the last may have read their lines from it before the checkpoint
+        // named them, and a repeat must be recognisable as one.
+        let copy_key = self.files.get(path).and_then(|t| t.follower.copy_key());
         let found = crate::follow::unseen_generations(path, after_ns, &known);
         for (found, file) in found {
             if self.files.contains_key(&found) {
                 continue;
             }
             self.stats.unseen_generations += 1;
-            tracing::info!(path = %found.display(), "reading a rotated generation that was never opened");
-            match Follower::drain(&found, file, StartAt::Beginning, self.follow, None, |ev| {
-                sink.event(ev, source)
-            }) {
+            let own = file.metadata().map(|m| (m.dev(), m.ino())).ok();
+            let as_key = copy_key.filter(|k| Some(*k) != own);
+            tracing::info!(path = %found.display(), copy = as_key.is_some(), "reading a rotated generation that was never opened");
+            match Follower::drain(
+                &found,
+                file,
+                StartAt::Beginning,
+                self.follow,
+                as_key,
+                |ev| sink.event(ev, source),
+            ) {
                 Ok(follower) => {
-                    self.files.insert(
-                        found.clone(),
-                        Tracked {
-                            follower,
-                            source,
-                            target: None,
-                        },
-                    );
+                    self.track(found.clone(), Tracked::new(follower, source, None));
                     self.poll(&found, Checks::ALL, sink);
                 }
                 Err(e) => {

@@ -43,23 +43,53 @@ impl Tailer {
             self.finished.retain(|k, _| live.contains(k));
         }
         for f in found {
-            if self.files.contains_key(&f.path) || open.contains(&(f.dev, f.ino)) {
+            if self.files.contains_key(&f.path)
+                || open.contains(&(f.dev, f.ino))
+                || self.waiting_paths.contains(&f.path)
+            {
                 continue;
             }
             let Some(source) = self.source_of(&f.path) else {
                 continue;
             };
-            let started = self.start_file(&f.path, Some(source), initial, sink);
-            self.stats.fd_exhausted = matches!(
-                started.as_ref().err().and_then(io::Error::raw_os_error),
-                Some(libc::EMFILE | libc::ENFILE)
-            ) || (self.stats.fd_exhausted && started.is_err());
-            if let Err(e) = started {
-                self.stats.read_errors += 1;
-                tracing::warn!(path = %f.path.display(), error = %e, "cannot open");
+            if !self.waiting_new.is_empty() || !self.fd_available(sink) {
+                // Opened in turn as descriptors come free.
+                self.waiting_paths.insert(f.path.clone());
+                self.waiting_new.push_back((f.path, Some(source), initial));
+                continue;
             }
+            self.open_new(&f.path, Some(source), initial, sink);
         }
         self.watch_globs();
+    }
+
+    /// Starts following a new file; an error is counted and logged (the
+    /// next scan tries again).
+    pub(super) fn open_new(
+        &mut self,
+        path: &Path,
+        source: SourceIndex,
+        initial: bool,
+        sink: &mut impl TailSink,
+    ) {
+        let started = self.start_file(path, source, initial, sink);
+        let exhausted = matches!(
+            started.as_ref().err().and_then(io::Error::raw_os_error),
+            Some(libc::EMFILE | libc::ENFILE)
+        );
+        self.stats.fd_exhausted = exhausted || (self.stats.fd_exhausted && started.is_err());
+        if let Err(e) = started {
+            self.stats.read_errors += 1;
+            if exhausted {
+                // The process ran out of descriptors (the budget is too
+                // high for the limit): park idle files and try again soon.
+                self.max_open = self.open_fds.max(1);
+                self.waiting_paths.insert(path.to_owned());
+                self.waiting_new
+                    .push_back((path.to_owned(), source, initial));
+            }
+            tracing::warn!(path = %path.display(), error = %e, "cannot open");
+        }
     }
 
     /// The identity of every open file (current and being drained).
@@ -85,6 +115,11 @@ impl Tailer {
         let meta = file.metadata()?;
         let id = FileId::of(&file)?;
         let key = (id.dev, id.ino);
+        // A checkpointed inode at the same path with other first bytes:
+        // truncated in place while we were down (copytruncate).
+        let truncated_while_down = self.checkpoints.get(id.dev, id.ino).is_some_and(|e| {
+            Path::new(&e.path) == path && !e.id.same_file(&id, &file).unwrap_or(true)
+        });
         let start = if let Some(off) = self.checkpoints.offset_of(&id, &file)? {
             self.resumed.insert(key);
             StartAt::Offset(off)
@@ -114,6 +149,9 @@ impl Tailer {
             StartAt::Beginning
         };
         let mut follower = Follower::new(path, self.follow);
+        if truncated_while_down {
+            follower.mark_copytruncated();
+        }
         follower.open_file(file, start, &mut |ev| sink.event(ev, source))?;
         let target = symlink_target(path);
         self.by_path.insert(path.to_owned(), path.to_owned());
@@ -128,14 +166,7 @@ impl Tailer {
         {
             self.watch_dir(&dir);
         }
-        self.files.insert(
-            path.to_owned(),
-            Tracked {
-                follower,
-                source,
-                target,
-            },
-        );
+        self.track(path.to_owned(), Tracked::new(follower, source, target));
         // What is there already is read now, not at the next event.
         self.poll(path, Checks::DATA, sink);
         Ok(())
