@@ -26,8 +26,12 @@ if [ -z "${SEEDS:-}" ]; then
 fi
 mkdir -p "$OUT"
 
-cargo build --release -p sitepulse --tests >/dev/null 2>&1 ||
-  cargo build --release -p sitepulse --tests
+# Built once; each run starts the test binary itself, so editing sources
+# during a soak changes nothing (do not rebuild target/release meanwhile:
+# the test starts target/release/sitepulse).
+bin=$(cargo test --release -p sitepulse --test torture --no-run --message-format=json 2>/dev/null |
+  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+[ -x "$bin" ] || { echo "torture soak: building the test failed" >&2; exit 2; }
 
 echo "torture soak: $WRITERS writers at $RATE lines/s, $KILLS kills; seeds:$SEEDS; logs in $OUT"
 pass=0
@@ -37,7 +41,7 @@ for seed in $SEEDS; do
   start=$(date +%s)
   if SITEPULSE_TORTURE_WRITERS=$WRITERS SITEPULSE_TORTURE_KILLS=$KILLS \
     SITEPULSE_TORTURE_RATE=$RATE SITEPULSE_TORTURE_SEED=$seed \
-    cargo test --release -q -p sitepulse --test torture -- --nocapture >"$log" 2>&1; then
+    "$bin" --nocapture >"$log" 2>&1; then
     verdict=pass
     pass=$((pass + 1))
   else

@@ -63,6 +63,10 @@ pub(crate) enum Msg {
         stream: StreamId,
         id: FileId,
     },
+    /// The stream's file was parked (idle, read to its end).
+    Parked {
+        stream: StreamId,
+    },
     /// A reader of the published state wants a fresh snapshot.
     Publish,
     /// The reader stopped: everything before this has been sent.
@@ -202,6 +206,10 @@ impl TailSink for Batcher {
             FollowEvent::Closed { stream, id, .. } => {
                 self.flush_batch();
                 self.send(Msg::Closed { stream, id });
+            }
+            FollowEvent::Parked { stream } => {
+                self.flush_batch();
+                self.send(Msg::Parked { stream });
             }
         }
     }

@@ -351,6 +351,25 @@ impl Worker {
                 core.tap_errors = self.obs.errors;
                 let _ = self.free.try_send(batch);
             }
+            Msg::Parked { stream } => {
+                // An idle file: its feed (framer, report) is folded into the
+                // closed counts and dropped unless it holds a partial
+                // record; the next lines open a new one with the format
+                // already detected. Thousands of quiet files then cost a
+                // few hundred bytes each here.
+                if let Some(s) = core.streams.get_mut(&stream)
+                    && let Some(feed) = s.feed.take_if(|f| f.pending_offset().is_none())
+                {
+                    if let Some(source) = feed.report().source {
+                        s.format = FormatChoice::Fixed(source);
+                    }
+                    core.closed
+                        .entry(feed.report().source.map_or("unknown", |x| x.name()))
+                        .or_default()
+                        .add(feed.report(), s.fed.saturating_sub(s.start));
+                    s.start = s.fed;
+                }
+            }
             Msg::Closed { stream, id } => {
                 if let Some(mut s) = core.streams.remove(&stream) {
                     // The file ended: what the framer holds is complete.

@@ -70,16 +70,67 @@ pub fn unseen_generations(
     after_ns: i128,
     known: &dyn Fn(&File, u64, u64) -> bool,
 ) -> Vec<(PathBuf, File)> {
-    const MAX_ENTRIES: usize = 512;
-    const COMPRESSED: [&str; 6] = [".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4"];
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Vec::new();
     };
     let name = name.as_encoded_bytes();
+    let current = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    siblings_after(
+        dir,
+        &|cand| extends_name(name, cand),
+        current,
+        after_ns,
+        known,
+    )
+}
+
+/// A symlink swapped from `old` to `new` target: targets it pointed to in
+/// between, which no poll saw — files in `old`'s directory whose names
+/// start like both (`app-data-` of `app-data-7.txt` and `app-data-9.txt`),
+/// modified after `after_ns`, not `new` and not `known`. Oldest first.
+pub fn unseen_targets(
+    old: &Path,
+    new: &Path,
+    after_ns: i128,
+    known: &dyn Fn(&File, u64, u64) -> bool,
+) -> Vec<(PathBuf, File)> {
+    let (Some(dir), Some(a), Some(b)) = (old.parent(), old.file_name(), new.file_name()) else {
+        return Vec::new();
+    };
+    if new.parent() != Some(dir) {
+        return Vec::new();
+    }
+    let (a, b) = (a.as_encoded_bytes(), b.as_encoded_bytes());
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    // Names that differ from the first byte say nothing of a sequence.
+    if common == 0 {
+        return Vec::new();
+    }
+    let stem = &a[..common];
+    let current = std::fs::metadata(new).ok().map(|m| (m.dev(), m.ino()));
+    siblings_after(
+        dir,
+        &|cand| cand.starts_with(stem),
+        current,
+        after_ns,
+        known,
+    )
+}
+
+/// Regular, uncompressed files of `dir` whose names `accept` takes,
+/// modified after `after_ns`, neither `current` nor `known`; oldest first.
+fn siblings_after(
+    dir: &Path,
+    accept: &dyn Fn(&[u8]) -> bool,
+    current: Option<(u64, u64)>,
+    after_ns: i128,
+    known: &dyn Fn(&File, u64, u64) -> bool,
+) -> Vec<(PathBuf, File)> {
+    const MAX_ENTRIES: usize = 512;
+    const COMPRESSED: [&str; 6] = [".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4"];
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let current = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
     let mut found: Vec<(i128, PathBuf, File)> = Vec::new();
     for entry in rd.take(MAX_ENTRIES).flatten() {
         let file_name = entry.file_name();
@@ -87,7 +138,7 @@ pub fn unseen_generations(
         // Rotated generations are regular files; a symlink next to the path
         // is a symlink swap in progress.
         if entry.file_type().is_ok_and(|t| t.is_symlink())
-            || !extends_name(name, cand)
+            || !accept(cand)
             || COMPRESSED.iter().any(|c| cand.ends_with(c.as_bytes()))
         {
             continue;

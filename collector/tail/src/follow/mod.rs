@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 mod copies;
 
 pub(crate) use copies::find_copy;
-pub use copies::{mtime_ns, unseen_generations};
+pub use copies::{mtime_ns, unseen_generations, unseen_targets};
 
 use crate::identity::FileId;
 use sitepulse_lines::{LineReader, RawLine};
@@ -116,6 +116,10 @@ pub enum FollowEvent<'a> {
         id: FileId,
         line: RawLine<'a>,
     },
+    /// `stream` gave back its descriptor while idle, read to its end (no
+    /// partial line delivered); it goes on with `Line`s when its file
+    /// changes. A consumer may drop what it holds for it meanwhile.
+    Parked { stream: StreamId },
     /// Every line of `stream` has been delivered; it is closed.
     Closed {
         stream: StreamId,
@@ -333,7 +337,9 @@ struct Parked {
 pub struct Follower {
     path: PathBuf,
     cfg: FollowConfig,
-    current: Option<Open>,
+    /// Boxed: a follower of an idle (parked) file holds no `Open`, and
+    /// thousands of them should cost little.
+    current: Option<Box<Open>>,
     /// The current file, closed while idle (never with `current` set).
     parked: Option<Parked>,
     draining: Vec<Open>,
@@ -468,7 +474,7 @@ impl Follower {
     ) -> io::Result<()> {
         let open = Open::new(file, start, &self.cfg)?;
         f(open.opened(&self.path));
-        self.current = Some(open);
+        self.current = Some(Box::new(open));
         Ok(())
     }
 
@@ -498,19 +504,15 @@ impl Follower {
     /// Gives back the current file's descriptor and read buffer when it is
     /// read to its end and nothing is being drained: it is reopened by
     /// identity when its path shows a change (see [`poll_with`]). Returns
-    /// whether it was parked.
+    /// the event to hand on when it was parked.
     ///
     /// [`poll_with`]: Self::poll_with
-    pub fn park(&mut self) -> bool {
+    pub fn park(&mut self) -> Option<FollowEvent<'static>> {
         if !self.draining.is_empty() || self.detached || self.backlog {
-            return false;
+            return None;
         }
-        let Some(open) = &self.current else {
-            return false;
-        };
-        let Ok(meta) = open.reader.get_ref().metadata() else {
-            return false;
-        };
+        let open = self.current.as_ref()?;
+        let meta = open.reader.get_ref().metadata().ok()?;
         let rewritten = (open.id.fp_len > 0
             && !open.id.still_starts(open.reader.get_ref()).unwrap_or(false))
             || open.tail_changed().unwrap_or(true);
@@ -523,7 +525,7 @@ impl Follower {
         if meta.len() != open.reader.read_offset() || rewritten || !at_path {
             // Not read to its end, or truncated and rewritten since: the
             // next poll sees to it.
-            return false;
+            return None;
         }
         let open = self.current.take().expect("checked above");
         self.parked = Some(Parked {
@@ -536,7 +538,9 @@ impl Follower {
             opened_mtime: open.opened_mtime,
             tail: open.tail,
         });
-        true
+        Some(FollowEvent::Parked {
+            stream: open.stream,
+        })
     }
 
     /// Closes rotated-away files that are read to their end without
@@ -608,7 +612,7 @@ impl Follower {
         };
         match file {
             Some(file) => match Open::resume(file, &p, &self.cfg) {
-                Ok(open) => self.current = Some(open),
+                Ok(open) => self.current = Some(Box::new(open)),
                 Err(e) => {
                     self.parked = Some(p);
                     return Err(e);
@@ -637,7 +641,7 @@ impl Follower {
 
     /// Every open file: the current one and those being drained.
     pub fn open_files(&self) -> impl Iterator<Item = OpenFile> + '_ {
-        let cur = self.current.iter().map(|o| (o, true));
+        let cur = self.current.iter().map(|o| (&**o, true));
         let old = self.draining.iter().map(|o| (o, false));
         let parked = self.parked.iter().map(|p| OpenFile {
             stream: p.stream,
@@ -741,7 +745,12 @@ impl Follower {
         if checks.path {
             // Files idle since the last full poll give their buffers back
             // (thousands of quiet files cost a few bytes each).
-            for o in self.current.iter_mut().chain(self.draining.iter_mut()) {
+            for o in self
+                .current
+                .iter_mut()
+                .map(|o| &mut **o)
+                .chain(self.draining.iter_mut())
+            {
                 if !std::mem::take(&mut o.active) {
                     o.reader.release_buffer();
                 }
@@ -825,7 +834,7 @@ impl Follower {
                     if let Some(old) = self.current.take() {
                         self.stats.rotations += 1;
                         self.rotated_after = Some(mtime_ns(old.reader.get_ref()));
-                        self.draining.push(old);
+                        self.draining.push(*old);
                     }
                     if self.open(StartAt::Beginning, &mut f)?
                         && let Some(open) = &mut self.current
@@ -839,7 +848,7 @@ impl Follower {
                 // it is drained, then close it (a deleted file's space is
                 // only freed once we let go).
                 if let Some(old) = self.current.take() {
-                    self.draining.push(old);
+                    self.draining.push(*old);
                 }
             }
             Err(e) => return Err(e),

@@ -168,7 +168,8 @@ pub struct Tailer {
     discovery: Discovery,
     follow: FollowConfig,
     files: HashMap<PathBuf, Tracked>,
-    /// Event path (followed path or symlink target) → followed path.
+    /// Symlink target → followed path (events arrive for the target's
+    /// directory); a followed path is its own key in `files`.
     by_path: HashMap<PathBuf, PathBuf>,
     /// Files read to their end and closed this run.
     finished: HashMap<(u64, u64), FileId>,
@@ -481,7 +482,10 @@ impl Tailer {
             let inactive = Duration::from_secs(self.cfg.close_inactive_secs);
             let now = Instant::now();
             for t in self.files.values_mut() {
-                if now.duration_since(t.last_active) >= inactive && t.follower.park() {
+                if now.duration_since(t.last_active) >= inactive
+                    && let Some(ev) = t.follower.park()
+                {
+                    sink.event(ev, t.source);
                     self.open_fds -= 1;
                     self.stats.parks += 1;
                 }
@@ -533,8 +537,9 @@ impl Tailer {
                 break;
             }
             if let Some(t) = self.files.get_mut(&p)
-                && t.follower.park()
+                && let Some(ev) = t.follower.park()
             {
+                sink.event(ev, t.source);
                 self.open_fds -= 1;
                 self.stats.parks += 1;
             }
@@ -601,9 +606,12 @@ impl Tailer {
         self.open_fds = (self.open_fds + t.follower.open_count()).saturating_sub(fds_before);
         if t.follower.has_backlog() {
             self.backlog.insert(path.to_owned());
-        } else if self.open_fds > self.max_open / PARK_EAGERLY_ABOVE && t.follower.park() {
+        } else if self.open_fds > self.max_open / PARK_EAGERLY_ABOVE
+            && let Some(ev) = t.follower.park()
+        {
             // A tight budget: a file read to its end gives its descriptor
             // back at once.
+            sink.event(ev, source);
             self.open_fds -= 1;
             self.stats.parks += 1;
         }
@@ -613,14 +621,19 @@ impl Tailer {
         }
         let rotated_after = t.follower.take_rotated_after();
         let after = t.follower.current();
+        let mut swapped: Option<(PathBuf, PathBuf)> = None;
         if before.map(|i| (i.dev, i.ino)) != after.map(|i| (i.dev, i.ino)) {
             // A symlink swapped or a new file: events for it come from the
             // target's directory now.
-            if let Some(old) = t.target.take() {
-                self.by_path.remove(&old);
+            let old_target = t.target.take();
+            if let Some(old) = &old_target {
+                self.by_path.remove(old);
             }
             t.target = symlink_target(path);
             let target = t.target.clone();
+            if let (Some(old), Some(new)) = (old_target, target.clone()) {
+                swapped = Some((old, new));
+            }
             if let Some(target) = target {
                 self.by_path.insert(target.clone(), path.to_owned());
                 if let Some(dir) = target.parent() {
@@ -629,7 +642,7 @@ impl Tailer {
             }
         }
         if let Some(after_ns) = rotated_after {
-            self.read_unseen_generations(path, after_ns, sink);
+            self.read_unseen_generations(path, after_ns, swapped.as_ref(), sink);
         }
         let Some(t) = self.files.get(path) else {
             return;

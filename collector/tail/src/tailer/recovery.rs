@@ -101,7 +101,7 @@ impl Tailer {
         // Generations newer than a recovered one that the last run never
         // saw (rotated away while we were down).
         for (path, after_ns) in recovered {
-            self.read_unseen_generations(&path, after_ns, sink);
+            self.read_unseen_generations(&path, after_ns, None, sink);
         }
     }
 
@@ -113,6 +113,7 @@ impl Tailer {
         &mut self,
         path: &Path,
         after_ns: i128,
+        swapped: Option<&(PathBuf, PathBuf)>,
         sink: &mut impl TailSink,
     ) {
         let open_ids: Vec<FileId> = self.open_ids().collect();
@@ -143,7 +144,12 @@ impl Tailer {
         // the last may have read their lines from it before the checkpoint
         // named them, and a repeat must be recognisable as one.
         let copy_key = self.files.get(path).and_then(|t| t.follower.copy_key());
-        let found = crate::follow::unseen_generations(path, after_ns, &known);
+        let mut found = crate::follow::unseen_generations(path, after_ns, &known);
+        if let Some((old, new)) = swapped {
+            // A symlink swapped more than once between two polls: the
+            // targets in between, named like the old and the new one.
+            found.extend(crate::follow::unseen_targets(old, new, after_ns, &known));
+        }
         for (found, file) in found {
             if self.files.contains_key(&found) {
                 continue;

@@ -115,10 +115,14 @@ impl Tailer {
         let meta = file.metadata()?;
         let id = FileId::of(&file)?;
         let key = (id.dev, id.ino);
-        // A checkpointed inode at the same path with other first bytes:
-        // truncated in place while we were down (copytruncate).
+        // A checkpointed inode at the same path with other first bytes, and
+        // a copy of what it held next to it: truncated in place while we
+        // were down (copytruncate). Without the copy it is an inode freed
+        // by a deleted generation and reused by a new file.
         let truncated_while_down = self.checkpoints.get(id.dev, id.ino).is_some_and(|e| {
-            Path::new(&e.path) == path && !e.id.same_file(&id, &file).unwrap_or(true)
+            Path::new(&e.path) == path
+                && !e.id.same_file(&id, &file).unwrap_or(true)
+                && crate::follow::find_copy(path, &e.id, 0).is_some()
         });
         let start = if let Some(off) = self.checkpoints.offset_of(&id, &file)? {
             self.resumed.insert(key);
@@ -154,7 +158,6 @@ impl Tailer {
         }
         follower.open_file(file, start, &mut |ev| sink.event(ev, source))?;
         let target = symlink_target(path);
-        self.by_path.insert(path.to_owned(), path.to_owned());
         if let Some(t) = &target {
             self.by_path.insert(t.clone(), path.to_owned());
         }

@@ -43,6 +43,7 @@ impl TailSink for Collect {
                 self.opened.push((path.to_owned(), offset));
                 self.ends.insert(stream, (id, path.to_owned(), offset));
             }
+            FollowEvent::Parked { .. } => {}
             FollowEvent::Line { stream, id, line } => {
                 self.lines
                     .push(String::from_utf8_lossy(line.bytes).into_owned());
@@ -251,4 +252,33 @@ fn bad_glob_names_the_source() {
     let e = Tailer::check_globs(&cfg).unwrap_err();
     assert_eq!(e.section(), "sources[0].include");
     assert!(e.to_string().contains("/var/log/["), "{e}");
+}
+
+/// Issue 13: a symlink swapped twice between two polls; the target in
+/// between (never opened) is found by its name and read whole.
+#[test]
+fn a_symlink_swapped_twice_between_polls_loses_no_target() {
+    let d = tmp("swap-twice");
+    let link = d.join("logs/app.log");
+    let data = |g: usize| d.join(format!("logs/app-data-{g}.txt"));
+    let swap = |g: usize| {
+        let tmp = d.join("logs/app.log.tmp");
+        std::os::unix::fs::symlink(data(g), &tmp).unwrap();
+        std::fs::rename(&tmp, &link).unwrap();
+    };
+    append(&data(0), "g0-1\n");
+    std::os::unix::fs::symlink(data(0), &link).unwrap();
+    let (mut t, mut sink) = start(&d);
+    steps(&mut t, &mut sink, 1);
+    assert_eq!(sink.lines, ["g0-1"]);
+    std::thread::sleep(Duration::from_millis(20));
+    append(&data(1), "g1-1\ng1-2\n");
+    swap(1);
+    std::thread::sleep(Duration::from_millis(20));
+    append(&data(2), "g2-1\n");
+    swap(2);
+    steps(&mut t, &mut sink, 4);
+    // The target in between is read after the current one (each in order).
+    sink.lines.sort();
+    assert_eq!(sink.lines, ["g0-1", "g1-1", "g1-2", "g2-1"]);
 }

@@ -185,7 +185,11 @@ impl Tailer {
                     continue;
                 };
                 let path = dir.join(name);
-                let followed = self.by_path.get(&path).cloned();
+                let followed = if self.files.contains_key(&path) {
+                    Some(path.clone())
+                } else {
+                    self.by_path.get(&path).cloned()
+                };
                 if ev.mask.intersects(EventMask::MODIFY) && !ev.mask.contains(EventMask::ISDIR) {
                     if let Some(p) = followed {
                         data.insert(p);
