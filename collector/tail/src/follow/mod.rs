@@ -797,7 +797,15 @@ impl Follower {
                 // Lines written after the last read and before the truncation
                 // are only in the copy logrotate made: read them there.
                 let at = old.reader.read_offset();
-                if let Some((_, mut copy)) = find_copy(&self.path, &old.id, at) {
+                let found = find_copy(&self.path, &old.id, at);
+                tracing::debug!(
+                    path = %self.path.display(),
+                    at,
+                    len,
+                    copy = ?found.as_ref().map(|(p, _)| p),
+                    "truncated"
+                );
+                if let Some((_, mut copy)) = found {
                     self.rotated_after = Some(mtime_ns(&copy));
                     copy.seek(SeekFrom::Start(at))?;
                     *old.reader.get_mut() = copy;

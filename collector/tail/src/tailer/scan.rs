@@ -152,6 +152,15 @@ impl Tailer {
             // Appeared while we were down or while running: all of it.
             StartAt::Beginning
         };
+        tracing::debug!(
+            path = %path.display(),
+            ino = id.ino,
+            fp_len = id.fp_len,
+            len = meta.len(),
+            ?start,
+            truncated_while_down,
+            "following"
+        );
         let mut follower = Follower::new(path, self.follow);
         if truncated_while_down {
             follower.mark_copytruncated();
