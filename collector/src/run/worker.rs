@@ -95,7 +95,9 @@ pub(crate) struct StreamState {
     key: (u64, u64),
     format: FormatChoice,
     head: Option<u64>,
-    feed: Option<FileFeed>,
+    /// Boxed: most streams of a node are idle, their feed dropped, and an
+    /// inline `FileFeed` would cost its ~1 KiB in every slot of the map.
+    feed: Option<Box<FileFeed>>,
     /// Where the stream was opened.
     start: u64,
     /// Everything before this is committed.
@@ -280,8 +282,13 @@ impl Worker {
                 }
                 let feed = (!prefix.is_empty()).then(|| {
                     let complete = prefix.len() < SNIFF_BYTES;
-                    core.pipeline
-                        .open_feed_as(&name, Some(&path), &prefix, complete, format)
+                    Box::new(core.pipeline.open_feed_as(
+                        &name,
+                        Some(&path),
+                        &prefix,
+                        complete,
+                        format,
+                    ))
                 });
                 core.streams.insert(
                     stream,
@@ -313,13 +320,13 @@ impl Worker {
                     }
                     let feed = s.feed.get_or_insert_with(|| {
                         // Opened at 0 (or empty): detect from these lines.
-                        core.pipeline.open_feed_as(
+                        Box::new(core.pipeline.open_feed_as(
                             &s.name,
                             Some(&s.path),
                             &batch.data,
                             true,
                             s.format,
-                        )
+                        ))
                     });
                     self.obs.key.clear();
                     let _ = write!(
