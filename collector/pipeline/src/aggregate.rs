@@ -173,7 +173,7 @@ struct RingPos {
     fine: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct SiteSeries {
     /// Latest second written or cleared; `None` before the first record.
     head: Option<i64>,
@@ -251,7 +251,7 @@ pub struct AggStats {
 }
 
 /// Per-site state for all sites. A plain struct, driven by one owner.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Aggregator {
     retention: i64,
     slot_secs: i64,

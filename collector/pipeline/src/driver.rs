@@ -83,7 +83,11 @@ impl Observer for NoObserver {}
 
 /// The hot path for any number of inputs, sharing one site table and one
 /// aggregate.
-#[derive(Debug)]
+///
+/// A clone is a deep copy, and cheap while the pipeline is still empty:
+/// building one compiles the labeler's regexes, so the pipeline fuzz target
+/// builds it once and clones it per input.
+#[derive(Debug, Clone)]
 pub struct Pipeline {
     parse: ParseConfig,
     labeler: Labeler,

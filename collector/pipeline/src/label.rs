@@ -155,7 +155,7 @@ pub enum LabelConfigError {
 }
 
 /// The capped table of site names.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SiteTable {
     names: Vec<Box<str>>,
     by_name: HashMap<Box<str>, SiteId, RandomState>,
@@ -259,7 +259,7 @@ pub struct FileSites {
 }
 
 /// Maps records to sites, caching per distinct key.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Labeler {
     table: SiteTable,
     order: Vec<KeyKind>,
