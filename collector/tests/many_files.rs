@@ -283,10 +283,12 @@ aggregate:
         std::thread::sleep(Duration::from_millis(200));
     }
     let entries = checkpoint_entries(&ckpt);
+    // Memory before the status document (megabytes of JSON for this many
+    // files) is built: what the files cost, not one answer.
+    let (rss, hwm) = rss_kib(pid);
     let (ready, body) = get_with(c.port, "/readyz", &[]).expect("/readyz answers");
     let status = c.status().expect("/api/v1/status answers");
     let fds = open_fds(pid);
-    let (rss, hwm) = rss_kib(pid);
     println!(
         "  idle: RSS {rss} KiB (peak {hwm} KiB) = {:.2} KiB per file, {fds} descriptors open, {entries} checkpoint entries, readyz {ready} {body}",
         rss as f64 / n as f64

@@ -36,6 +36,9 @@ use super::tap::TapObserver;
 /// published.
 pub(crate) const TICK: Duration = Duration::from_secs(1);
 
+/// Shortest gap between two saves for newly registered files.
+const URGENT_SAVE_GAP: Duration = Duration::from_millis(100);
+
 /// Shortest gap between two publications asked for by readers.
 const MIN_PUBLISH_GAP: Duration = Duration::from_millis(100);
 
@@ -184,9 +187,13 @@ impl Worker {
     pub(crate) fn run(&mut self, rx: &Receiver<Msg>) -> Result<(), SaveError> {
         let mut next_tick = Instant::now() + TICK;
         let mut next_save = Instant::now() + self.interval;
+        let mut last_urgent = Instant::now() - URGENT_SAVE_GAP;
         let mut last_publish = Instant::now();
         loop {
             let mut deadline = next_tick.min(next_save);
+            if self.urgent {
+                deadline = deadline.min(last_urgent + URGENT_SAVE_GAP);
+            }
             if self.shared.publish_wanted() {
                 deadline = deadline.min(last_publish + MIN_PUBLISH_GAP);
             }
@@ -214,7 +221,12 @@ impl Worker {
             }
             // A failing save is recorded for readers and retried; only the
             // final one's error goes further.
-            if std::mem::take(&mut self.urgent) {
+            // New files are saved soon, but not once per file: a node that
+            // starts with 50,000 files would write the whole checkpoint
+            // 50,000 times.
+            if self.urgent && last_urgent.elapsed() >= URGENT_SAVE_GAP {
+                self.urgent = false;
+                last_urgent = Instant::now();
                 let _ = self.save();
             }
             let now = Instant::now();

@@ -351,13 +351,10 @@ impl Checkpoints {
         };
         let mut files: Vec<&Entry> = self.entries.values().collect();
         files.sort_by(|a, b| a.path.cmp(&b.path).then(a.id.ino.cmp(&b.id.ino)));
-        let disk = OnDisk {
-            version: CHECKPOINT_VERSION,
-            written_unix_secs: unix_now(),
-            files: files.into_iter().cloned().collect(),
-        };
         // One entry per line: compact (a node has thousands) yet readable.
-        let mut json = to_lines(&disk).map_err(|e| io_err(&self.path)(io::Error::other(e)))?;
+        // Written from references: no entry is cloned per save.
+        let mut json = to_lines(CHECKPOINT_VERSION, unix_now(), &files)
+            .map_err(|e| io_err(&self.path)(io::Error::other(e)))?;
         json.push(b'\n');
         let tmp = self.tmp_path();
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
@@ -410,13 +407,12 @@ fn quarantine_path(path: &Path, now: i64) -> PathBuf {
 }
 
 /// JSON with each file entry on its own line.
-fn to_lines(disk: &OnDisk) -> serde_json::Result<Vec<u8>> {
-    let mut out = format!(
-        "{{\"version\":{},\"written_unix_secs\":{},\"files\":[",
-        disk.version, disk.written_unix_secs
-    )
-    .into_bytes();
-    for (i, e) in disk.files.iter().enumerate() {
+fn to_lines(version: u32, written_unix_secs: i64, files: &[&Entry]) -> serde_json::Result<Vec<u8>> {
+    let mut out =
+        format!("{{\"version\":{version},\"written_unix_secs\":{written_unix_secs},\"files\":[")
+            .into_bytes();
+    out.reserve(files.len() * 160);
+    for (i, e) in files.iter().enumerate() {
         out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
         serde_json::to_writer(&mut out, e)?;
     }

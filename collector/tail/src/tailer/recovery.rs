@@ -116,28 +116,35 @@ impl Tailer {
         swapped: Option<&(PathBuf, PathBuf)>,
         sink: &mut impl TailSink,
     ) {
-        let open_ids: Vec<FileId> = self.open_ids().collect();
+        // Built only when a candidate turns up (most rotations have none):
+        // both walk every followed file or checkpoint entry.
+        let open_ids: std::cell::OnceCell<Vec<FileId>> = std::cell::OnceCell::new();
+        let open_ids = || open_ids.get_or_init(|| self.open_ids().collect());
         let finished = &self.finished;
         // Generations a checkpoint names (by inode, or a copy by its first
         // bytes) resume from it instead.
         let dir = path.parent();
-        let entries: Vec<&FileId> = self
-            .checkpoints
-            .entries()
-            .filter(|e| Path::new(&e.path).parent() == dir)
-            .map(|e| &e.id)
-            .collect();
+        let entries: std::cell::OnceCell<Vec<&FileId>> = std::cell::OnceCell::new();
+        let entries = || {
+            entries.get_or_init(|| {
+                self.checkpoints
+                    .entries()
+                    .filter(|e| Path::new(&e.path).parent() == dir)
+                    .map(|e| &e.id)
+                    .collect()
+            })
+        };
         let recent = &self.recent;
         let known = |file: &File, dev: u64, ino: u64| {
             let head = crate::identity::head_of(file).unwrap_or_default();
             let starts_like = |id: &FileId| id.matches_head(&head);
             // Inodes are reused once a file is deleted: beyond files held
             // open, a file is recognised by its first bytes.
-            open_ids.iter().any(|id| (id.dev, id.ino) == (dev, ino))
+            open_ids().iter().any(|id| (id.dev, id.ino) == (dev, ino))
                 || finished.get(&(dev, ino)).is_some_and(starts_like)
-                || entries.iter().copied().any(starts_like)
+                || entries().iter().copied().any(starts_like)
                 || recent.iter().any(starts_like)
-                || open_ids.iter().any(starts_like)
+                || open_ids().iter().any(starts_like)
         };
         let source = self.files.get(path).and_then(|t| t.source);
         // Copies of a file truncated in place carry its key: this run or
