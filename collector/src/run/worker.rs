@@ -91,8 +91,9 @@ impl SourceCounts {
 /// One stream as the pipeline thread sees it.
 #[derive(Debug)]
 pub(crate) struct StreamState {
+    /// The file's path (its feed's name, `display`ed, when one is opened:
+    /// not kept twice for thousands of idle streams).
     path: PathBuf,
-    name: String,
     id: FileId,
     /// `(dev, ino)` of the dedup key (the original's, for a rotated copy).
     key: (u64, u64),
@@ -306,7 +307,6 @@ impl Worker {
                     stream,
                     StreamState {
                         path,
-                        name,
                         id,
                         key,
                         format,
@@ -333,7 +333,7 @@ impl Worker {
                     let feed = s.feed.get_or_insert_with(|| {
                         // Opened at 0 (or empty): detect from these lines.
                         Box::new(core.pipeline.open_feed_as(
-                            &s.name,
+                            &s.path.display().to_string(),
                             Some(&s.path),
                             &batch.data,
                             true,

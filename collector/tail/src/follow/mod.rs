@@ -14,7 +14,8 @@
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod copies;
@@ -335,7 +336,9 @@ struct Parked {
 /// Follows one path. Single owner; call [`poll`](Self::poll) when the path
 /// may have changed (an inotify event, a periodic tick).
 pub struct Follower {
-    path: PathBuf,
+    /// Shared with the tailer's map key and the status list: a path is
+    /// kept once however many places name it.
+    path: Arc<Path>,
     cfg: FollowConfig,
     /// Boxed: a follower of an idle (parked) file holds no `Open`, and
     /// thousands of them should cost little.
@@ -392,7 +395,7 @@ impl Follower {
     /// or the first [`poll`](Self::poll).
     pub fn new(path: &Path, cfg: FollowConfig) -> Self {
         Self {
-            path: path.to_owned(),
+            path: Arc::from(path),
             cfg,
             current: None,
             parked: None,
@@ -429,7 +432,7 @@ impl Follower {
         }
         f(open.opened(path));
         Ok(Self {
-            path: path.to_owned(),
+            path: Arc::from(path),
             cfg,
             current: None,
             parked: None,
@@ -445,6 +448,11 @@ impl Follower {
     /// The followed path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The followed path, shared.
+    pub fn path_arc(&self) -> Arc<Path> {
+        Arc::clone(&self.path)
     }
 
     /// Opens the file the path names now, starting at `start`. Returns

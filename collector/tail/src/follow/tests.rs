@@ -2,6 +2,7 @@
 //! every rotation style (property test), and the counters.
 
 use super::*;
+use std::path::PathBuf;
 
 /// logrotate's copytruncate of `path` to `copy`.
 pub(crate) fn copytruncate(path: &Path, copy: &Path) {

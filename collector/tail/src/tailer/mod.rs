@@ -116,7 +116,7 @@ pub struct TailStats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileStatus {
     /// The followed path.
-    pub path: PathBuf,
+    pub path: std::sync::Arc<Path>,
     /// The stream reading it.
     pub stream: StreamId,
     /// Who it is.
@@ -167,7 +167,7 @@ pub struct Tailer {
     sources: Vec<SourceGlobs>,
     discovery: Discovery,
     follow: FollowConfig,
-    files: HashMap<PathBuf, Tracked>,
+    files: HashMap<std::sync::Arc<Path>, Tracked>,
     /// Symlink target → followed path (events arrive for the target's
     /// directory); a followed path is its own key in `files`.
     by_path: HashMap<PathBuf, PathBuf>,
@@ -390,7 +390,7 @@ impl Tailer {
             .iter()
             .flat_map(|(path, t)| {
                 t.follower.open_files().map(|o| FileStatus {
-                    path: path.clone(),
+                    path: std::sync::Arc::clone(path),
                     stream: o.stream,
                     id: o.id,
                     offset: o.offset,
@@ -450,7 +450,7 @@ impl Tailer {
         }
         if self.poll_all && now >= self.next_poll {
             self.next_poll = now + Duration::from_millis(self.cfg.poll_ms.max(10));
-            let paths: Vec<PathBuf> = self.files.keys().cloned().collect();
+            let paths: Vec<std::sync::Arc<Path>> = self.files.keys().cloned().collect();
             for p in paths {
                 self.poll(&p, Checks::ALL, sink);
             }
@@ -473,7 +473,7 @@ impl Tailer {
     fn sweep(&mut self, sink: &mut impl TailSink) {
         self.stats.sweeps += 1;
         self.next_sweep = Instant::now() + Duration::from_secs(self.cfg.rescan_secs.max(1));
-        let paths: Vec<PathBuf> = self.files.keys().cloned().collect();
+        let paths: Vec<std::sync::Arc<Path>> = self.files.keys().cloned().collect();
         for p in paths {
             self.poll(&p, Checks::ALL, sink);
         }
@@ -503,7 +503,7 @@ impl Tailer {
             return true;
         }
         // Rotated files read to their end close now rather than linger.
-        let draining: Vec<PathBuf> = self
+        let draining: Vec<std::sync::Arc<Path>> = self
             .files
             .iter()
             .filter(|(_, t)| t.follower.draining_count() > 0)
@@ -520,13 +520,13 @@ impl Tailer {
                 self.open_fds = self.open_fds.saturating_sub(n);
             }
         }
-        let mut idle: Vec<(Instant, PathBuf)> = self
+        let mut idle: Vec<(Instant, std::sync::Arc<Path>)> = self
             .files
             .iter()
             .filter(|(p, t)| {
                 t.follower.open_count() == 1
                     && !t.follower.is_parked()
-                    && !self.backlog.contains(*p)
+                    && !self.backlog.contains(&***p)
             })
             .map(|(p, t)| (t.last_active, p.clone()))
             .collect();
@@ -564,16 +564,16 @@ impl Tailer {
                 break;
             };
             self.waiting_paths.remove(&path);
-            if !self.files.contains_key(&path) {
+            if !self.files.contains_key(path.as_path()) {
                 self.open_new(&path, source, initial, sink);
             }
         }
     }
 
     /// Follows `path` from now on (counting the descriptors it holds).
-    fn track(&mut self, path: PathBuf, t: Tracked) {
+    fn track(&mut self, t: Tracked) {
         self.open_fds += t.follower.open_count();
-        self.files.insert(path, t);
+        self.files.insert(t.follower.path_arc(), t);
     }
 
     fn poll(&mut self, path: &Path, checks: Checks, sink: &mut impl TailSink) {

@@ -86,7 +86,7 @@ impl Tailer {
                     match follower {
                         Ok(follower) => {
                             let key = found.clone();
-                            self.track(key.clone(), Tracked::new(follower, source, None));
+                            self.track(Tracked::new(follower, source, None));
                             self.poll(&key, Checks::ALL, sink);
                         }
                         Err(e) => {
@@ -158,7 +158,7 @@ impl Tailer {
             found.extend(crate::follow::unseen_targets(old, new, after_ns, &known));
         }
         for (found, file) in found {
-            if self.files.contains_key(&found) {
+            if self.files.contains_key(found.as_path()) {
                 continue;
             }
             self.stats.unseen_generations += 1;
@@ -174,7 +174,7 @@ impl Tailer {
                 |ev| sink.event(ev, source),
             ) {
                 Ok(follower) => {
-                    self.track(found.clone(), Tracked::new(follower, source, None));
+                    self.track(Tracked::new(follower, source, None));
                     self.poll(&found, Checks::ALL, sink);
                 }
                 Err(e) => {

@@ -43,7 +43,7 @@ impl Tailer {
             self.finished.retain(|k, _| live.contains(k));
         }
         for f in found {
-            if self.files.contains_key(&f.path)
+            if self.files.contains_key(f.path.as_path())
                 || open.contains(&(f.dev, f.ino))
                 || self.waiting_paths.contains(&f.path)
             {
@@ -178,7 +178,7 @@ impl Tailer {
         {
             self.watch_dir(&dir);
         }
-        self.track(path.to_owned(), Tracked::new(follower, source, target));
+        self.track(Tracked::new(follower, source, target));
         // What is there already is read now, not at the next event.
         self.poll(path, Checks::DATA, sink);
         Ok(())

@@ -185,7 +185,7 @@ impl Tailer {
                     continue;
                 };
                 let path = dir.join(name);
-                let followed = if self.files.contains_key(&path) {
+                let followed = if self.files.contains_key(path.as_path()) {
                     Some(path.clone())
                 } else {
                     self.by_path.get(&path).cloned()
