@@ -68,7 +68,7 @@ impl Tailer {
                         Some(entry.key.unwrap_or(own))
                     };
                     self.stats.orphans_recovered += 1;
-                    recovered.push((path.clone(), crate::follow::mtime_ns(&file)));
+                    recovered.push((path.clone(), crate::follow::mtime_ns(&file), found.clone()));
                     tracing::info!(
                         checkpoint = %path.display(),
                         found = %found.display(),
@@ -100,8 +100,13 @@ impl Tailer {
         }
         // Generations newer than a recovered one that the last run never
         // saw (rotated away while we were down).
-        for (path, after_ns) in recovered {
-            self.read_unseen_generations(&path, after_ns, None, sink);
+        for (path, after_ns, found) in recovered {
+            // A symlink whose checkpointed target was left while we were
+            // down: targets it pointed to since, besides the current one.
+            let swapped = super::watch::symlink_target(&path)
+                .filter(|now| *now != found)
+                .map(|now| (found, now));
+            self.read_unseen_generations(&path, after_ns, swapped.as_ref(), sink);
         }
     }
 

@@ -282,3 +282,35 @@ fn a_symlink_swapped_twice_between_polls_loses_no_target() {
     sink.lines.sort();
     assert_eq!(sink.lines, ["g0-1", "g1-1", "g1-2", "g2-1"]);
 }
+
+/// Issue 13: a symlink swapped twice while the collector was down: the
+/// checkpointed target is read from its checkpoint, the one in between
+/// whole, the current one whole.
+#[test]
+fn a_symlink_swapped_twice_while_down_loses_no_target() {
+    let d = tmp("swap-down");
+    let link = d.join("logs/app.log");
+    let data = |g: usize| d.join(format!("logs/app-data-{g}.txt"));
+    let swap = |g: usize| {
+        let tmp = d.join("logs/app.log.tmp");
+        std::os::unix::fs::symlink(data(g), &tmp).unwrap();
+        std::fs::rename(&tmp, &link).unwrap();
+    };
+    append(&data(0), "g0-1\n");
+    std::os::unix::fs::symlink(data(0), &link).unwrap();
+    let (mut t, mut sink) = start(&d);
+    steps(&mut t, &mut sink, 1);
+    save(&d, &sink);
+    drop(t);
+    append(&data(0), "g0-2\n");
+    std::thread::sleep(Duration::from_millis(20));
+    append(&data(1), "g1-1\n");
+    swap(1);
+    std::thread::sleep(Duration::from_millis(20));
+    append(&data(2), "g2-1\n");
+    swap(2);
+    let (mut t, mut sink) = start(&d);
+    steps(&mut t, &mut sink, 3);
+    sink.lines.sort();
+    assert_eq!(sink.lines, ["g0-2", "g1-1", "g2-1"]);
+}
