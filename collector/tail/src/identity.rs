@@ -19,6 +19,10 @@ use serde::{Deserialize, Serialize};
 /// Bytes at the start of a file that make up its fingerprint.
 pub const FINGERPRINT_BYTES: usize = 1024;
 
+/// A fingerprint over fewer bytes recognises another file by its first
+/// bytes only when that file is no longer (see [`FileId::matches_head`]).
+pub const MIN_MATCH_BYTES: usize = 128;
+
 /// Who a file is, independent of its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileId {
@@ -118,12 +122,16 @@ impl FileId {
     }
 
     /// Whether `head` (a file's first bytes, from [`head_of`]) starts with
-    /// the bytes this identity was taken from.
+    /// the bytes this identity was taken from, on enough bytes to tell
+    /// files apart: at least [`MIN_MATCH_BYTES`], or the whole of `head`.
+    /// Log lines share their first bytes (`10.42.1.` of an access log): an
+    /// identity taken when a file held a few bytes must not claim every
+    /// file that starts alike (that would skip a generation never read).
     pub fn matches_head(&self, head: &[u8]) -> bool {
-        self.fp_len > 0
-            && head
-                .get(..self.fp_len as usize)
-                .is_some_and(|p| fnv(p) == self.fp)
+        let n = self.fp_len as usize;
+        n > 0
+            && (n >= MIN_MATCH_BYTES || n == head.len())
+            && head.get(..n).is_some_and(|p| fnv(p) == self.fp)
     }
 
     /// Whether the fingerprint still covers less than [`FINGERPRINT_BYTES`]
@@ -186,6 +194,23 @@ mod tests {
         let now = FileId::of(&x2).unwrap();
         assert_eq!((now.dev, now.ino), (ix.dev, ix.ino));
         assert!(!ix.same_file(&now, &x2).unwrap());
+    }
+
+    #[test]
+    fn a_short_fingerprint_claims_no_longer_file() {
+        let d = tmp("short");
+        let p = d.join("s.log");
+        std::fs::write(&p, b"10.42.1.").unwrap();
+        let id = FileId::of(&File::open(&p).unwrap()).unwrap();
+        let other = b"10.42.1.7 - - [03/Dec/2026:10:00:00 +0000] GET /seq/1/2";
+        assert!(!id.matches_head(other), "8 shared bytes say nothing");
+        assert!(id.matches_head(b"10.42.1."), "the whole file matches");
+        let long = vec![b'x'; 200];
+        std::fs::write(&p, &long).unwrap();
+        let id = FileId::of(&File::open(&p).unwrap()).unwrap();
+        let mut grown = long.clone();
+        grown.extend_from_slice(b"more");
+        assert!(id.matches_head(&grown));
     }
 
     #[test]
