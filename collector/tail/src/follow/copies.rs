@@ -166,7 +166,7 @@ fn siblings_after(
 /// to see, reading the copy first. An inode freed and reused by a file the
 /// path named since is one no poll saw either: reading it (its lines keyed
 /// by that inode) loses nothing and repeats nothing under another key.
-pub(crate) fn find_inode(path: &Path, id: &FileId) -> Option<File> {
+pub(crate) fn find_inode(path: &Path, id: &FileId) -> Option<(PathBuf, File)> {
     const MAX_ENTRIES: usize = 4096;
     let dir = path.parent()?;
     for entry in std::fs::read_dir(dir).ok()?.take(MAX_ENTRIES).flatten() {
@@ -183,7 +183,7 @@ pub(crate) fn find_inode(path: &Path, id: &FileId) -> Option<File> {
             continue;
         };
         if m.is_file() && (m.dev(), m.ino()) == (id.dev, id.ino) {
-            return Some(file);
+            return Some((entry.path(), file));
         }
     }
     None

@@ -8,34 +8,19 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::{TailSink, Tailer, Tracked};
-use crate::follow::{Checks, Follower, StartAt, find_copy};
+use crate::follow::{Checks, Follower, StartAt, find_copy, find_inode};
 use crate::identity::FileId;
 
 /// A rotated file in `path`'s directory: the inode `id` names (renamed),
 /// or else a copy starting with the bytes `id` was taken from
 /// (copytruncate, see [`find_copy`]); it must reach past `offset`.
 pub(super) fn find_rotated(path: &Path, id: &FileId, offset: u64) -> Option<(PathBuf, File)> {
-    const MAX_ENTRIES: usize = 4096;
-    let dir = path.parent()?;
-    for entry in std::fs::read_dir(dir).ok()?.take(MAX_ENTRIES).flatten() {
-        let same_inode = entry
-            .metadata()
-            .is_ok_and(|m| (m.dev(), m.ino()) == (id.dev, id.ino));
-        if !same_inode {
-            continue;
-        }
-        let Ok(file) = File::open(entry.path()) else {
-            continue;
-        };
-        let renamed = file
-            .metadata()
-            .is_ok_and(|m| m.is_file() && m.len() >= offset)
-            && FileId::of(&file).is_ok_and(|now| id.same_file(&now, &file).unwrap_or(false));
-        if renamed {
-            return Some((entry.path(), file));
-        }
-    }
-    find_copy(path, id, offset)
+    find_inode(path, id)
+        .filter(|(_, file)| {
+            file.metadata().is_ok_and(|m| m.len() >= offset)
+                && FileId::of(file).is_ok_and(|now| id.same_file(&now, file).unwrap_or(false))
+        })
+        .or_else(|| find_copy(path, id, offset))
 }
 
 impl Tailer {

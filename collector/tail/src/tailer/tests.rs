@@ -254,18 +254,27 @@ fn bad_glob_names_the_source() {
     assert!(e.to_string().contains("/var/log/["), "{e}");
 }
 
+/// Generation `g` of `logs/app.log` when it is a swapped symlink.
+fn swap_target(d: &Path, g: usize) -> PathBuf {
+    d.join(format!("logs/app-data-{g}.txt"))
+}
+
+/// Points `logs/app.log` at generation `g`, atomically (a new link
+/// renamed over the old one).
+fn swap_link(d: &Path, g: usize) {
+    let tmp = d.join("logs/app.log.tmp");
+    std::os::unix::fs::symlink(swap_target(d, g), &tmp).unwrap();
+    std::fs::rename(&tmp, d.join("logs/app.log")).unwrap();
+}
+
 /// Issue 13: a symlink swapped twice between two polls; the target in
 /// between (never opened) is found by its name and read whole.
 #[test]
 fn a_symlink_swapped_twice_between_polls_loses_no_target() {
     let d = tmp("swap-twice");
     let link = d.join("logs/app.log");
-    let data = |g: usize| d.join(format!("logs/app-data-{g}.txt"));
-    let swap = |g: usize| {
-        let tmp = d.join("logs/app.log.tmp");
-        std::os::unix::fs::symlink(data(g), &tmp).unwrap();
-        std::fs::rename(&tmp, &link).unwrap();
-    };
+    let data = |g: usize| swap_target(&d, g);
+    let swap = |g: usize| swap_link(&d, g);
     append(&data(0), "g0-1\n");
     std::os::unix::fs::symlink(data(0), &link).unwrap();
     let (mut t, mut sink) = start(&d);
@@ -290,12 +299,8 @@ fn a_symlink_swapped_twice_between_polls_loses_no_target() {
 fn a_symlink_swapped_twice_while_down_loses_no_target() {
     let d = tmp("swap-down");
     let link = d.join("logs/app.log");
-    let data = |g: usize| d.join(format!("logs/app-data-{g}.txt"));
-    let swap = |g: usize| {
-        let tmp = d.join("logs/app.log.tmp");
-        std::os::unix::fs::symlink(data(g), &tmp).unwrap();
-        std::fs::rename(&tmp, &link).unwrap();
-    };
+    let data = |g: usize| swap_target(&d, g);
+    let swap = |g: usize| swap_link(&d, g);
     append(&data(0), "g0-1\n");
     std::os::unix::fs::symlink(data(0), &link).unwrap();
     let (mut t, mut sink) = start(&d);
