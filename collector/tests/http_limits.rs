@@ -44,6 +44,19 @@ fn half_open(port: u16, n: usize) -> Vec<TcpStream> {
         .collect()
 }
 
+/// Whether the server has closed `s` (EOF or reset; nothing was sent to
+/// it, so any readable state means closed).
+fn closed_by_server(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 512];
+    let closed = !matches!(
+        (&*s).read(&mut buf),
+        Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock
+    );
+    s.set_nonblocking(false).unwrap();
+    closed
+}
+
 /// A GET on a new connection (not the client's pool): the raw answer.
 fn fresh_get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -150,7 +163,13 @@ fn five_hundred_half_open_connections_do_not_stop_requests_ingest_or_checkpoints
 fn past_the_connection_cap_new_connections_get_503_then_service_resumes() {
     let d = tmpdir("http", "cap");
     append(&d.join("logs/access.log"), &lines_of(10));
-    let cfg = config(&d, "  max_connections: 20\n  header_read_timeout_secs: 5\n");
+    // The header timeout is wide: the 20 held slots must still be held
+    // when the probe below is accepted, on a loaded 2-core CI machine too
+    // (at 5 s a stall there let one expire first and the probe got 200).
+    let cfg = config(
+        &d,
+        "  max_connections: 20\n  header_read_timeout_secs: 12\n",
+    );
     let mut c = Collector::start(BIN, &[Path::new("--config"), &cfg], &d.join("run.log"));
     let port = c.port;
     // Raw connections only (`Connection: close`): no pooled client
@@ -158,16 +177,31 @@ fn past_the_connection_cap_new_connections_get_503_then_service_resumes() {
     wait_for("ready", WAIT, || {
         fresh_get(port, "/readyz").starts_with("HTTP/1.1 200")
     });
-    let idle = half_open(port, 20);
-    // Give the server time to accept all of them.
-    std::thread::sleep(Duration::from_millis(200));
-    let started = Instant::now();
-    let answer = fresh_get(port, "/healthz");
-    assert!(
-        answer.starts_with("HTTP/1.1 503") && answer.ends_with("too many connections\n"),
-        "{answer}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(4));
+    // The slots are all held when the server still holds all 20
+    // connections as the probe is answered. On a stalled machine one may
+    // have timed out first; then the round is repeated, not judged.
+    let mut idle = Vec::new();
+    for round in 1..=3 {
+        idle = half_open(port, 20);
+        // Give the server time to accept all of them.
+        std::thread::sleep(Duration::from_millis(200));
+        let started = Instant::now();
+        let answer = fresh_get(port, "/healthz");
+        let elapsed = started.elapsed();
+        let closed = idle.iter().filter(|s| closed_by_server(s)).count();
+        if closed > 0 && round < 3 {
+            eprintln!("round {round}: {closed} of 20 timed out before the probe; again");
+            continue;
+        }
+        assert!(
+            answer.starts_with("HTTP/1.1 503") && answer.ends_with("too many connections\n"),
+            "{answer} ({closed} of the 20 held connections closed)"
+        );
+        // Answered at once, not after waiting in the accept queue for a
+        // slot (that wait would last the header timeout).
+        assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+        break;
+    }
     // The header timeout frees the slots; service resumes.
     wait_for("a slot after the header timeout", WAIT, || {
         fresh_get(port, "/healthz").starts_with("HTTP/1.1 200")
