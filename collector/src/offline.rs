@@ -15,7 +15,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use sitepulse::config::Config;
 use sitepulse::{report, unix_now};
-use sitepulse_pipeline::frame::Stream;
 use sitepulse_pipeline::label::SiteId;
 use sitepulse_pipeline::output::{self, write_record};
 use sitepulse_pipeline::record::Record;
@@ -53,15 +52,7 @@ impl<W: Write> JsonOut<W> {
 
 impl<W: Write> Observer for JsonOut<W> {
     fn record(&mut self, origin: &Origin<'_>, rec: &Record<'_>, _site: SiteId, site_name: &str) {
-        let o = output::Origin {
-            site: site_name,
-            file: origin.name,
-            offset: origin.message.end_offset,
-            stream: match origin.message.stream {
-                Stream::Unknown => "",
-                s => s.name(),
-            },
-        };
+        let o = output::Origin::of(origin, site_name);
         write_record(&mut self.buf, rec, &o);
         if self.buf.len() > 64 * 1024 {
             self.flush_buf();

@@ -478,7 +478,7 @@ fn parse_rec(line: usize, run: usize, text: &str) -> Result<Rec, Option<String>>
         n,
         key: v["key"].as_str().unwrap_or("<no key>").to_owned(),
         file: v["file"].as_str().unwrap_or("<no file>").to_owned(),
-        offset: v["offset"].as_u64().unwrap_or(u64::MAX),
+        offset: v["end_offset"].as_u64().unwrap_or(u64::MAX),
     })
 }
 

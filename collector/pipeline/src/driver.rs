@@ -10,7 +10,9 @@ use std::path::Path;
 
 use crate::aggregate::Aggregator;
 use crate::config::{FormatChoice, FramingChoice, ParseConfig, PipelineConfig};
-use crate::frame::{FrameConfig, Framed, Framer, Framing, LineReader, Message, PodMeta, RawLine};
+use crate::frame::{
+    FrameConfig, Framed, Framer, Framing, LineReader, Message, PodLabels, PodMeta, RawLine,
+};
 use crate::label::{FileKeys, FileSites, Labeler, SiteId};
 use crate::parse::{self, ParseError};
 use crate::record::{LogFormat, Record};
@@ -63,6 +65,8 @@ pub struct Origin<'a> {
     pub name: &'a str,
     /// The framed message (bytes, stream, container time, offsets).
     pub message: &'a Message<'a>,
+    /// What the file's path says of its pod (Kubernetes log layouts).
+    pub pod: Option<&'a PodLabels>,
 }
 
 /// Receives the pipeline's output besides the aggregate. Both methods
@@ -178,6 +182,7 @@ impl Pipeline {
         let keys = file_keys(path);
         FileFeed {
             name: name.to_owned(),
+            pod: path.and_then(PodLabels::from_path).map(Box::new),
             source,
             framer: Framer::new(
                 FrameConfig {
@@ -226,6 +231,7 @@ impl Pipeline {
     ) -> (&'p mut Framer, Stage<'p, O>) {
         let FileFeed {
             name,
+            pod,
             source,
             framer,
             file_sites,
@@ -233,6 +239,7 @@ impl Pipeline {
         } = feed;
         let stage = Stage {
             name,
+            pod: pod.as_deref(),
             source: *source,
             labeler: &mut self.labeler,
             agg: &mut self.agg,
@@ -305,6 +312,7 @@ impl Pipeline {
 #[derive(Debug)]
 pub struct FileFeed {
     name: String,
+    pod: Option<Box<PodLabels>>,
     source: Option<LogFormat>,
     framer: Framer,
     file_sites: FileSites,
@@ -328,6 +336,7 @@ impl FileFeed {
 /// The per-message work, borrowed out of the pipeline for one input.
 struct Stage<'p, O> {
     name: &'p str,
+    pod: Option<&'p PodLabels>,
     source: Option<LogFormat>,
     labeler: &'p mut Labeler,
     agg: &'p mut Aggregator,
@@ -378,6 +387,7 @@ impl<O: Observer> Stage<'_, O> {
                 let origin = Origin {
                     name: self.name,
                     message: &msg,
+                    pod: self.pod,
                 };
                 self.obs
                     .record(&origin, &rec, site, self.labeler.sites().name(site));

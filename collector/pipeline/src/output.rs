@@ -4,21 +4,46 @@
 
 use std::io::Write as _;
 
+use crate::frame::{PodLabels, Stream};
 use crate::json::{unescape, write_str};
 use crate::record::Record;
 use crate::time::format_rfc3339;
 
 /// Where a record came from, for the output's context keys.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Origin<'a> {
     /// Site name the record was labelled with.
     pub site: &'a str,
     /// File name (or `-` for stdin).
     pub file: &'a str,
-    /// Byte offset in the file just after the record's last line.
+    /// Byte offset in the file where the record's first line starts.
     pub offset: u64,
+    /// Byte offset in the file just after the record's last line.
+    pub end_offset: u64,
     /// Container stream (`stdout`/`stderr`), empty when not framed.
     pub stream: &'a str,
+    /// The container runtime's time of the line (CRI/Docker), Unix ns.
+    pub runtime_ts_ns: Option<i64>,
+    /// What the file's path says of its pod.
+    pub pod: Option<&'a PodLabels>,
+}
+
+impl<'a> Origin<'a> {
+    /// The output context of a record the pipeline hands an observer.
+    pub fn of(o: &'a crate::driver::Origin<'a>, site: &'a str) -> Self {
+        Origin {
+            site,
+            file: o.name,
+            offset: o.message.start_offset,
+            end_offset: o.message.end_offset,
+            stream: match o.message.stream {
+                Stream::Unknown => "",
+                s => s.name(),
+            },
+            runtime_ts_ns: o.message.ts_ns,
+            pod: o.pod,
+        }
+    }
 }
 
 fn key(out: &mut Vec<u8>, first: &mut bool, name: &str) {
@@ -51,7 +76,64 @@ fn num<T: std::fmt::Display>(out: &mut Vec<u8>, first: &mut bool, name: &str, v:
     }
 }
 
-/// Appends one JSON object (and a newline) describing `rec` to `out`.
+fn time(out: &mut Vec<u8>, first: &mut bool, name: &str, ns: Option<i64>) {
+    key(out, first, name);
+    match ns {
+        Some(ns) => write_str(out, format_rfc3339(ns).as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// The keys of [`write_record`], in order: the schema in
+/// `docs/record.schema.json` lists the same.
+pub const KEYS: [&str; 43] = [
+    "site",
+    "source",
+    "ts",
+    "level",
+    "level_raw",
+    "severity_number",
+    "event",
+    "message",
+    "client",
+    "user",
+    "method",
+    "path",
+    "protocol",
+    "status",
+    "bytes",
+    "duration_ms",
+    "duration_ns",
+    "host",
+    "router",
+    "service",
+    "service_url",
+    "referer",
+    "user_agent",
+    "request_count",
+    "pool",
+    "pid",
+    "script",
+    "frames",
+    "memory_bytes",
+    "cpu_pct",
+    "attrs",
+    "error",
+    "error_field",
+    "stream",
+    "runtime_ts",
+    "namespace",
+    "pod",
+    "pod_uid",
+    "container",
+    "container_id",
+    "file",
+    "offset",
+    "end_offset",
+];
+
+/// Appends one JSON object (and a newline) describing `rec` to `out`: the
+/// keys of [`KEYS`] in that order, `null` where the record has no value.
 pub fn write_record(out: &mut Vec<u8>, rec: &Record<'_>, origin: &Origin<'_>) {
     let e = rec.json_escaped;
     let mut first = true;
@@ -59,11 +141,13 @@ pub fn write_record(out: &mut Vec<u8>, rec: &Record<'_>, origin: &Origin<'_>) {
     out.push(b'{');
     text(out, f, "site", origin.site.as_bytes(), false);
     text(out, f, "source", rec.source.name().as_bytes(), false);
-    key(out, f, "ts");
-    match rec.ts_ns {
-        Some(ns) => write_str(out, format_rfc3339(ns).as_bytes()),
-        None => out.extend_from_slice(b"null"),
-    }
+    time(out, f, "ts", rec.ts_ns);
+    text(out, f, "level", rec.level.name().as_bytes(), false);
+    text(out, f, "level_raw", rec.level_raw, e);
+    let sev = rec.level.severity_number();
+    num(out, f, "severity_number", (sev != 0).then_some(sev));
+    text(out, f, "event", rec.event.name().as_bytes(), false);
+    text(out, f, "message", rec.message, e);
     text(out, f, "client", rec.client, e);
     text(out, f, "user", rec.user, e);
     text(out, f, "method", rec.method, e);
@@ -72,10 +156,12 @@ pub fn write_record(out: &mut Vec<u8>, rec: &Record<'_>, origin: &Origin<'_>) {
     num(out, f, "status", (rec.status != 0).then_some(rec.status));
     num(out, f, "bytes", rec.source.is_access().then_some(rec.bytes));
     key(out, f, "duration_ms");
-    match rec.duration_ms() {
-        Some(ms) => drop(write!(out, "{ms:.3}")),
+    match rec.duration_ns {
+        // Exact: nanoseconds as a decimal of milliseconds.
+        Some(ns) => drop(write!(out, "{}.{:06}", ns / 1_000_000, ns % 1_000_000)),
         None => out.extend_from_slice(b"null"),
     }
+    num(out, f, "duration_ns", rec.duration_ns);
     text(out, f, "host", rec.host, e);
     text(out, f, "router", rec.router, e);
     text(out, f, "service", rec.service, e);
@@ -90,15 +176,40 @@ pub fn write_record(out: &mut Vec<u8>, rec: &Record<'_>, origin: &Origin<'_>) {
     );
     text(out, f, "pool", rec.pool, e);
     num(out, f, "pid", (rec.pid != 0).then_some(rec.pid));
-    text(out, f, "level", rec.level.name().as_bytes(), false);
-    text(out, f, "event", rec.event.name().as_bytes(), false);
     text(out, f, "script", rec.script, e);
+    num(out, f, "frames", (rec.frames != 0).then_some(rec.frames));
     num(out, f, "memory_bytes", rec.memory_bytes);
     num(out, f, "cpu_pct", rec.cpu_pct);
-    text(out, f, "message", rec.message, e);
+    // Structured fields as written, a string (a logfmt tail or a JSON
+    // object's text), never re-encoded.
+    text(out, f, "attrs", rec.attrs, false);
+    match rec.error {
+        Some(err) => {
+            text(out, f, "error", err.reason().as_bytes(), false);
+            let field = match err {
+                crate::field::ParseError::BadField { field, .. }
+                | crate::field::ParseError::Truncated { field } => field.name(),
+                _ => "",
+            };
+            text(out, f, "error_field", field.as_bytes(), false);
+        }
+        None => {
+            text(out, f, "error", b"", false);
+            text(out, f, "error_field", b"", false);
+        }
+    }
     text(out, f, "stream", origin.stream.as_bytes(), false);
+    time(out, f, "runtime_ts", origin.runtime_ts_ns);
+    let pod = origin.pod;
+    let p = |g: fn(&PodLabels) -> &str| pod.map_or(&b""[..], |l| g(l).as_bytes());
+    text(out, f, "namespace", p(|l| &l.namespace), false);
+    text(out, f, "pod", p(|l| &l.pod), false);
+    text(out, f, "pod_uid", p(|l| &l.pod_uid), false);
+    text(out, f, "container", p(|l| &l.container), false);
+    text(out, f, "container_id", p(|l| &l.container_id), false);
     text(out, f, "file", origin.file.as_bytes(), false);
     num(out, f, "offset", Some(origin.offset));
+    num(out, f, "end_offset", Some(origin.end_offset));
     out.extend_from_slice(b"}\n");
 }
 
@@ -122,8 +233,9 @@ mod tests {
         let origin = Origin {
             site: "www",
             file: "fpm.log",
-            offset: 99,
-            stream: "",
+            offset: 50,
+            end_offset: 99,
+            ..Origin::default()
         };
         write_record(&mut out, &rec, &origin);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -133,8 +245,19 @@ mod tests {
         assert_eq!(v["bytes"], serde_json::Value::Null);
         assert_eq!(v["event"], "max_children_reached");
         assert_eq!(v["message"], "server reached \"pm.max_children\"");
-        assert_eq!(v["offset"], 99);
-        assert_eq!(v.as_object().unwrap().len(), 29);
+        assert_eq!(
+            (v["offset"].as_u64(), v["end_offset"].as_u64()),
+            (Some(50), Some(99))
+        );
+        // Every key, in the order of KEYS (serde_json sorts its map, so
+        // the order is checked on the text).
+        assert_eq!(v.as_object().unwrap().len(), KEYS.len());
+        let text = String::from_utf8(out).unwrap();
+        let at: Vec<usize> = KEYS
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+            .collect();
+        assert!(at.is_sorted(), "{text}");
     }
 
     #[test]
@@ -151,13 +274,14 @@ mod tests {
         let origin = Origin {
             site: "s",
             file: "-",
-            offset: 0,
             stream: "stdout",
+            ..Origin::default()
         };
         write_record(&mut out, &rec, &origin);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["user_agent"], "Mozilla \"quoted\" é");
         assert_eq!(v["duration_ms"], 1.5);
+        assert_eq!(v["duration_ns"], 1_500_000);
         assert_eq!(v["bytes"], 0);
     }
 }

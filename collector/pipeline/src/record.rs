@@ -22,11 +22,18 @@ pub enum LogFormat {
     /// WordPress / PHP `debug.log` (multi-line with `Stack trace:`).
     #[serde(rename = "wordpress")]
     WordPress,
+    /// Traefik's own application log (logfmt or JSON), not its access log.
+    TraefikApp,
+    /// Any other line: plain text, logfmt, JSON, klog, stack traces. Never
+    /// fails to parse; time and level are found where a common shape has
+    /// them. Also what a line of a known format that does not parse
+    /// becomes (with [`Record::error`] set), so every line is a record.
+    Text,
 }
 
 impl LogFormat {
     /// Every source, in a stable order (used for detection and summaries).
-    pub const ALL: [LogFormat; 7] = [
+    pub const ALL: [LogFormat; 9] = [
         LogFormat::TraefikClf,
         LogFormat::TraefikJson,
         LogFormat::Nginx,
@@ -34,6 +41,8 @@ impl LogFormat {
         LogFormat::FpmSlow,
         LogFormat::FpmAccess,
         LogFormat::WordPress,
+        LogFormat::TraefikApp,
+        LogFormat::Text,
     ];
 
     /// The name used in config files and in `parse` output.
@@ -46,6 +55,8 @@ impl LogFormat {
             LogFormat::FpmSlow => "fpm_slow",
             LogFormat::FpmAccess => "fpm_access",
             LogFormat::WordPress => "wordpress",
+            LogFormat::TraefikApp => "traefik_app",
+            LogFormat::Text => "text",
         }
     }
 
@@ -57,7 +68,10 @@ impl LogFormat {
     /// Whether records of this source span several physical lines, so the
     /// framer must join continuation lines before parsing.
     pub fn is_multiline(self) -> bool {
-        matches!(self, LogFormat::FpmSlow | LogFormat::WordPress)
+        matches!(
+            self,
+            LogFormat::FpmSlow | LogFormat::WordPress | LogFormat::Text
+        )
     }
 
     /// Whether this source describes HTTP requests (feeds request metrics).
@@ -72,18 +86,29 @@ impl LogFormat {
     }
 }
 
-/// Severity of a non-access record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Severity of a record, normalised; the level as written stays in
+/// [`Record::level_raw`]. Maps onto the OpenTelemetry log data model's
+/// SeverityNumber ([`severity_number`](Self::severity_number)), which Loki's
+/// detected level and every OTLP backend understand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
 pub enum Level {
-    /// No level on the line (access logs).
+    /// No level on the line (access logs, plain text without one).
     #[default]
     None,
+    Trace,
     Debug,
-    Notice,
     Info,
+    /// syslog/PHP/FPM NOTICE: normal but significant.
+    Notice,
     Warning,
     Error,
-    /// Fatal errors (PHP Fatal error, Parse error) and FPM ALERT.
+    /// syslog CRITICAL / CRIT.
+    Critical,
+    /// syslog / FPM ALERT: action must be taken at once.
+    Alert,
+    /// syslog EMERGENCY / EMERG.
+    Emergency,
+    /// FATAL / PANIC; PHP `Fatal error`, `Parse error`.
     Fatal,
 }
 
@@ -92,13 +117,86 @@ impl Level {
     pub fn name(self) -> &'static str {
         match self {
             Level::None => "",
+            Level::Trace => "trace",
             Level::Debug => "debug",
-            Level::Notice => "notice",
             Level::Info => "info",
+            Level::Notice => "notice",
             Level::Warning => "warning",
             Level::Error => "error",
+            Level::Critical => "critical",
+            Level::Alert => "alert",
+            Level::Emergency => "emergency",
             Level::Fatal => "fatal",
         }
+    }
+
+    /// OpenTelemetry SeverityNumber (logs data model, "Field: SeverityNumber";
+    /// the syslog levels follow the mapping of opentelemetry-php's PSR-3
+    /// mapper: NOTICE = INFO2, CRITICAL = ERROR2, ALERT = FATAL,
+    /// EMERGENCY = FATAL2); 0 (UNSPECIFIED) for [`Level::None`].
+    pub fn severity_number(self) -> u8 {
+        match self {
+            Level::None => 0,
+            Level::Trace => 1,
+            Level::Debug => 5,
+            Level::Info => 9,
+            Level::Notice => 10,
+            Level::Warning => 13,
+            Level::Error => 17,
+            Level::Critical => 18,
+            Level::Alert => 21,
+            Level::Emergency => 22,
+            Level::Fatal => 21,
+        }
+    }
+
+    /// The OpenTelemetry short name of [`severity_number`](Self::severity_number)
+    /// (`TRACE`, `DEBUG`, `INFO`, `INFO2`, `WARN`, `ERROR`, `ERROR2`, `FATAL`,
+    /// `FATAL2`); empty for [`Level::None`].
+    pub fn severity_text(self) -> &'static str {
+        match self {
+            Level::None => "",
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Notice => "INFO2",
+            Level::Warning => "WARN",
+            Level::Error => "ERROR",
+            Level::Critical => "ERROR2",
+            Level::Alert | Level::Fatal => "FATAL",
+            Level::Emergency => "FATAL2",
+        }
+    }
+
+    /// Reads a level word as programs write it, in any case: `E`/`ERR`/
+    /// `error`, `WARN`/`warning`, `I`/`INFO`, `dbg`, `crit`, `emerg`,
+    /// `panic`, `fatal`, `notice`, `trace`, `alert`, `severe`/`fine` (Java),
+    /// and PHP's `Fatal error`-style words are not handled here. `None`
+    /// for anything else.
+    ///
+    /// # Performance
+    /// A length switch and a case-insensitive compare; no allocation.
+    pub fn from_word(w: &[u8]) -> Option<Level> {
+        let mut b = [0u8; 11];
+        if w.is_empty() || w.len() > b.len() {
+            return None;
+        }
+        for (d, s) in b.iter_mut().zip(w) {
+            *d = s.to_ascii_lowercase();
+        }
+        Some(match &b[..w.len()] {
+            b"trace" | b"trc" | b"finest" | b"finer" | b"verbose" => Level::Trace,
+            b"debug" | b"dbg" | b"debu" | b"fine" | b"d" => Level::Debug,
+            b"info" | b"inf" | b"information" | b"informational" | b"i" | b"config" => Level::Info,
+            b"notice" | b"note" | b"n" => Level::Notice,
+            b"warn" | b"warning" | b"wrn" | b"w" => Level::Warning,
+            b"error" | b"err" | b"eror" | b"e" | b"severe" => Level::Error,
+            b"crit" | b"critical" | b"c" => Level::Critical,
+            b"alert" | b"a" => Level::Alert,
+            b"emerg" | b"emergency" => Level::Emergency,
+            b"fatal" | b"panic" | b"dpanic" | b"f" | b"ftl" => Level::Fatal,
+            _ => return None,
+        })
     }
 }
 
@@ -214,8 +312,11 @@ pub struct Record<'b> {
     pub pool: &'b [u8],
     /// Process id (FPM child / worker), 0 when absent.
     pub pid: u32,
-    /// Severity for error logs.
+    /// Severity, normalised (see [`Level`]).
     pub level: Level,
+    /// The level as the line wrote it (`ALERT`, `Fatal error`, `W`,
+    /// `warn`); empty when the line has none.
+    pub level_raw: &'b [u8],
     /// Recognised event.
     pub event: Event,
     /// Message text (error logs) or the whole joined block (multi-line records).
@@ -226,6 +327,16 @@ pub struct Record<'b> {
     pub memory_bytes: Option<u64>,
     /// CPU usage in percent (FPM access `%C`).
     pub cpu_pct: Option<f32>,
+    /// Stack frames joined into this record (`#0 …`, `at …`, `File "…"`,
+    /// Go `file.go:12`, slow-log frames); 0 when none.
+    pub frames: u32,
+    /// The line's other structured fields as written (a logfmt tail, a
+    /// JSON object): what a sink ships as structured metadata. Empty when
+    /// the line has none.
+    pub attrs: &'b [u8],
+    /// Set when the line did not parse as its file's format and became a
+    /// [`LogFormat::Text`] record instead: which field failed and why.
+    pub error: Option<crate::field::ParseError>,
     /// Text fields are raw JSON string contents (may contain escapes).
     pub json_escaped: bool,
 }

@@ -69,19 +69,10 @@ impl Observer for TapObserver {
             return;
         };
         tap.scratch.clear();
-        let stream = match origin.message.stream {
-            sitepulse_pipeline::frame::Stream::Unknown => "",
-            s => s.name(),
-        };
         output::write_record(
             &mut tap.scratch,
             rec,
-            &output::Origin {
-                site: site_name,
-                file: origin.name,
-                offset: origin.message.end_offset,
-                stream,
-            },
+            &output::Origin::of(origin, site_name),
         );
         let end = origin.message.end_offset;
         let _ = write!(tap.pending, "{{\"key\":\"{}{end}\",", self.key);

@@ -33,7 +33,7 @@ pub mod pod;
 use std::io::Read;
 
 pub use multiline::{JoinStats, Joiner};
-pub use pod::PodMeta;
+pub use pod::{PodLabels, PodMeta};
 pub use sitepulse_lines::{
     DEFAULT_BUFFER_BYTES, DEFAULT_MAX_LINE_BYTES, LineReader, LineStats, RawLine,
 };

@@ -88,6 +88,42 @@ impl<'a> PodMeta<'a> {
     }
 }
 
+/// What a pod log path says, owned: kept once per open file and put on
+/// every record of it. Empty strings where the layout does not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodLabels {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub pod: String,
+    /// Pod UID.
+    pub pod_uid: String,
+    /// Container name.
+    pub container: String,
+    /// Container ID.
+    pub container_id: String,
+}
+
+impl PodLabels {
+    /// The labels of `path`, or `None` when it is no pod log path.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        PodMeta::from_path(path).map(|m| m.labels())
+    }
+}
+
+impl PodMeta<'_> {
+    /// An owned copy of what this path says.
+    pub fn labels(&self) -> PodLabels {
+        PodLabels {
+            namespace: self.namespace.to_owned(),
+            pod: self.pod.to_owned(),
+            pod_uid: self.uid.unwrap_or_default().to_owned(),
+            container: self.container.to_owned(),
+            container_id: self.container_id.unwrap_or_default().to_owned(),
+        }
+    }
+}
+
 /// A lower-case RFC 1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, ≤ 63.
 fn dns_label(s: &str) -> bool {
     let b = s.as_bytes();

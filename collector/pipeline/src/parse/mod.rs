@@ -14,6 +14,8 @@ pub mod fpm_error;
 pub mod fpm_slow;
 pub mod nginx;
 pub(crate) mod php;
+pub mod text;
+pub mod traefik_app;
 pub mod traefik_clf;
 pub mod traefik_json;
 pub mod wordpress;
@@ -48,6 +50,8 @@ pub fn parse(source: LogFormat, line: &[u8]) -> Result<Record<'_>, ParseError> {
         LogFormat::FpmSlow => fpm_slow::parse(line),
         LogFormat::FpmAccess => fpm_access::parse(line),
         LogFormat::WordPress => wordpress::parse(line),
+        LogFormat::TraefikApp => traefik_app::parse(line),
+        LogFormat::Text => Ok(text::parse(line)),
     }
 }
 
