@@ -77,7 +77,11 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a [u8]> + Clone) -> Option<L
     // Plain `combined` lines are both nginx and Traefik's genericCLF; on a
     // tie, call them nginx (full Traefik CLF lines fail the nginx parser on
     // their router/service tail, so Traefik still wins when it is Traefik).
-    const ORDER: [LogFormat; 7] = [
+    // Traefik's app log comes after its access log: a JSON access line is
+    // refused by the app parser anyway, and a tie goes to the earlier one.
+    // `Text` is no candidate: it accepts every line and is the driver's
+    // fallback when nothing here does.
+    const ORDER: [LogFormat; 8] = [
         LogFormat::Nginx,
         LogFormat::TraefikClf,
         LogFormat::TraefikJson,
@@ -85,6 +89,7 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a [u8]> + Clone) -> Option<L
         LogFormat::FpmSlow,
         LogFormat::FpmAccess,
         LogFormat::WordPress,
+        LogFormat::TraefikApp,
     ];
     let mut best: Option<(LogFormat, usize)> = None;
     for source in ORDER {
