@@ -2,6 +2,21 @@
 //! <P|F> <message>`. `P` marks a partial line that continues in the next line
 //! of the same stream, up to an `F`; [`parse_line`] splits one line and the
 //! framer's reassembler joins the parts.
+//!
+//! What the writers do, from their source:
+//! - containerd (`internal/cri/io/logger.go`, `redirectLogs`): the time is
+//!   `time.Now()` in Go's `time.RFC3339Nano`, so trailing zeros of the
+//!   fraction are dropped (`.5`, none at all on a whole second) and the zone
+//!   is the daemon's (`Z`, or `+01:00`); a line longer than
+//!   `max_container_log_line_size` (16 KiB) is cut into `P` parts, a line
+//!   the container ends without `\n` is written as `P`, and an empty line
+//!   is `<time> <stream> F ` (tag, then the space, then nothing).
+//! - CRI-O's conmon (`src/ctr_logging.c`, `set_k8s_timestamp`): local time
+//!   with nine fraction digits and a `+hh:mm` offset, `P` where a read
+//!   ended mid-line; same empty-line form.
+//! - the kubelet (`pkg/kubelet/kuberuntime/logs/logs.go`, `parseCRILog`)
+//!   reads the time as `RFC3339NanoLenient` (zone required), the stream as
+//!   `stdout`/`stderr`, and the tag up to the first `:`.
 
 use super::{FrameError, FrameStats, Framed, Malformed, Message, Partial, Stream, cap};
 use crate::time::parse_rfc3339;
@@ -28,14 +43,15 @@ pub struct CriLine<'b> {
 /// message follows the stream.
 ///
 /// # Errors
-/// [`FrameError::CriTime`] when the first field is not an RFC 3339 time,
-/// [`FrameError::CriStream`] when the second is not `stdout`/`stderr`.
+/// [`FrameError::CriTime`] when the first field is not an RFC 3339 time
+/// with a zone ([`parse_time`]), [`FrameError::CriStream`] when the second
+/// is not `stdout`/`stderr`.
 ///
 /// # Performance
 /// One `memchr` and fixed-width compares; no allocation.
 pub fn parse_line(line: &[u8]) -> Result<CriLine<'_>, FrameError> {
     let sp = memchr::memchr(b' ', line).ok_or(FrameError::CriTime)?;
-    let ts_ns = parse_rfc3339(&line[..sp]).ok_or(FrameError::CriTime)?;
+    let ts_ns = parse_time(&line[..sp]).ok_or(FrameError::CriTime)?;
     let rest = &line[sp + 1..];
     let stream = match rest.get(..6) {
         Some(b"stdout") => Stream::Stdout,
@@ -62,6 +78,25 @@ pub fn parse_line(line: &[u8]) -> Result<CriLine<'_>, FrameError> {
         untagged,
         msg,
     })
+}
+
+/// A CRI timestamp as Unix nanoseconds, exact for every precision Go's
+/// `RFC3339Nano` writes (no fraction up to nine digits; further digits are
+/// dropped, as Go's parser does) and every zone: `Z`/`z` or `±hh:mm`. A
+/// time without a zone (or with `±hhmm`) is refused, as the kubelet
+/// refuses it, rather than read as UTC.
+///
+/// # Performance
+/// A suffix check and one fixed-layout parse.
+pub fn parse_time(b: &[u8]) -> Option<i64> {
+    let zoned = match b {
+        [.., b'Z' | b'z'] => true,
+        [.., b'+' | b'-', h1, h2, b':', m1, m2] => {
+            [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
+        }
+        _ => false,
+    };
+    if zoned { parse_rfc3339(b) } else { None }
 }
 
 /// Reassembles `P` parts per stream (stdout and stderr kept apart).
@@ -286,6 +321,174 @@ mod tests {
                 data.len() as u64
             )]
         );
+    }
+
+    const NS: i64 = 1_000_000_000;
+
+    /// Go's `RFC3339Nano` as containerd writes it (trailing fraction zeros
+    /// dropped, the daemon's zone), conmon's nine digits and `+hh:mm`, and
+    /// Go's parser keeping nine digits of a longer fraction: all exact.
+    /// Expected seconds from Python's `datetime(...).timestamp()`.
+    #[test]
+    fn times_exact_for_every_precision_and_zone() {
+        for (t, want) in [
+            ("2026-11-22T10:00:00Z", T),
+            ("2026-11-22T10:00:00z", T),
+            ("2026-11-22T10:00:00.1Z", T + 100_000_000),
+            ("2026-11-22T10:00:00.12Z", T + 120_000_000),
+            ("2026-11-22T10:00:00.123Z", T + 123_000_000),
+            ("2026-11-22T10:00:00.1234Z", T + 123_400_000),
+            ("2026-11-22T10:00:00.12345Z", T + 123_450_000),
+            ("2026-11-22T10:00:00.123456Z", T + 123_456_000),
+            ("2026-11-22T10:00:00.1234567Z", T + 123_456_700),
+            ("2026-11-22T10:00:00.12345678Z", T + 123_456_780),
+            ("2026-11-22T10:00:00.123456789Z", T + 123_456_789),
+            ("2026-11-22T10:00:00.000000001Z", T + 1),
+            ("2026-11-22T10:00:00.1234567891Z", T + 123_456_789),
+            ("2026-11-22T10:00:00.000000000+00:00", T),
+            ("2026-11-22T10:00:00-00:00", T),
+            ("2026-11-22T11:00:00.123456789+01:00", T + 123_456_789),
+            ("2026-11-22T06:30:00.5-03:30", T + 500_000_000),
+            ("2026-11-23T00:00:00+14:00", T),
+            ("2026-11-21T23:00:00.999999999-11:00", T + 999_999_999),
+            ("1969-12-31T23:59:59.5Z", -NS / 2),
+        ] {
+            assert_eq!(parse_time(t.as_bytes()), Some(want), "{t}");
+            let line = format!("{t} stdout F m");
+            assert_eq!(parse_line(line.as_bytes()).map(|l| l.ts_ns), Ok(want));
+        }
+    }
+
+    /// Times the kubelet's `RFC3339NanoLenient` refuses are
+    /// [`FrameError::CriTime`], never read as UTC or as another day.
+    #[test]
+    fn bad_times_refused() {
+        for t in [
+            "2026-11-22T10:00:00",
+            "2026-11-22T10:00:00.123456789",
+            "2026-11-22T10:00:00+0100",
+            "2026-11-22T10:00:00+01",
+            "2026-11-22T10:00:00+1:00",
+            "2026-11-22T10:00:00+01:0x",
+            "2026-11-22T10:00:00.Z",
+            "2026-11-22T10:00:00ZZ",
+            "2026-11-22T10:00Z",
+            "2026-02-30T10:00:00Z",
+            "2026-11-22T24:00:00Z",
+            "2026-11-22T10:60:00Z",
+            "2026-11-22T10:00:00+24:00",
+            "22/Nov/2026:10:00:00",
+            "",
+        ] {
+            assert_eq!(parse_time(t.as_bytes()), None, "{t}");
+            let line = format!("{t} stdout F m");
+            assert_eq!(parse_line(line.as_bytes()), Err(FrameError::CriTime), "{t}");
+        }
+    }
+
+    /// Real CRI-O output: conmon 2.1.6 (Debian 12) writing `k8s-file` for a
+    /// runc container running `testdata/README.md`'s script (plain lines,
+    /// an empty line, escapes, a 33,004-byte line it cut into `P` parts
+    /// while stderr wrote, a last line without `\n`).
+    #[test]
+    fn conmon_fixture() {
+        let data = include_bytes!("testdata/conmon-2.1.6-k8s-file.log");
+        const S: i64 = 1_796_304_755 * NS; // 2026-12-03T13:32:35Z
+        let end_of = |needle: &[u8]| {
+            let at = memchr::memmem::find(data, needle).unwrap();
+            (at + needle.len()) as u64
+        };
+        let long: Vec<u8> = b"abcdefghij"
+            .iter()
+            .cycle()
+            .take(20_000)
+            .chain(b"0123456789".iter().cycle().take(13_000))
+            .chain(b" END")
+            .copied()
+            .collect();
+        for buf in [7, 4096, 1 << 16] {
+            let (out, errs) = frame(data, buf, 64 << 10);
+            assert!(errs.is_empty(), "{errs:?}");
+            let got: Vec<_> = out
+                .iter()
+                .map(|m| (m.0.as_slice(), m.1, m.2, m.3))
+                .collect();
+            let w = |b: &'static [u8], s, ts| (b, s, Some(ts), false);
+            assert_eq!(
+                got,
+                [
+                    w(b"GET /wp-login.php 200", Stream::Stdout, S + 622_158_215),
+                    w(b"", Stream::Stdout, S + 622_158_215),
+                    w(
+                        "say \"hi\" \\ back\tslash <b>&amp; caf\u{e9}".as_bytes(),
+                        Stream::Stdout,
+                        S + 622_158_215
+                    ),
+                    w(
+                        b"bad utf8 \xff ctrl \x01 end",
+                        Stream::Stdout,
+                        S + 622_158_215
+                    ),
+                    w(
+                        b"PHP Warning:  Undefined variable $x in /var/www/html/index.php on line 3",
+                        Stream::Stderr,
+                        S + 622_265_474
+                    ),
+                    w(
+                        b"stderr while stdout is open",
+                        Stream::Stderr,
+                        S + NS + 626_445_733
+                    ),
+                    (
+                        long.as_slice(),
+                        Stream::Stdout,
+                        Some(S + 623_882_580),
+                        false
+                    ),
+                    w(b"", Stream::Stderr, S + 2 * NS + 631_589_974),
+                    // Open at end of input: flushed as it stands.
+                    w(
+                        b"no newline at exit",
+                        Stream::Stdout,
+                        S + 2 * NS + 631_594_207
+                    ),
+                ],
+                "buffer {buf}"
+            );
+            assert_eq!(out[6].4, end_of(b"stdout F  END\n"));
+            assert_eq!(out[8].4, data.len() as u64);
+        }
+    }
+
+    /// conmon in a `TZ=Europe/Berlin` and a `TZ=America/St_Johns` process:
+    /// one instant apart by the offset, read back to the same UTC second.
+    #[test]
+    fn conmon_offsets() {
+        const S: i64 = 1_796_304_782 * NS; // 2026-12-03T13:33:02Z
+        for (data, a, b) in [
+            (
+                &include_bytes!("testdata/conmon-2.1.6-tz-berlin.log")[..],
+                835_003_466,
+                835_805_052,
+            ),
+            (
+                &include_bytes!("testdata/conmon-2.1.6-tz-st-johns.log")[..],
+                842_564_058,
+                843_139_924,
+            ),
+        ] {
+            let (out, errs) = frame(data, 16, 1000);
+            assert!(errs.is_empty());
+            let got: Vec<_> = out.iter().map(|m| (m.0.as_slice(), m.1, m.2)).collect();
+            assert_eq!(
+                got,
+                [
+                    (&b"offset line"[..], Stream::Stdout, Some(S + a)),
+                    (b"partial-at-exit", Stream::Stderr, Some(S + b)),
+                    (b"tail", Stream::Stdout, Some(S + a)),
+                ]
+            );
+        }
     }
 
     proptest! {
