@@ -2,10 +2,25 @@
 //! `log` is unescaped into a reused buffer (skipped when its only escape is
 //! the final `\n`); a `log` without the final newline is a part of a longer
 //! line (Docker splits at 16 KiB) and is reassembled per stream.
+//!
+//! What Docker writes, from moby's source (`daemon/logger/copier.go`,
+//! `daemon/logger/jsonfilelog/jsonfilelog.go`, `jsonlog/jsonlogbytes.go`,
+//! `jsonlog/time_marshalling.go`) and the fixtures in `testdata/`:
+//! - `log` comes first, then `stream`, the optional `attrs` object (log
+//!   options `tag`, `labels`, `env`), and `time` last.
+//! - the copier cuts a line at its 16 KiB buffer: every part but the last
+//!   has no final `\n`; all parts carry the first part's `time`; the other
+//!   stream's lines may come between them. A line the container ends
+//!   without `\n` stays a part.
+//! - an empty line is `"log":"\n"`; `\r` is kept (`\r\n`); bytes that are
+//!   not UTF-8 become `\ufffd`; control characters, `<`, `>`, `&`, U+2028
+//!   and U+2029 are `\u` escapes.
+//! - `time` is the copier's `time.Now().UTC()` in Go's `RFC3339Nano`:
+//!   `Z`, trailing zeros of the fraction dropped.
 
+use super::cri::parse_time;
 use super::{FrameError, FrameStats, Framed, Malformed, Message, Partial, Stream, cap};
 use crate::json::{Value, for_each_member, unescape_into};
-use crate::time::parse_rfc3339;
 use sitepulse_lines::RawLine;
 
 #[derive(Debug, Default)]
@@ -30,7 +45,8 @@ impl Decoder {
             (b"log", Value::Str { raw, escaped }) => log = Some((raw, escaped)),
             (b"stream", Value::Str { raw: b"stdout", .. }) => stream = Stream::Stdout,
             (b"stream", Value::Str { raw: b"stderr", .. }) => stream = Stream::Stderr,
-            (b"time", Value::Str { raw, .. }) => ts_ns = parse_rfc3339(raw),
+            // Same RFC 3339 reading as CRI (zone required, nine digits).
+            (b"time", Value::Str { raw, .. }) => ts_ns = parse_time(raw),
             _ => {}
         });
         let text = match (scanned, log) {
@@ -132,6 +148,148 @@ mod tests {
         .unwrap();
         assert_eq!(fr.framing(), Some(Framing::Docker));
         (out, errs)
+    }
+
+    const NS: i64 = 1_000_000_000;
+
+    /// Real output: Docker 20.10's json-file for `testdata/README.md`'s
+    /// script. The 33,004-byte line came as 16,384 + 16,384 + 236 bytes
+    /// with a stderr line between the parts, all parts stamped with the
+    /// first part's time; empty lines are `"log":"\n"`; the last line,
+    /// ended without `\n`, is flushed at end of input.
+    #[test]
+    fn docker_fixture() {
+        let data = include_bytes!("testdata/docker-20.10-json-file.log");
+        const S: i64 = 1_796_304_705 * NS; // 2026-12-03T13:31:45Z
+        let long: Vec<u8> = b"abcdefghij"
+            .iter()
+            .cycle()
+            .take(20_000)
+            .chain(b"0123456789".iter().cycle().take(13_000))
+            .chain(b" END")
+            .copied()
+            .collect();
+        for buf in [7, 4096, 1 << 16] {
+            let (out, errs) = frame(data, buf, 64 << 10);
+            assert!(errs.is_empty(), "{errs:?}");
+            let got: Vec<_> = out
+                .iter()
+                .map(|m| (m.0.as_slice(), m.1, m.2, m.3))
+                .collect();
+            let w = |b: &'static [u8], s, ts| (b, s, Some(ts), false);
+            assert_eq!(
+                got,
+                [
+                    w(
+                        b"PHP Warning:  Undefined variable $x in /var/www/html/index.php on line 3",
+                        Stream::Stderr,
+                        S + 973_387_808
+                    ),
+                    w(b"GET /wp-login.php 200", Stream::Stdout, S + 974_252_447),
+                    w(b"", Stream::Stdout, S + 974_318_029),
+                    w(
+                        "say \"hi\" \\ back\tslash <b>&amp; caf\u{e9}".as_bytes(),
+                        Stream::Stdout,
+                        S + 974_320_579
+                    ),
+                    w(
+                        "bad utf8 \u{fffd} ctrl \u{1} end".as_bytes(),
+                        Stream::Stdout,
+                        S + 974_324_204
+                    ),
+                    w(
+                        b"stderr while stdout is open",
+                        Stream::Stderr,
+                        S + NS + 977_142_723
+                    ),
+                    (
+                        long.as_slice(),
+                        Stream::Stdout,
+                        Some(S + 974_487_807),
+                        false
+                    ),
+                    w(b"", Stream::Stderr, S + 2 * NS + 982_904_505),
+                    w(
+                        b"no newline at exit",
+                        Stream::Stdout,
+                        S + 3 * NS + 11_113_735
+                    ),
+                ],
+                "buffer {buf}"
+            );
+        }
+        // Offsets: the joined line spans its first part to its last.
+        let mut fr = Framer::new(FrameConfig::default(), None);
+        let mut spans = Vec::new();
+        fr.read_all(&mut LineReader::new(&data[..]), |m| {
+            let m = m.unwrap();
+            spans.push((m.start_offset, m.end_offset));
+        })
+        .unwrap();
+        let line_starts: Vec<u64> = std::iter::once(0)
+            .chain(memchr::memchr_iter(b'\n', data).map(|i| i as u64 + 1))
+            .collect();
+        assert_eq!(spans[6], (line_starts[5], line_starts[9]));
+        assert_eq!(spans[8], (line_starts[10], data.len() as u64));
+        let st = fr.stats();
+        assert_eq!((st.lines, st.messages, st.reassembled), (11, 9, 1));
+    }
+
+    /// Go's `RFC3339Nano` drops trailing zeros (`.0071812Z`): 9 real
+    /// consecutive lines of `seq 1 3000` under Docker 20.10, exact to the
+    /// nanosecond whatever the digit count.
+    #[test]
+    fn trimmed_fractions_exact() {
+        let data = include_bytes!("testdata/docker-20.10-trimmed-fraction.log");
+        const S: i64 = 1_796_304_792 * NS; // 2026-12-03T13:33:12Z
+        let (out, errs) = frame(data, 64, 1000);
+        assert!(errs.is_empty());
+        let got: Vec<_> = out
+            .iter()
+            .map(|m| (String::from_utf8(m.0.clone()).unwrap(), m.2.unwrap() - S))
+            .collect();
+        let want = [
+            7_175_130, 7_176_193, 7_177_273, 7_180_215, 7_181_200, 7_182_244, 7_183_240, 7_184_250,
+            7_185_240,
+        ];
+        let want: Vec<_> = (159..)
+            .zip(want)
+            .map(|(n, ns)| (n.to_string(), ns))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    /// With `--log-opt tag=...`, Docker writes an `attrs` object between
+    /// `stream` and `time`; it does not disturb the framing.
+    #[test]
+    fn attrs_member() {
+        let data = include_bytes!("testdata/docker-20.10-attrs.log");
+        const S: i64 = 1_796_304_714 * NS; // 2026-12-03T13:31:54Z
+        let (out, errs) = frame(data, 16, 1000);
+        assert!(errs.is_empty());
+        assert_eq!(
+            out,
+            [
+                (
+                    b"line 9 of a rotated file".to_vec(),
+                    Stream::Stdout,
+                    Some(S + 943_822_408),
+                    false
+                ),
+                (
+                    b"line 10 of a rotated file".to_vec(),
+                    Stream::Stdout,
+                    Some(S + 943_973_515),
+                    false
+                ),
+                (
+                    b"line 11 of a rotated file".to_vec(),
+                    Stream::Stdout,
+                    Some(S + 943_977_568),
+                    false
+                ),
+            ]
+        );
     }
 
     #[test]
