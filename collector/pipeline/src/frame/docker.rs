@@ -38,24 +38,13 @@ impl Decoder {
         stats: &mut FrameStats,
         f: &mut impl FnMut(Framed<'_>),
     ) {
-        let mut log = None;
-        let mut stream = Stream::Unknown;
-        let mut ts_ns = None;
-        let scanned = for_each_member(line.bytes, |key, value| match (key, value) {
-            (b"log", Value::Str { raw, escaped }) => log = Some((raw, escaped)),
-            (b"stream", Value::Str { raw: b"stdout", .. }) => stream = Stream::Stdout,
-            (b"stream", Value::Str { raw: b"stderr", .. }) => stream = Stream::Stderr,
-            // Same RFC 3339 reading as CRI (zone required, nine digits).
-            (b"time", Value::Str { raw, .. }) => ts_ns = parse_time(raw),
-            _ => {}
-        });
-        let text = match (scanned, log) {
-            (Err(_), _) => Err(FrameError::DockerJson),
-            (Ok(()), None) => Err(FrameError::DockerLog),
-            (Ok(()), Some((raw, escaped))) => decode(raw, escaped, &mut self.scratch),
-        };
-        let (text, complete) = match text {
-            Ok(t) => t,
+        let DockerLine {
+            stream,
+            ts_ns,
+            text,
+            complete,
+        } = match parse_line(line.bytes, &mut self.scratch) {
+            Ok(d) => d,
             Err(error) => {
                 stats.malformed[error as usize] += 1;
                 f(Err(Malformed { error, line }));
@@ -67,7 +56,6 @@ impl Decoder {
             slot.append(text, ts_ns, &line, max, stats);
             return;
         }
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
         if slot.open {
             slot.append(text, ts_ns, &line, max, stats);
             slot.emit(stream, line.end_offset, stats, f);
@@ -96,6 +84,58 @@ impl Decoder {
     pub(super) fn pending_offset(&self) -> Option<u64> {
         self.parts.iter().filter_map(Partial::pending_offset).min()
     }
+}
+
+/// One json-file line unwrapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct DockerLine<'a> {
+    /// `stream`: stdout, stderr, or [`Stream::Unknown`] when absent or
+    /// another name.
+    pub(super) stream: Stream,
+    /// `time`, when it is a well-formed RFC 3339 time.
+    pub(super) ts_ns: Option<i64>,
+    /// `log` unescaped, without its final `\n` (and a `\r` before it).
+    pub(super) text: &'a [u8],
+    /// `log` ended with `\n`: the last (or only) part of a line.
+    pub(super) complete: bool,
+}
+
+/// Unwraps one json-file line, unescaping into `scratch` when needed.
+///
+/// # Errors
+/// [`FrameError::DockerJson`] when the line is no JSON object,
+/// [`FrameError::DockerLog`] when it has no `log` string,
+/// [`FrameError::DockerEscape`] for a bad escape inside `log`.
+pub(super) fn parse_line<'a>(
+    line: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+) -> Result<DockerLine<'a>, FrameError> {
+    let mut log = None;
+    let mut stream = Stream::Unknown;
+    let mut ts_ns = None;
+    let scanned = for_each_member(line, |key, value| match (key, value) {
+        (b"log", Value::Str { raw, escaped }) => log = Some((raw, escaped)),
+        (b"stream", Value::Str { raw: b"stdout", .. }) => stream = Stream::Stdout,
+        (b"stream", Value::Str { raw: b"stderr", .. }) => stream = Stream::Stderr,
+        // Same RFC 3339 reading as CRI (zone required, nine digits).
+        (b"time", Value::Str { raw, .. }) => ts_ns = parse_time(raw),
+        _ => {}
+    });
+    let (text, complete) = match (scanned, log) {
+        (Err(_), _) => return Err(FrameError::DockerJson),
+        (Ok(()), None) => return Err(FrameError::DockerLog),
+        (Ok(()), Some((raw, escaped))) => decode(raw, escaped, scratch)?,
+    };
+    let text = match complete {
+        true => text.strip_suffix(b"\r").unwrap_or(text),
+        false => text,
+    };
+    Ok(DockerLine {
+        stream,
+        ts_ns,
+        text,
+        complete,
+    })
 }
 
 /// The unescaped `log` without its final `\n`, and whether it had one.

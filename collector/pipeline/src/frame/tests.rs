@@ -216,3 +216,276 @@ proptest! {
         prop_assert!(s.messages + s.malformed.iter().sum::<u64>() <= s.lines + 6);
     }
 }
+
+/// An empty message is a message: CRI's `<time> <stream> F ` (what
+/// containerd and conmon write for an empty line, see `cri.rs`), Docker's
+/// `"log":"\n"`, a blank raw line; with or without a multi-line rule, where
+/// it joins the open record as an empty line or, with none open, passes
+/// alone.
+#[test]
+fn empty_messages_kept() {
+    let cri = b"2026-11-22T10:00:00Z stdout F \n2026-11-22T10:00:01Z stderr F\n";
+    let docker = b"{\"log\":\"\\n\",\"stream\":\"stdout\",\"time\":\"2026-11-22T10:00:00Z\"}\n\
+                   {\"log\":\"\\r\\n\",\"stream\":\"stderr\",\"time\":\"2026-11-22T10:00:01Z\"}\n";
+    let raw = b"first\n\n\r\nlast\n";
+    const T: i64 = 1_795_341_600_000_000_000;
+    let run = |data: &[u8], multiline: Option<RecordStart>| {
+        let mut fr = Framer::new(FrameConfig::default(), multiline);
+        let mut out = Vec::new();
+        fr.read_all(&mut LineReader::new(data), |m| {
+            let m = m.unwrap();
+            out.push((
+                m.bytes.to_vec(),
+                m.stream,
+                m.ts_ns,
+                m.start_offset,
+                m.end_offset,
+            ));
+        })
+        .unwrap();
+        out
+    };
+    for multiline in [None, Some((|l: &[u8]| l.starts_with(b"[")) as RecordStart)] {
+        let e = Vec::new;
+        assert_eq!(
+            run(cri, multiline),
+            [
+                (e(), Stream::Stdout, Some(T), 0, 31),
+                (e(), Stream::Stderr, Some(T + 1_000_000_000), 31, 61),
+            ]
+        );
+        assert_eq!(
+            run(docker, multiline),
+            [
+                (e(), Stream::Stdout, Some(T), 0, 61),
+                (e(), Stream::Stderr, Some(T + 1_000_000_000), 61, 124),
+            ]
+        );
+    }
+    let got: Vec<_> = run(raw, None)
+        .into_iter()
+        .map(|m| (m.0, m.3, m.4))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (b"first".to_vec(), 0, 6),
+            (vec![], 6, 7),
+            (vec![], 7, 9),
+            (b"last".to_vec(), 9, 14),
+        ]
+    );
+    // A multi-line record takes the blank lines in as empty lines.
+    let joined = run(b"[a] x\n\n[b] y\n", Some(|l| l.starts_with(b"[")));
+    let got: Vec<_> = joined.into_iter().map(|m| m.0).collect();
+    assert_eq!(got, [b"[a] x\n".to_vec(), b"[b] y".to_vec()]);
+}
+
+/// What the framer should do with each physical line, worked out by a
+/// naive model: the line-level parsers (`cri::parse_line`,
+/// `docker::parse_line`, `detect_framing`, tested on their own) say what a
+/// line is; the model alone decides which message it ends up in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// A message of `stream` made of the lines from `start` to `end`.
+    Message {
+        stream: Stream,
+        start: u64,
+        end: u64,
+    },
+    /// The line at `start..end`, handed back.
+    Malformed {
+        start: u64,
+        end: u64,
+        error: FrameError,
+    },
+}
+
+/// A physical line, owned.
+struct Line {
+    bytes: Vec<u8>,
+    start: u64,
+    end: u64,
+}
+
+/// The model: container parts joined per stream up to the part that ends
+/// the line; open parts flushed at the end in stream order.
+fn model(lines: &[Line], framing: Option<Framing>) -> (Vec<Fate>, Vec<Option<Stream>>) {
+    let mut fates = Vec::new();
+    // Per line: its stream, or None when malformed.
+    let mut streams = Vec::new();
+    let mut framing = framing;
+    let mut open: [Option<(u64, u64)>; 3] = [None; 3];
+    let mut scratch = Vec::new();
+    for l in lines {
+        let fr = match framing {
+            Some(f) => f,
+            None if l.bytes.is_empty() => Framing::Raw,
+            None => *framing.insert(detect_framing(&l.bytes)),
+        };
+        let parsed = match fr {
+            Framing::Raw => Ok((Stream::Unknown, false)),
+            Framing::Cri => cri::parse_line(&l.bytes).map(|c| (c.stream, c.partial)),
+            Framing::Docker => {
+                docker::parse_line(&l.bytes, &mut scratch).map(|d| (d.stream, !d.complete))
+            }
+        };
+        match parsed {
+            Err(error) => {
+                streams.push(None);
+                fates.push(Fate::Malformed {
+                    start: l.start,
+                    end: l.end,
+                    error,
+                });
+            }
+            Ok((stream, partial)) => {
+                streams.push(Some(stream));
+                let slot = &mut open[stream as usize];
+                if partial {
+                    slot.get_or_insert((l.start, l.end)).1 = l.end;
+                } else {
+                    let start = slot.take().map_or(l.start, |(s, _)| s);
+                    fates.push(Fate::Message {
+                        stream,
+                        start,
+                        end: l.end,
+                    });
+                }
+            }
+        }
+    }
+    for stream in [Stream::Stdout, Stream::Stderr, Stream::Unknown] {
+        if let Some((start, end)) = open[stream as usize].take() {
+            fates.push(Fate::Message { stream, start, end });
+        }
+    }
+    (fates, streams)
+}
+
+/// Inputs that mix well-formed CRI and Docker lines (whole, partial,
+/// empty, malformed) with arbitrary bytes.
+fn framed_noise() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(b"2026-11-22T10:00:00Z stdout P ".to_vec()),
+        Just(b"2026-11-22T10:00:00.5+01:00 stderr P ".to_vec()),
+        Just(b"2026-11-22T10:00:00Z stdout F ".to_vec()),
+        Just(b"2026-11-22T10:00:00.123456789Z stderr F x".to_vec()),
+        Just(b"2026-11-22T10:00:00 stdout F no zone".to_vec()),
+        Just(b"2026-11-22T10:00:00Z stdin F x".to_vec()),
+        Just(br#"{"log":"part","stream":"stdout","time":"2026-11-22T10:00:00Z"}"#.to_vec()),
+        Just(br#"{"log":"end\n","stream":"stdout","time":"2026-11-22T10:00:00Z"}"#.to_vec()),
+        Just(br#"{"log":"\n","stream":"stderr","time":"2026-11-22T10:00:00Z"}"#.to_vec()),
+        Just(br#"{"log":"e\u00e9","stream":"stderr"}"#.to_vec()),
+        Just(br#"{"log":"x\n"}"#.to_vec()),
+        Just(br#"{"log":"\q\n"}"#.to_vec()),
+        Just(br#"{"stream":"stdout"}"#.to_vec()),
+        Just(b"[".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..16),
+    ];
+    prop_oneof![
+        proptest::collection::vec(piece, 0..32).prop_map(|v| v.concat()),
+        proptest::collection::vec(any::<u8>(), 0..256),
+    ]
+}
+
+proptest! {
+    /// Any bytes, any framing: no panic, and every physical line is
+    /// accounted for: in exactly one emitted message (the model's spans, in
+    /// the model's order) or handed back as malformed, and nothing is left
+    /// pending.
+    #[test]
+    fn every_line_accounted_for(
+        data in framed_noise(),
+        framing in prop_oneof![
+            Just(None), Just(Some(Framing::Raw)), Just(Some(Framing::Cri)),
+            Just(Some(Framing::Docker))],
+        buf in 1usize..40,
+        max in 1usize..64,
+    ) {
+        let mut lines = Vec::new();
+        let mut rdr = LineReader::with_limits(&data[..], buf, max + 8);
+        let mut keep = |l: RawLine<'_>| lines.push(Line {
+            bytes: l.bytes.to_vec(), start: l.start_offset, end: l.end_offset,
+        });
+        while rdr.next_batch(&mut keep).unwrap() {}
+        rdr.finish(&mut keep);
+        // The lines tile the input.
+        let mut at = 0;
+        for l in &lines {
+            prop_assert_eq!(l.start, at);
+            at = l.end;
+        }
+        prop_assert_eq!(at, data.len() as u64);
+
+        let mut fr = Framer::new(FrameConfig { max_line_bytes: max, framing }, None);
+        let mut got = Vec::new();
+        let mut fits = true;
+        fr.read_all(&mut LineReader::with_limits(&data[..], buf, max + 8), |m| match m {
+            Ok(m) => {
+                fits &= m.bytes.len() <= max;
+                got.push(Fate::Message { stream: m.stream, start: m.start_offset, end: m.end_offset });
+            }
+            Err(e) => got.push(Fate::Malformed {
+                start: e.line.start_offset, end: e.line.end_offset, error: e.error,
+            }),
+        }).unwrap();
+        prop_assert!(fits);
+        let (want, _) = model(&lines, framing);
+        prop_assert_eq!(&got, &want);
+        prop_assert_eq!(fr.pending_offset(), None);
+        let s = fr.stats();
+        prop_assert_eq!(s.lines, lines.len() as u64);
+        let bad = want.iter().filter(|f| matches!(f, Fate::Malformed { .. })).count();
+        prop_assert_eq!(s.malformed.iter().sum::<u64>(), bad as u64);
+        prop_assert_eq!(s.messages, (want.len() - bad) as u64);
+    }
+
+    /// With a multi-line rule the records are the joiner's business, but
+    /// every line still ends up somewhere: malformed, or inside the span of
+    /// an emitted message of its own stream; and each stream's messages
+    /// follow one another without overlapping.
+    #[test]
+    fn every_line_accounted_for_when_joining(
+        data in framed_noise(),
+        framing in prop_oneof![
+            Just(None), Just(Some(Framing::Raw)), Just(Some(Framing::Cri)),
+            Just(Some(Framing::Docker))],
+        buf in 1usize..40,
+        max in 1usize..64,
+    ) {
+        let mut lines = Vec::new();
+        let mut rdr = LineReader::with_limits(&data[..], buf, max + 8);
+        let mut keep = |l: RawLine<'_>| lines.push(Line {
+            bytes: l.bytes.to_vec(), start: l.start_offset, end: l.end_offset,
+        });
+        while rdr.next_batch(&mut keep).unwrap() {}
+        rdr.finish(&mut keep);
+        let (_, streams) = model(&lines, framing);
+
+        let starts: RecordStart = |l| l.first() == Some(&b'[');
+        let mut fr = Framer::new(FrameConfig { max_line_bytes: max, framing }, Some(starts));
+        let mut spans: [Vec<(u64, u64)>; 3] = Default::default();
+        let mut bad = Vec::new();
+        fr.read_all(&mut LineReader::with_limits(&data[..], buf, max + 8), |m| match m {
+            Ok(m) => spans[m.stream as usize].push((m.start_offset, m.end_offset)),
+            Err(e) => bad.push(e.line.start_offset),
+        }).unwrap();
+        prop_assert_eq!(fr.pending_offset(), None);
+        for s in &mut spans {
+            s.sort_unstable();
+            prop_assert!(s.windows(2).all(|w| w[0].1 <= w[1].0), "overlap: {:?}", s);
+        }
+        for (l, stream) in lines.iter().zip(&streams) {
+            match stream {
+                None => prop_assert!(bad.contains(&l.start)),
+                Some(st) => prop_assert!(
+                    spans[*st as usize].iter().any(|&(s, e)| s <= l.start && l.end <= e),
+                    "line {}..{} of {:?} in no message", l.start, l.end, st
+                ),
+            }
+        }
+    }
+}
