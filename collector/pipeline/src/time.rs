@@ -1,6 +1,7 @@
 //! Timestamp and number scanning shared by the parsers: fixed-layout dates
-//! decoded by hand (no allocation, no locale, no time-zone database) into
-//! Unix nanoseconds, UTC.
+//! decoded by hand (no allocation, no locale) into Unix nanoseconds, UTC.
+//! Only PHP's named zones (`Europe/Berlin`) consult a time-zone database:
+//! the IANA one bundled with jiff, cached per thread ([`parse_php_zoned`]).
 
 const NS_PER_SEC: i64 = 1_000_000_000;
 
@@ -293,6 +294,131 @@ pub fn is_php_layout(b: &[u8]) -> bool {
         })
 }
 
+/// PHP's error-log time with its zone resolved: `22-Nov-2026 11:00:00
+/// Europe/Berlin` (what `php_log_err()` writes with `date("d-M-Y H:i:s e")`,
+/// php-src `main/main.c`). No zone means UTC (FPM's own logs; the master's
+/// local zone is not on the line); ` UTC` and numeric offsets (`+01:00`,
+/// `-0500`) are read as [`parse_php`] reads them; any other name is looked
+/// up in the IANA time-zone database bundled with jiff, and the local
+/// clock reading converted to UTC at that zone's offset then (in a
+/// daylight-saving fold, the earlier of the two instants, as
+/// `jiff`'s `compatible` disambiguation does).
+///
+/// # Errors
+/// `Err(at)`, the byte offset in `b` of what is wrong: 0 for the date and
+/// time, the zone's start for a malformed offset or a name the database
+/// does not know (`CEST` is an abbreviation, not a zone).
+///
+/// # Performance
+/// A zone is looked up once per thread and name, then served from a small
+/// cache ([`ZONE_CACHE`] names): the hot path allocates nothing.
+pub fn parse_php_zoned(b: &[u8]) -> Result<i64, usize> {
+    let zone_at = b
+        .get(20..)
+        .and_then(|tail| memchr::memchr(b' ', tail))
+        .map(|i| 20 + i + 1);
+    let Some(zone_at) = zone_at else {
+        return parse_php(b).ok_or(0);
+    };
+    match &b[zone_at..] {
+        b"UTC" => parse_php(b).ok_or(0),
+        [b'+' | b'-', ..] => {
+            offset_secs(&b[zone_at..]).ok_or(zone_at)?;
+            parse_php(b).ok_or(0)
+        }
+        name => {
+            let local = parse_php(&b[..zone_at - 1]).ok_or(0usize)?;
+            let off = zone_offset_at_local(name, local.div_euclid(NS_PER_SEC)).ok_or(zone_at)?;
+            local.checked_sub(off * NS_PER_SEC).ok_or(0usize)
+        }
+    }
+}
+
+/// How many zones each thread keeps resolved (a node's PHP logs use one or
+/// two; an input cycling through more still works, re-resolving each).
+pub const ZONE_CACHE: usize = 16;
+
+/// Longest zone name looked up (`America/Argentina/ComodRivadavia` is 32).
+const MAX_ZONE_NAME: usize = 48;
+
+/// A resolved (or unknown: `None`) zone name.
+struct CachedZone {
+    name: [u8; MAX_ZONE_NAME],
+    len: usize,
+    tz: Option<jiff::tz::TimeZone>,
+}
+
+thread_local! {
+    /// Zones this thread has resolved, and the slot the next one replaces.
+    static ZONES: std::cell::RefCell<(Vec<CachedZone>, usize)> =
+        const { std::cell::RefCell::new((Vec::new(), 0)) };
+}
+
+/// Seconds east of UTC that the IANA zone `name` has at the wall-clock
+/// reading `local_secs` (local time counted as if it were UTC). `None` for
+/// a name the bundled database does not know or that cannot be one.
+pub fn zone_offset_at_local(name: &[u8], local_secs: i64) -> Option<i64> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_ZONE_NAME
+        && name.iter().any(u8::is_ascii_alphabetic)
+        && name
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'_' | b'-' | b'+'));
+    if !valid {
+        return None;
+    }
+    // The reading's civil fields (a leap second was already folded into
+    // the next minute by `hms`).
+    let (y, m, d) = civil_from_days(local_secs.div_euclid(86_400));
+    let sod = local_secs.rem_euclid(86_400);
+    let dt = jiff::civil::DateTime::new(
+        i16::try_from(y).ok()?,
+        i8::try_from(m).ok()?,
+        i8::try_from(d).ok()?,
+        i8::try_from(sod / 3600).ok()?,
+        i8::try_from(sod / 60 % 60).ok()?,
+        i8::try_from(sod % 60).ok()?,
+        0,
+    )
+    .ok()?;
+    ZONES.with(|zones| {
+        let mut zones = zones.borrow_mut();
+        let (cache, next) = &mut *zones;
+        let found = cache.iter().position(|z| &z.name[..z.len] == name);
+        let at = match found {
+            Some(at) => at,
+            None => {
+                let tz = std::str::from_utf8(name)
+                    .ok()
+                    .and_then(|n| jiff::tz::TimeZoneDatabase::bundled().get(n).ok());
+                let mut entry = CachedZone {
+                    name: [0; MAX_ZONE_NAME],
+                    len: name.len(),
+                    tz,
+                };
+                entry.name[..name.len()].copy_from_slice(name);
+                if cache.len() < ZONE_CACHE {
+                    cache.reserve_exact(ZONE_CACHE);
+                    cache.push(entry);
+                    cache.len() - 1
+                } else {
+                    let at = *next % ZONE_CACHE;
+                    *next = next.wrapping_add(1);
+                    cache[at] = entry;
+                    at
+                }
+            }
+        };
+        let tz = cache[at].tz.as_ref()?;
+        let offset = match tz.to_ambiguous_timestamp(dt).offset() {
+            jiff::tz::AmbiguousOffset::Unambiguous { offset } => offset,
+            jiff::tz::AmbiguousOffset::Gap { before, .. }
+            | jiff::tz::AmbiguousOffset::Fold { before, .. } => before,
+        };
+        Some(i64::from(offset.seconds()))
+    })
+}
+
 /// Formats Unix nanoseconds as RFC 3339 UTC with nanoseconds
 /// (`2026-11-22T10:00:00.123456789Z`), for output.
 pub fn format_rfc3339(ns: i64) -> String {
@@ -390,6 +516,92 @@ mod tests {
         assert_eq!(parse_php(b"22-Nov-9999 10:00:00"), None);
         assert_eq!(parse_clf(b"22/Nov/9999:10:00:00 +0000"), None);
         assert_eq!(parse_rfc3339(b"9999-11-22T10:00:00.999999999Z"), None);
+    }
+
+    /// Named zones go through the IANA database: 2026's EU summer time runs
+    /// 29 Mar 01:00Z to 25 Oct 01:00Z, US daylight time 8 Mar to 1 Nov (EU
+    /// directive 2000/84/EC; US Energy Policy Act of 2005, both as the tz
+    /// database's `europe` and `northamerica` files encode them).
+    #[test]
+    fn php_named_zones() {
+        let ns = |s: &str| parse_php_zoned(s.as_bytes());
+        let utc = |s: &str| parse_rfc3339(s.as_bytes()).unwrap();
+        assert_eq!(ns("22-Nov-2026 11:00:00 Europe/Berlin"), Ok(T * NS_PER_SEC));
+        assert_eq!(
+            ns("22-Jul-2026 12:00:00 Europe/Berlin"),
+            Ok(utc("2026-07-22T10:00:00Z"))
+        );
+        assert_eq!(
+            ns("22-Nov-2026 05:00:00 America/New_York"),
+            Ok(T * NS_PER_SEC)
+        );
+        assert_eq!(
+            ns("22-Jul-2026 06:00:00 America/New_York"),
+            Ok(utc("2026-07-22T10:00:00Z"))
+        );
+        assert_eq!(ns("22-Nov-2026 19:00:00 Asia/Tokyo"), Ok(T * NS_PER_SEC));
+        // POSIX-style names count the other way: Etc/GMT+5 is UTC-5.
+        assert_eq!(ns("22-Nov-2026 05:00:00 Etc/GMT+5"), Ok(T * NS_PER_SEC));
+        assert_eq!(
+            ns("22-Nov-2026 11:00:00.250000 Europe/Berlin"),
+            Ok(T * NS_PER_SEC + 250_000_000)
+        );
+        // A fold (02:30 happens twice on 25 Oct): the earlier, still +02:00.
+        assert_eq!(
+            ns("25-Oct-2026 02:30:00 Europe/Berlin"),
+            Ok(utc("2026-10-25T00:30:00Z"))
+        );
+        // A gap (02:30 never happens on 29 Mar): read at the offset before it.
+        assert_eq!(
+            ns("29-Mar-2026 02:30:00 Europe/Berlin"),
+            Ok(utc("2026-03-29T01:30:00Z"))
+        );
+        // Unchanged forms.
+        assert_eq!(ns("22-Nov-2026 10:00:00 UTC"), Ok(T * NS_PER_SEC));
+        assert_eq!(ns("22-Nov-2026 10:00:00"), Ok(T * NS_PER_SEC));
+        assert_eq!(ns("22-Nov-2026 11:00:00 +01:00"), Ok(T * NS_PER_SEC));
+        assert_eq!(ns("22-Nov-2026 05:00:00 -0500"), Ok(T * NS_PER_SEC));
+        assert_eq!(ns("22-Nov-2026 10:00:00 GMT"), Ok(T * NS_PER_SEC));
+        // Never silently UTC: an unknown name or a bad offset is an error at
+        // the zone; a bad date at 0.
+        for bad in [
+            "22-Nov-2026 10:00:00 Mars/Olympus",
+            "22-Nov-2026 10:00:00 CEST",
+            "22-Nov-2026 10:00:00 +25:00",
+            "22-Nov-2026 10:00:00 Europe/Berlin!",
+            "22-Nov-2026 10:00:00 ",
+        ] {
+            assert_eq!(ns(bad), Err(21), "{bad}");
+        }
+        assert_eq!(ns("30-Feb-2026 10:00:00 Europe/Berlin"), Err(0));
+        assert_eq!(ns("22-Nov-2026 10:00"), Err(0));
+        // More names than the cache holds still resolve.
+        let zones = [
+            "Europe/Berlin",
+            "Europe/Paris",
+            "Europe/London",
+            "Europe/Madrid",
+            "Europe/Rome",
+            "Europe/Vienna",
+            "Europe/Zurich",
+            "Europe/Oslo",
+            "Europe/Warsaw",
+            "Europe/Prague",
+            "Europe/Lisbon",
+            "Europe/Dublin",
+            "America/New_York",
+            "America/Chicago",
+            "America/Denver",
+            "America/Los_Angeles",
+            "Asia/Tokyo",
+            "Asia/Kolkata",
+            "UTC",
+        ];
+        for _ in 0..2 {
+            for z in zones {
+                assert!(ns(&format!("22-Nov-2026 10:00:00 {z}")).is_ok(), "{z}");
+            }
+        }
     }
 
     #[test]
