@@ -11,15 +11,18 @@ use crate::record::{Event, Level, LogFormat, Record};
 use crate::time;
 
 /// Parses one joined slow-log block. Blank lines and `\r` around it are
-/// ignored (FPM writes the blank line *before* each header, so the framer
-/// leaves it at the end of the previous block).
+/// ignored: FPM writes the blank line *before* each header, so the framer
+/// leaves it at the end of the previous block (and a file's first line,
+/// blank, with no block before it, is a record of its own).
 ///
 /// The record is [`Event::SlowTrace`] (the error log's `executing too
-/// slow` line is the one counted as a slow request) at [`Level::Warning`] with `ts_ns`,
-/// `pool` and `pid` from the header, `script` from `script_filename = `,
-/// and `message` the frame lines (a slice of the block, possibly
-/// `+++ dump failed`). A header alone is accepted, with no script and an
-/// empty message.
+/// slow` line is the one counted as a slow request) at [`Level::Warning`]
+/// (the slow log writes no level; it is the trace of a `WARNING` line of
+/// the error log) with `ts_ns`, `pool` and `pid` from the header, `script`
+/// from `script_filename = `, `message` the frame lines (a slice of the
+/// block, possibly `+++ dump failed`) and `frames` their number (FPM dumps
+/// at most 20). A header alone is accepted, with no script and an empty
+/// message.
 ///
 /// # Errors
 /// [`ParseError::Empty`] for a blank block, [`ParseError::Format`] when the
@@ -54,6 +57,7 @@ pub fn parse(block: &[u8]) -> Result<Record<'_>, ParseError> {
         script = trim_eol(s);
         rest = after_second;
     }
+    let message = rest.trim_ascii();
     Ok(Record {
         source: LogFormat::FpmSlow,
         ts_ns: Some(ts),
@@ -62,9 +66,29 @@ pub fn parse(block: &[u8]) -> Result<Record<'_>, ParseError> {
         pool,
         pid,
         script,
-        message: rest.trim_ascii(),
+        message,
+        frames: count_frames(message),
         ..Record::default()
     })
+}
+
+/// Lines of `frames` that are `fpm_php_trace_dump()` frames: `[0x` + the
+/// frame's address in hex + `] `.
+fn count_frames(frames: &[u8]) -> u32 {
+    let mut n = 0u32;
+    let mut rest = frames;
+    loop {
+        let (line, after) = split_line(rest);
+        let is_frame = line.strip_prefix(b"[0x").is_some_and(|l| {
+            let hex = l.iter().take_while(|c| c.is_ascii_hexdigit()).count();
+            hex > 0 && l[hex..].starts_with(b"] ")
+        });
+        n = n.saturating_add(u32::from(is_frame));
+        if after.is_empty() {
+            return n;
+        }
+        rest = after;
+    }
 }
 
 /// Whether `line` is a slow-log header (`[time]` then spaces then `[pool `).
@@ -127,6 +151,7 @@ pub(crate) mod tests {
         assert_eq!(r.pid, 12345);
         assert_eq!(r.script, b"/var/www/html/index.php");
         assert_eq!(r.message, FRAMES.as_bytes());
+        assert_eq!(r.frames, 4);
     }
 
     #[test]
@@ -164,6 +189,11 @@ pub(crate) mod tests {
         );
         let r = ok(b"[22-Nov-2026 10:00:00]  [pool www] pid 1\n+++ dump failed\n");
         assert_eq!((r.script, r.message), (&b""[..], &b"+++ dump failed"[..]));
+        assert_eq!(r.frames, 0);
+        // A dump that fails after two frames (fpm_php_trace(): `+++ dump
+        // failed` follows what was written).
+        let r = ok(b"[22-Nov-2026 10:00:00]  [pool www] pid 1\nscript_filename = /a.php\n[0x00007f3c2a8150a0] sleep() /a.php:3\n[0x00007f3c2a814f90] f() /a.php:9\n+++ dump failed\n");
+        assert_eq!(r.frames, 2);
     }
 
     #[test]
@@ -215,6 +245,7 @@ pub(crate) mod tests {
         let r = ok(&b);
         assert_eq!(r.pid, 12345);
         assert!(r.message.ends_with(b"/a.php:49999"));
+        assert_eq!(r.frames, 50_004);
     }
 
     #[test]
@@ -239,6 +270,51 @@ pub(crate) mod tests {
             b"[0x00007f3c2a8150a0] curl_exec() /a.php:205"
         ));
         assert!(!starts_record(b""));
+    }
+
+    /// testdata/php/fpm-slow.log: php-fpm 8.2 tracing all.php (asleep in
+    /// `usleep()` under two calls) once with `log_level = debug`, whose
+    /// header time has microseconds, and once with `notice`.
+    #[test]
+    fn real_slow_log() {
+        let file = include_bytes!("testdata/php/fpm-slow.log");
+        let (r, seen) = crate::parse::php::tests::run_corpus("fpm-slow.log", file);
+        assert_eq!(r.source, Some(LogFormat::FpmSlow));
+        let blocks: Vec<_> = seen
+            .iter()
+            .filter(|s| s.source == LogFormat::FpmSlow)
+            .collect();
+        assert_eq!(blocks.len(), 2, "{seen:#?}");
+        // FPM writes a blank line *before* each header (`"\n%s [pool %s]
+        // pid %d\n"`, fpm_php_trace.c): each one after the first ends the
+        // block before it; the file's first line, with no block before it,
+        // is a record of its own, empty and without error.
+        assert_eq!(seen.len(), 3, "{seen:#?}");
+        assert_eq!((seen[0].source, seen[0].lines), (LogFormat::Text, 1));
+        assert_eq!((seen[0].message.as_str(), seen[0].error), ("", None));
+        assert_eq!((blocks[0].lines, blocks[1].lines), (6, 5));
+        for b in &blocks {
+            assert_eq!((b.level, b.event), (Level::Warning, Event::SlowTrace));
+            assert_eq!(b.pool, "www");
+            assert_eq!(b.script, "/tmp/sitepulse-php-corpus/www/all.php");
+            assert_eq!(b.frames, 3);
+            assert!(b.message.starts_with("[0x"), "{b:?}");
+            assert!(
+                b.message
+                    .ends_with("] run() /tmp/sitepulse-php-corpus/www/all.php:4"),
+                "{b:?}"
+            );
+        }
+        // The same pids as the error log's `executing too slow` lines.
+        assert_eq!((blocks[0].pid, blocks[1].pid), (13848, 14287));
+        assert_eq!(
+            blocks[0].ts_ns,
+            crate::time::parse_rfc3339(b"2026-12-03T13:40:25.547791Z")
+        );
+        assert_eq!(
+            blocks[1].ts_ns,
+            crate::time::parse_rfc3339(b"2026-12-03T13:40:36Z")
+        );
     }
 
     pub(crate) const SAMPLE_LINES: &[&[u8]] = &[
