@@ -735,6 +735,27 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any zone text: an error, or a time within a day of the clock
+        /// reading (real offsets span -12:00 to +14:00); never a panic.
+        #[test]
+        fn any_zone_name(zone in "[A-Za-z0-9_/+:-]{0,60}", secs in 0i64..86_400) {
+            let naive = T + secs;
+            let (y, m, d) = civil_from_days(naive.div_euclid(86_400));
+            let sod = naive.rem_euclid(86_400);
+            let mon = MONTH_NAMES[m as usize - 1];
+            let line = format!(
+                "{d:02}-{mon}-{y:04} {:02}:{:02}:{:02} {zone}",
+                sod / 3600,
+                sod / 60 % 60,
+                sod % 60
+            );
+            if let Ok(ns) = parse_php_zoned(line.as_bytes()) {
+                proptest::prop_assert!((ns / NS_PER_SEC - naive).abs() <= 26 * 3600, "{}", line);
+            }
+        }
+    }
+
     #[test]
     fn numbers() {
         assert_eq!(parse_u64(b"0"), Some(0));

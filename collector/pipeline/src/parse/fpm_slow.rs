@@ -369,7 +369,7 @@ pub(crate) mod tests {
                 let _ = parse(line);
                 let _ = starts_record(line);
             },
-            &[b.as_bytes()],
+            &[b.as_bytes(), include_bytes!("testdata/php/fpm-slow.log")],
         );
     }
 }

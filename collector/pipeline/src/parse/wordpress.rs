@@ -560,6 +560,12 @@ mod tests {
     fn never_panics() {
         let mut all = vec![UNCAUGHT];
         all.extend_from_slice(SAMPLE_LINES);
+        // Lines PHP 8.2 and Xdebug 3.2 wrote (testdata/php/).
+        all.extend_from_slice(&[
+            &b"[03-Dec-2026 14:40:27 Europe/Berlin] PHP Warning:  user warning from test in /tmp/sitepulse-php-corpus/www/all.php on line 5"[..],
+            b"[03-Dec-2026 08:40:28 America/New_York] WordPress database error Table 'wp.wp_nope' doesn't exist for query SELECT 1 made by require('wp-blog-header.php')",
+            b"[03-Dec-2026 13:40:45 UTC] PHP Warning:  Undefined array key \"missing\" in /tmp/x.php on line 2\n[03-Dec-2026 13:40:45 UTC] PHP Stack trace:\n[03-Dec-2026 13:40:45 UTC] PHP   1. {main}() /tmp/x.php:0",
+        ]);
         crate::parse::test_support::never_panics(
             |line| {
                 let _ = parse(line);

@@ -540,7 +540,57 @@ proptest! {
     }
 }
 
+/// Lines php-fpm 8.2 wrote (testdata/php/fpm-error-debug.log) beside the
+/// documented ones: a panic on any mutation of them fails.
+const REAL: &[&[u8]] = &[
+    b"[03-Dec-2026 13:40:29.745108] WARNING: pid 13845, (null)(), line 0: [pool stderr] child 13851 said into stderr: \"NOTICE: sapi_cgi_log_message(), line 632: PHP message: PHP Warning:  user warning from test in /tmp/sitepulse-php-corpus/www/all.php on line 5\"",
+    b"[03-Dec-2026 13:40:29.745194] WARNING: pid 13845, (null)(), line 0: [pool stderr] child 13851 said into stderr: \"#0 /tmp/sitepulse-php-corpus/www/all.php(14): deep()\"",
+    b"[03-Dec-2026 13:40:04] ALERT: [pool bad] pm.max_children must be a positive value",
+];
+
 #[test]
 fn never_panics() {
-    crate::parse::test_support::never_panics(|line| drop(parse(line)), SAMPLES);
+    let mut all = SAMPLES.to_vec();
+    all.extend_from_slice(REAL);
+    crate::parse::test_support::never_panics(|line| drop(parse(line)), &all);
+}
+
+/// The forms of a child's words: php-fpm 8.2 at debug level (the master's
+/// `(null)()` prefix, the child's `func(), line N:`), at notice level, and
+/// a line older FPMs cut at `log_limit` with `...` and no closing quote
+/// (`zlog_truncate_buf()`, php-src 7.2 zlog.c).
+#[test]
+fn child_said_forms() {
+    let r = ok(REAL[0]);
+    assert_eq!((r.pid, r.pool), (13851, &b"stderr"[..]));
+    assert_eq!(
+        (r.level, r.level_raw, r.event),
+        (Level::Warning, &b"Warning"[..], Event::PhpWarning)
+    );
+    assert_eq!(
+        r.message,
+        b"user warning from test in /tmp/sitepulse-php-corpus/www/all.php on line 5"
+    );
+    assert_eq!(r.script, b"/tmp/sitepulse-php-corpus/www/all.php");
+    let r = ok(REAL[1]);
+    assert_eq!((r.level_raw, r.frames), (&b"WARNING"[..], 1));
+    assert_eq!(
+        r.message,
+        b"#0 /tmp/sitepulse-php-corpus/www/all.php(14): deep()"
+    );
+    let r = ok(b"[03-Dec-2026 13:40:29] WARNING: [pool stderr] child 7 said into stderr: \"NOTICE: PHP message: line one of a message\"");
+    assert_eq!(
+        (r.level, r.level_raw, r.event),
+        (Level::Notice, &b"NOTICE"[..], Event::None)
+    );
+    assert_eq!(r.message, b"line one of a message");
+    let r = ok(b"[03-Dec-2026 13:40:29] WARNING: [pool www] child 7 said into stderr: \"NOTICE: PHP message: WordPress database error Deadlock found for query UPDATE x made by f\", pipe is closed");
+    assert_eq!((r.level, r.event), (Level::Error, Event::DatabaseError));
+    assert_eq!(
+        r.message,
+        b"WordPress database error Deadlock found for query UPDATE x made by f"
+    );
+    let r =
+        ok(b"[22-Nov-2026 10:00:00] WARNING: [pool www] child 7 said into stderr: \"xxxxxxxx...");
+    assert_eq!((r.pid, r.message), (7, &b"xxxxxxxx..."[..]));
 }
