@@ -65,6 +65,10 @@ pub(crate) struct Head<'b> {
     pub method: &'b [u8],
     pub path: &'b [u8],
     pub protocol: &'b [u8],
+    /// The request as written when it is not `METHOD target [protocol]`
+    /// (a TLS handshake or other bytes sent to a plain-HTTP port); empty
+    /// otherwise, and for `-` or `""`.
+    pub raw_request: &'b [u8],
     pub status: u16,
     pub bytes: u64,
     /// Index just after the size field.
@@ -132,7 +136,7 @@ pub(crate) fn head(s: &[u8]) -> Result<Head<'_>, ParseError> {
         }
         from = q + 1;
     };
-    let (method, path, protocol) = request_line(s.get(r0..close).unwrap_or_default());
+    let (method, path, protocol, raw_request) = request_line(s.get(r0..close).unwrap_or_default());
 
     let st0 = close + 2;
     let status;
@@ -167,27 +171,31 @@ pub(crate) fn head(s: &[u8]) -> Result<Head<'_>, ParseError> {
         method,
         path,
         protocol,
+        raw_request,
         status,
         bytes,
         end: z_end,
     })
 }
 
-/// Splits `METHOD target protocol`. Anything whose first word is not an
-/// HTTP method token is kept whole as the path with an empty method.
+/// Splits `METHOD target protocol` into method, target and protocol. A
+/// request whose first word is not a method token, or that has no target
+/// (`GET` alone), is garbage: it comes back whole as the fourth value with
+/// the others empty (`-` and `""` give all four empty).
 #[inline]
-fn request_line(req: &[u8]) -> (&[u8], &[u8], &[u8]) {
+fn request_line(req: &[u8]) -> (&[u8], &[u8], &[u8], &[u8]) {
     // A method is at most 32 bytes; no space that early means one token
-    // (`-`, a TLS handshake) or garbage, both kept whole.
+    // (`-`, `GET`, a TLS handshake) or garbage.
     let Some(a) = find_short(req, 0, 33, b' ') else {
-        return (b"", dash(req), b"");
+        return (b"", b"", b"", dash(req));
     };
     let method = req.get(..a).unwrap_or_default();
-    let token = method
-        .iter()
-        .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
-    if !token {
-        return (b"", req, b"");
+    let token = !method.is_empty()
+        && method
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    if !token || a + 1 >= req.len() {
+        return (b"", b"", b"", req);
     }
     // Fast path for ` HTTP/x.y` at the end, else the last space.
     let n = req.len();
@@ -204,11 +212,13 @@ fn request_line(req: &[u8]) -> (&[u8], &[u8], &[u8]) {
             dash(method),
             dash(req.get(a + 1..).unwrap_or_default()),
             b"",
+            b"",
         );
     }
     (
         dash(method),
         dash(req.get(a + 1..b).unwrap_or_default()),
         dash(req.get(b + 1..).unwrap_or_default()),
+        b"",
     )
 }

@@ -28,8 +28,9 @@ use crate::time;
 /// `$http_x_forwarded_for` and ignored, unless it is the only quoted extra
 /// and looks like a host name rather than a list of addresses. A request
 /// that is not `METHOD target [protocol]` (`"\x16\x03\x01..."` from a TLS
-/// handshake on a plain port) keeps an empty method and the raw request as
-/// the path. A trailing `\r` is ignored.
+/// handshake on a plain port, or `GET` alone) leaves method, path and
+/// protocol empty and is kept whole as the message. A trailing `\r` is
+/// ignored.
 ///
 /// # Errors
 /// [`ParseError::Empty`] for a blank line, [`ParseError::Format`] when the
@@ -110,6 +111,7 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
         referer: dash(referer),
         user_agent: dash(user_agent),
         host,
+        message: h.raw_request,
         ..Record::default()
     })
 }
@@ -266,8 +268,9 @@ mod tests {
     #[test]
     fn garbage_request() {
         let r = parse(SAMPLES[3]).unwrap();
-        assert_eq!(r.method, b"");
-        assert_eq!(r.path, b"\\x16\\x03\\x01\\x00\\xA5\\x01\\x00\\x00");
+        // Issue 14: the raw request is the message, method and path empty.
+        assert_eq!((r.method, r.path), (&b""[..], &b""[..]));
+        assert_eq!(r.message, b"\\x16\\x03\\x01\\x00\\xA5\\x01\\x00\\x00");
         assert_eq!(r.status, 400);
         assert_eq!(r.bytes, 157);
         let r =
