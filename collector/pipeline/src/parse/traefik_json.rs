@@ -2,6 +2,13 @@
 //! object per line whose keys are Traefik's field names (`ClientHost`,
 //! `DownstreamStatus`, `Duration`, ...) plus kept headers as
 //! `request_<Name>`. Scanned with [`crate::parse::json`]; strings stay raw.
+//!
+//! Field sets differ by version (pkg/middlewares/accesslog/logdata.go):
+//! v1 names the router `FrontendName` and the service `BackendName` /
+//! `BackendURL`; v1 and v2 write the service URL as Go's `url.URL` object
+//! (`{"Scheme":"http",…,"Host":"10.0.0.5:80",…}`), v3 as a string
+//! (traefik#10891); `ClientHost` and `StartUTC` may be dropped by
+//! `accessLog.fields`, leaving `ClientAddr` and `StartLocal`.
 
 use memchr::memchr2;
 
@@ -12,20 +19,25 @@ use crate::time;
 
 /// Parses one Traefik JSON access-log line.
 ///
-/// Fields read: `ClientHost`, `ClientUsername`, `RequestHost`,
-/// `RequestMethod`, `RequestPath`, `RequestProtocol`, `DownstreamStatus`
-/// (else `OriginStatus`), `DownstreamContentSize` (else
-/// `OriginContentSize`), `Duration` (nanoseconds, integer or float such as
-/// `1.234e+06`), `RouterName`, `ServiceName`, `ServiceURL`, `RequestCount`,
-/// `StartUTC` (else `StartLocal`, else `time`), `request_User-Agent` and
-/// `request_Referer`. Other keys are ignored, as are non-string values of
-/// text fields. Text fields are the raw JSON string contents, `-` becoming
-/// empty; [`Record::json_escaped`] is set when any of them holds an escape.
+/// Fields read: `ClientHost` (else the host part of `ClientAddr`, IPv6
+/// without its brackets), `ClientUsername`, `RequestHost` (else
+/// `RequestAddr`), `RequestMethod`, `RequestPath`, `RequestProtocol`,
+/// `DownstreamStatus` (else `OriginStatus`), `DownstreamContentSize` (else
+/// `OriginContentSize`), `Duration` (nanoseconds, integer, kept exact, or
+/// float such as `1.234e+06`; else `OriginDuration` + `Overhead`),
+/// `RouterName` (v1 `FrontendName`), `ServiceName` (v1 `BackendName`),
+/// `ServiceURL` (v1 `BackendURL`; of the object form, its `Host`),
+/// `RequestCount`, `StartUTC` (else `StartLocal`, else `time`),
+/// `request_User-Agent` and `request_Referer`. Other keys are ignored, as
+/// are non-string values of text fields. Text fields are the raw JSON
+/// string contents, `-` becoming empty; [`Record::json_escaped`] is set
+/// when any of them holds an escape.
 ///
 /// # Errors
 /// [`ParseError::Empty`] for a blank line; [`ParseError::Format`] for
 /// anything that is not a JSON object with at least one of `RequestMethod`,
-/// `RequestPath`, `DownstreamStatus`, `OriginStatus` or `ClientHost`; the
+/// `RequestPath`, `DownstreamStatus`, `OriginStatus`, `ClientHost` or
+/// `ClientAddr`; the
 /// scanner's [`Field::Json`] errors for malformed JSON; and
 /// [`ParseError::BadField`] for a number or timestamp field that does not
 /// parse (offset of its value).
@@ -45,6 +57,9 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
         status: [None; 2],
         size: [None; 2],
         times: [None; 3],
+        client_addr: b"",
+        request_addr: b"",
+        split_duration: [None; 2],
     };
     json::for_each_member(line, |key, value| acc.member(key, value))?;
     acc.finish()
@@ -63,6 +78,12 @@ struct Acc<'b> {
     size: [Option<u64>; 2],
     /// `StartUTC`, `StartLocal`, `time`: raw value and its offset.
     times: [Option<(&'b [u8], usize)>; 3],
+    /// `ClientAddr`, for a line without `ClientHost`.
+    client_addr: &'b [u8],
+    /// `RequestAddr`, for a line without `RequestHost`.
+    request_addr: &'b [u8],
+    /// `OriginDuration`, `Overhead`: their sum for a line without `Duration`.
+    split_duration: [Option<u64>; 2],
 }
 
 impl<'b> Acc<'b> {
@@ -122,7 +143,12 @@ impl<'b> Acc<'b> {
                 self.access = true;
                 self.rec.client = self.text(value);
             }
+            b"ClientAddr" => {
+                self.access = true;
+                self.client_addr = self.text(value);
+            }
             b"ClientUsername" => self.rec.user = self.text(value),
+            b"RequestAddr" => self.request_addr = self.text(value),
             b"RequestHost" => self.rec.host = self.text(value),
             b"RequestMethod" => {
                 self.access = true;
@@ -144,9 +170,11 @@ impl<'b> Acc<'b> {
             b"DownstreamContentSize" => self.size[0] = self.number(value, Field::Bytes),
             b"OriginContentSize" => self.size[1] = self.number(value, Field::Bytes),
             b"Duration" => self.rec.duration_ns = self.number(value, Field::Duration),
-            b"RouterName" => self.rec.router = self.text(value),
-            b"ServiceName" => self.rec.service = self.text(value),
-            b"ServiceURL" => self.rec.service_url = self.text(value),
+            b"OriginDuration" => self.split_duration[0] = self.number(value, Field::Duration),
+            b"Overhead" => self.split_duration[1] = self.number(value, Field::Duration),
+            b"RouterName" | b"FrontendName" => self.rec.router = self.text(value),
+            b"ServiceName" | b"BackendName" => self.rec.service = self.text(value),
+            b"ServiceURL" | b"BackendURL" => self.rec.service_url = self.url(value),
             b"RequestCount" => {
                 self.rec.request_count = self.number(value, Field::Count).unwrap_or(0);
             }
@@ -169,12 +197,39 @@ impl<'b> Acc<'b> {
         }
     }
 
+    /// A service URL: a string, or Go's `url.URL` object (v1, v2), of
+    /// which the `Host` is kept (the scheme cannot join it without a copy).
+    fn url(&mut self, value: Value<'b>) -> &'b [u8] {
+        let Value::Nested(obj) = value else {
+            return self.text(value);
+        };
+        let mut host = Value::Null;
+        // A malformed object only loses the URL.
+        let _ = json::for_each_member(obj, |k, v| {
+            if k == b"Host" {
+                host = v;
+            }
+        });
+        self.text(host)
+    }
+
     fn finish(mut self) -> Result<Record<'b>, ParseError> {
         if !self.access {
             return Err(ParseError::Format);
         }
         if let Some(e) = self.err {
             return Err(e);
+        }
+        if self.rec.client.is_empty() {
+            self.rec.client = addr_host(self.client_addr);
+        }
+        if self.rec.host.is_empty() {
+            self.rec.host = self.request_addr;
+        }
+        if self.rec.duration_ns.is_none()
+            && let [Some(origin), Some(overhead)] = self.split_duration
+        {
+            self.rec.duration_ns = origin.checked_add(overhead);
         }
         let [down, origin] = self.status;
         self.rec.status = down.or(origin).unwrap_or(0);
@@ -197,6 +252,22 @@ impl<'b> Acc<'b> {
             return Err(ParseError::bad(Field::Time, at));
         }
         Ok(self.rec)
+    }
+}
+
+/// The host of a Go `RemoteAddr` as `net.SplitHostPort` splits it:
+/// `10.0.0.1:5123` and `[2001:db8::1]:443` lose the port (and brackets); an
+/// address it cannot split stays whole, as Traefik then logs it.
+fn addr_host(addr: &[u8]) -> &[u8] {
+    if let Some(rest) = addr.strip_prefix(b"[") {
+        return match memchr::memchr(b']', rest) {
+            Some(i) => rest.get(..i).unwrap_or_default(),
+            None => addr,
+        };
+    }
+    match (memchr::memchr(b':', addr), memchr::memrchr(b':', addr)) {
+        (Some(i), Some(j)) if i == j => addr.get(..i).unwrap_or_default(),
+        _ => addr,
     }
 }
 
@@ -319,7 +390,8 @@ mod tests {
         assert_eq!(r.path, br#"/x?q=\"a\""#);
         assert_eq!(r.user_agent, br"ua \u00e9");
         assert!(r.json_escaped);
-        assert_eq!(r.service_url, b"");
+        // Issue 14: of a `url.URL` object, its Host.
+        assert_eq!(r.service_url, b"b");
         assert_eq!(r.ts_ns, Some(T));
 
         let r = parse(SAMPLES[2]).unwrap();
@@ -360,6 +432,137 @@ mod tests {
         }
         let r = parse(br#"{"RequestMethod":"GET","StartUTC":"2024-02-29T10:00:00Z"}"#).unwrap();
         assert_eq!(r.ts_ns, Some(1_709_200_800 * 1_000_000_000));
+    }
+
+    /// Real lines (`testdata/traefik/access_json.log`): 1-7 from
+    /// elastic/integrations, packages/traefik/data_stream/access/_dev/test/
+    /// pipeline/test-format-json.log (v1.7 `Backend*`/`FrontendName` and
+    /// `url.URL` objects, v2 objects, lines without `ClientHost` or
+    /// `StartUTC`); 8 from xavier-hernandez/goaccess-for-nginxproxymanager#108
+    /// (v3, string `ServiceURL`).
+    #[test]
+    fn real_lines() {
+        // client, host, status, bytes, duration ns, router, service, service URL, time.
+        type Want = (
+            &'static str,
+            &'static str,
+            u16,
+            u64,
+            u64,
+            &'static str,
+            &'static str,
+            &'static str,
+            &'static str,
+        );
+        #[rustfmt::skip]
+        const WANT: [Want; 8] = [
+            ("127.0.0.1", "backend.elastic-package-service.docker.localhost", 404, 19, 40_356, "backend not found", "Traefik", "", "2021-03-16T18:56:54.735539596Z"),
+            ("10.10.10.20", "backend.docker.docker.localhost", 200, 383, 100_000, "Host-backend-docker-docker-localhost-2", "backend-backend-docker", "10.10.10.20:80", "2021-03-16T19:08:41.039598834Z"),
+            ("10.10.10.10", "10.10.10.11", 200, 2, 24_814, "ping@internal", "", "", "2024-02-01T15:43:38.669746824Z"),
+            // No ClientHost, no StartUTC: the client from ClientAddr, the time from StartLocal.
+            ("10.10.10.20", "10.10.10.11", 404, 19, 486_767, "service-foo-0101010101010101@kubernetescrd", "service-foo-0120101010101@kubernetescrd", "10.10.10.60:5678", "2024-02-02T17:07:08.048870614Z"),
+            ("10.10.10.21", "foo.acme.com", 304, 0, 46_382_173, "service-bar-202020202020202@kubernetescrd", "service-bar-0d0d0d0d0d0@kubernetescrd", "10.10.10.90:8901", "2024-02-02T16:18:24.844946659Z"),
+            ("175.16.199.10", "api-students.unpad.ac.id", 200, 88, 59_518_533, "app-unpad-students-api-prod-app-unpad-students-api-api-students-unpad-ac-id-api@kubernetes", "app-unpad-students-api-prod-app-unpad-students-api-80@kubernetes", "10.1.25.243:80", "2024-02-09T11:53:32.609696286Z"),
+            ("::1", "backend.elastic-package-service.docker.localhost", 404, 19, 32_673, "", "", "", "2024-04-15T13:26:33.80902715Z"),
+            ("XXX.XXX.XXX.XXX", "sub.example.com", 200, 185, 8_764_859, "https-ns@docker", "ns-ns@docker", "http://172.21.0.3:8564", "2024-12-29T11:42:41.965891254Z"),
+        ];
+        let log = include_bytes!("testdata/traefik/access_json.log");
+        let lines: Vec<&[u8]> = log
+            .split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(lines.len(), WANT.len());
+        let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        for (n, (line, w)) in lines.iter().zip(WANT).enumerate() {
+            let r = parse(line).unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
+            let got = (
+                s(r.client),
+                s(r.host),
+                r.status,
+                r.bytes,
+                r.duration_ns,
+                s(r.router),
+                s(r.service),
+                s(r.service_url),
+                r.ts_ns,
+            );
+            let ts = time::parse_rfc3339(w.8.as_bytes());
+            let want = (
+                w.0.to_string(),
+                w.1.to_string(),
+                w.2,
+                w.3,
+                Some(w.4),
+                w.5.to_string(),
+                w.6.to_string(),
+                w.7.to_string(),
+                ts,
+            );
+            assert_eq!(got, want, "line {}", n + 1);
+        }
+        assert_eq!(
+            crate::parse::detect(lines.iter().copied()),
+            Some(LogFormat::TraefikJson)
+        );
+    }
+
+    /// Issue 14: the client from `ClientAddr` as Go's `net.SplitHostPort`
+    /// splits it; durations exact past f64's 2^53; `Duration` dropped by
+    /// `accessLog.fields` rebuilt from `OriginDuration` + `Overhead`.
+    #[test]
+    fn issue_14_fallbacks() {
+        let client = |addr: &str| {
+            let line = format!(r#"{{"ClientAddr":"{addr}","RequestMethod":"GET"}}"#);
+            String::from_utf8_lossy(parse(line.as_bytes()).unwrap().client).into_owned()
+        };
+        assert_eq!(client("10.0.0.1:5123"), "10.0.0.1");
+        assert_eq!(client("[2001:db8::1]:443"), "2001:db8::1");
+        assert_eq!(client("[fe80::1%eth0]:80"), "fe80::1%eth0");
+        assert_eq!(client("2001:db8::1"), "2001:db8::1");
+        assert_eq!(client("10.0.0.1"), "10.0.0.1");
+        assert_eq!(client("-"), "");
+        // ClientHost wins, whatever the order.
+        let r = parse(
+            br#"{"ClientHost":"203.0.113.9","ClientAddr":"10.0.0.1:5123","RequestMethod":"GET"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.client, b"203.0.113.9");
+        // A ClientAddr alone makes an access line.
+        let r = parse(br#"{"ClientAddr":"10.0.0.1:5123","level":"info","msg":""}"#).unwrap();
+        assert_eq!(r.client, b"10.0.0.1");
+
+        let r = parse(br#"{"RequestMethod":"GET","Duration":9007199254740993}"#).unwrap();
+        assert_eq!(r.duration_ns, Some(9_007_199_254_740_993));
+        let r = parse(br#"{"RequestMethod":"GET","OriginDuration":46361120,"Overhead":21053}"#)
+            .unwrap();
+        assert_eq!(r.duration_ns, Some(46_382_173));
+        let r = parse(br#"{"RequestMethod":"GET","Duration":5,"OriginDuration":3,"Overhead":1}"#)
+            .unwrap();
+        assert_eq!(r.duration_ns, Some(5));
+        let r = parse(br#"{"RequestMethod":"GET","OriginDuration":3}"#).unwrap();
+        assert_eq!(r.duration_ns, None);
+
+        // ServiceURL: string, object, absent, or an object without Host.
+        let url = |v: &str| {
+            let line = format!(r#"{{"RequestMethod":"GET","ServiceURL":{v}}}"#);
+            String::from_utf8_lossy(parse(line.as_bytes()).unwrap().service_url).into_owned()
+        };
+        assert_eq!(url(r#""http://10.0.0.5:80""#), "http://10.0.0.5:80");
+        assert_eq!(
+            url(r#"{"Scheme":"http","Opaque":"","User":null,"Host":"10.0.0.5:80","Path":""}"#),
+            "10.0.0.5:80"
+        );
+        assert_eq!(url(r#"{"Scheme":"http"}"#), "");
+        assert_eq!(url(r#"["x"]"#), "");
+        assert_eq!(url("null"), "");
+        assert_eq!(
+            parse(br#"{"RequestMethod":"GET"}"#).unwrap().service_url,
+            b""
+        );
+        // RequestAddr when RequestHost was dropped.
+        let r =
+            parse(br#"{"RequestMethod":"GET","RequestAddr":"site042.example.com:8443"}"#).unwrap();
+        assert_eq!(r.host, b"site042.example.com:8443");
     }
 
     #[test]
