@@ -1,15 +1,25 @@
 //! nginx access log in the `combined` format, plus the variants WordPress
 //! hosting sidecars append: ` $request_time`, ` $host` or ` "$host"` (in
 //! either order), and a quoted `"$http_x_forwarded_for"` after the
-//! User-Agent.
+//! User-Agent; `key=value` timings (`rt=$request_time
+//! urt="$upstream_response_time"`, the NGINX blog's APM format); and
+//! ingress-nginx's default `upstreaminfo` format.
 //!
 //! ```text
 //! $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
+//! ... $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id
 //! ```
 //!
 //! nginx escapes `"`, `\` and non-printable bytes in variables as `\xHH`
 //! (`escape=default`), so a quoted field ends at the first `"`; `\"` from
 //! `escape=json` is tolerated. Escapes are left in the fields as written.
+//! A variable with no value is written `-`, one with an empty value as
+//! nothing (`""` when quoted), and `escape=json` writes both as nothing:
+//! either way the field is absent.
+//!
+//! The `$upstream_*` variables hold one value per upstream server tried,
+//! `, `-separated, and ` : ` between internal redirects
+//! (ngx_http_upstream_module, "Embedded Variables"): `0.000, 0.002 : 0.001`.
 
 use memchr::memchr;
 
@@ -26,7 +36,12 @@ use crate::time;
 /// `$request_time` (`0.123`, seconds) becomes `duration_ns`; a trailing
 /// `$host`, quoted or not, becomes `host`. An extra quoted field is taken as
 /// `$http_x_forwarded_for` and ignored, unless it is the only quoted extra
-/// and looks like a host name rather than a list of addresses. A request
+/// and looks like a host name rather than a list of addresses. A bare `-`
+/// appended field is an absent value and skipped. In a `key=value` field,
+/// `rt` or `request_time` is the duration; the others are checked for shape
+/// and skipped. An ingress-nginx line gives the duration from
+/// `$request_time`, the service from `$proxy_upstream_name` and the service
+/// URL from the last `$upstream_addr` (the server that answered). A request
 /// that is not `METHOD target [protocol]` (`"\x16\x03\x01..."` from a TLS
 /// handshake on a plain port, or `GET` alone) leaves method, path and
 /// protocol empty and is kept whole as the message. A trailing `\r` is
@@ -49,6 +64,15 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
 
     let mut duration_ns = None;
     let mut host = &b""[..];
+    let mut service = &b""[..];
+    let mut service_url = &b""[..];
+    if let Some(up) = ingress(s, pos) {
+        let up = up?;
+        duration_ns = Some(up.request_time_ns);
+        service = up.upstream_name;
+        service_url = up.upstream_addr;
+        pos = s.len();
+    }
     let mut extra_quoted: [Option<&[u8]>; 2] = [None, None];
     let mut n_quoted = 0;
     let mut host_unquoted = false;
@@ -67,10 +91,22 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
             return Err(ParseError::bad(Field::Trailing, pos));
         }
         let t0 = pos + 1;
+        if let Some((key, value, next)) = key_value(s, t0) {
+            if matches!(key, b"rt" | b"request_time") && value != b"-" {
+                let ns = time::parse_scaled(value, 1_000_000_000)
+                    .ok_or_else(|| ParseError::bad(Field::Duration, t0 + key.len() + 1))?;
+                duration_ns = Some(ns);
+            }
+            pos = next;
+            continue;
+        }
         let rest = s.get(t0..).unwrap_or_default();
         let len = memchr(b' ', rest).unwrap_or(rest.len());
         let tok = rest.get(..len).unwrap_or_default();
         pos = t0 + len;
+        if tok == b"-" {
+            continue;
+        }
         if duration_ns.is_none()
             && let Some(ns) = time::parse_scaled(tok, 1_000_000_000)
         {
@@ -111,9 +147,139 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
         referer: dash(referer),
         user_agent: dash(user_agent),
         host,
+        service,
+        service_url,
         message: h.raw_request,
         ..Record::default()
     })
+}
+
+/// `key=value` or `key="value"` at `t0`: key, value, and the index after.
+/// `None` when the word there has no `=` after a `[A-Za-z0-9_]` key.
+fn key_value(s: &[u8], t0: usize) -> Option<(&[u8], &[u8], usize)> {
+    let word = s.get(t0..)?;
+    let eq = word
+        .iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))?;
+    if eq == 0 || word.get(eq) != Some(&b'=') {
+        return None;
+    }
+    let key = word.get(..eq)?;
+    let v0 = t0 + eq + 1;
+    if s.get(v0) == Some(&b'"') {
+        let (value, next) = close_quote(s, v0 + 1, Field::Trailing).ok()?;
+        return Some((key, value, next));
+    }
+    let rest = s.get(v0..)?;
+    let len = memchr(b' ', rest).unwrap_or(rest.len());
+    let value = rest.get(..len)?;
+    (memchr(b'"', value).is_none()).then_some((key, value, v0 + len))
+}
+
+/// What an ingress-nginx `upstreaminfo` tail gives.
+struct Upstream<'b> {
+    request_time_ns: u64,
+    upstream_name: &'b [u8],
+    upstream_addr: &'b [u8],
+}
+
+/// Reads ingress-nginx's tail at `pos` (the space after the User-Agent):
+/// ` <request_length> <request_time> [<upstream>] [<alternative>] <addrs>
+/// <lengths> <times> <statuses> [<req_id>]`, the four lists as nginx writes
+/// `$upstream_*`. `None` when the line does not continue with a length, a
+/// time and `[`; an error when it does but the rest does not fit.
+fn ingress(s: &[u8], pos: usize) -> Option<Result<Upstream<'_>, ParseError>> {
+    let word = |at: usize| {
+        let rest = s.get(at..).unwrap_or_default();
+        let len = memchr(b' ', rest).unwrap_or(rest.len());
+        (rest.get(..len).unwrap_or_default(), at + len)
+    };
+    if s.get(pos) != Some(&b' ') {
+        return None;
+    }
+    let (length, p) = word(pos + 1);
+    time::parse_u64(length)?;
+    let (rt, p) = word(p + 1);
+    let request_time_ns = time::parse_scaled(rt, 1_000_000_000)?;
+    if s.get(p..p + 2) != Some(b" [") {
+        return None;
+    }
+    Some(upstream_tail(s, p + 2).map(|(name, addr)| Upstream {
+        request_time_ns,
+        upstream_name: name,
+        upstream_addr: addr,
+    }))
+}
+
+/// The part of [`ingress`] after the first `[`: the upstream name and the
+/// last upstream address (empty for `-`).
+fn upstream_tail(s: &[u8], n0: usize) -> Result<(&[u8], &[u8]), ParseError> {
+    let bad = |at: usize| ParseError::bad(Field::Trailing, at);
+    let close = |from: usize| {
+        memchr(b']', s.get(from..).unwrap_or_default())
+            .map(|i| from + i)
+            .ok_or(bad(from))
+    };
+    let n1 = close(n0)?;
+    let name = s.get(n0..n1).unwrap_or_default();
+    let mut p = n1 + 1;
+    // The alternative upstream, since ingress-nginx 0.23.
+    if s.get(p..p + 2) == Some(b" [") {
+        p = close(p + 2)? + 1;
+    }
+    let (addr, p) = upstream_list(s, p).ok_or(bad(p))?;
+    let (_lengths, p) = upstream_list(s, p).ok_or(bad(p))?;
+    let (times, p) = upstream_list(s, p).ok_or(bad(p))?;
+    let (_statuses, mut p) = upstream_list(s, p).ok_or(bad(p))?;
+    let item_ok = |t: &[u8]| t == b"-" || time::parse_scaled(t, 1_000_000_000).is_some();
+    if !upstream_items(times).all(item_ok) {
+        return Err(bad(p));
+    }
+    // `$req_id`, absent before ingress-nginx 0.12.
+    if s.get(p) == Some(&b' ') {
+        let rest = s.get(p + 1..).unwrap_or_default();
+        if rest.is_empty() || !rest.iter().all(u8::is_ascii_alphanumeric) {
+            return Err(bad(p + 1));
+        }
+        p = s.len();
+    }
+    if p != s.len() {
+        return Err(bad(p));
+    }
+    let last = upstream_items(addr).last().unwrap_or_default();
+    Ok((dash(name), dash(last)))
+}
+
+/// Reads ` <v>[, <v>…][ : <v>…]` at `p`: the list's text and the index after.
+fn upstream_list(s: &[u8], p: usize) -> Option<(&[u8], usize)> {
+    if s.get(p) != Some(&b' ') {
+        return None;
+    }
+    let start = p + 1;
+    let mut at = start;
+    loop {
+        let rest = s.get(at..)?;
+        let len = memchr(b' ', rest).unwrap_or(rest.len());
+        let item = rest.get(..len)?;
+        if item.is_empty() || item == b":" || memchr(b'"', item).is_some() {
+            return None;
+        }
+        at += len;
+        if item.ends_with(b",") {
+            at += 1;
+        } else if s.get(at..at + 3) == Some(b" : ") {
+            at += 3;
+        } else {
+            return Some((s.get(start..at)?, at));
+        }
+    }
+}
+
+/// The values of an `$upstream_*` list, separators dropped.
+fn upstream_items(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|&c| c == b' ')
+        .map(|v| v.strip_suffix(b",").unwrap_or(v))
+        .filter(|v| !v.is_empty() && *v != b":")
 }
 
 /// Reads ` "<value>"` starting at the space at `pos`; returns the value and
@@ -124,7 +290,12 @@ fn quoted(s: &[u8], pos: usize, field: Field) -> Result<(&[u8], usize), ParseErr
         Some(_) => return Err(ParseError::bad(field, pos)),
         None => return Err(ParseError::Truncated { field }),
     }
-    let v0 = pos + 2;
+    close_quote(s, pos + 2, field)
+}
+
+/// The value of a quoted field whose contents start at `v0`, and the index
+/// just after its closing quote.
+fn close_quote(s: &[u8], v0: usize, field: Field) -> Result<(&[u8], usize), ParseError> {
     let mut from = v0;
     loop {
         let rest = s.get(from..).unwrap_or_default();
@@ -179,6 +350,8 @@ mod tests {
         b"2001:db8::1 - - [22/Nov/2026:10:00:00 +0000] \"GET /?s=\\x22q\\x22 HTTP/1.1\" 404 0 \"-\" \"-\" \"198.51.100.1, 10.0.0.2\" 1.500 \"site042.example.com\"",
         b"192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"\\x16\\x03\\x01\\x00\\xA5\\x01\\x00\\x00\" 400 157 \"-\" \"-\"",
         b"192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"curl/8\" site042.example.com 0.004",
+        b"127.0.0.1 - - [03/Dec/2026:13:59:34 +0000] \"GET /redir HTTP/1.1\" 200 8 \"-\" \"curl/7.88.1\" 84 0.000 [default-web-80] [] 127.0.0.1:18402 : 127.0.0.1:18402 0 : 8 0.000 : 0.000 404 : 200 65b0064d10c2ee54d8fd4c667dab34a4",
+        b"127.0.0.1 - - [03/Dec/2026:13:59:33 +0000] \"GET /app/page1 HTTP/1.1\" 200 8 \"-\" \"curl/7.88.1\" rt=0.000 uct=\"-, 0.000\" uht=\"-, 0.000\" urt=\"0.000, 0.000\"",
     ];
 
     #[test]
@@ -320,6 +493,162 @@ mod tests {
         );
         // Traefik's tail is not an nginx suffix.
         assert!(parse(b"10.42.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET / HTTP/2.0\" 200 1 \"-\" \"ua\" 42 \"r@k8s\" \"http://10.42.1.17:80\" 12ms").is_err());
+    }
+
+    /// Real nginx output (`testdata/nginx/`, see its README): the same 17
+    /// requests in four formats.
+    #[test]
+    fn written_by_nginx() {
+        // method, path, protocol, message (raw request), status, bytes, referer, user agent.
+        type Want = (
+            &'static [u8],
+            &'static [u8],
+            &'static [u8],
+            &'static [u8],
+            u16,
+            u64,
+            &'static [u8],
+            &'static [u8],
+        );
+        const CURL: &[u8] = b"curl/7.88.1";
+        #[rustfmt::skip]
+        const WANT: [Want; 17] = [
+            (b"GET", b"/static/a.css", b"HTTP/1.1", b"", 200, 3, b"https://site042.example.com/", b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+            // Headers sent empty: `""`, absent like `-`.
+            (b"GET", b"/static/empty-headers", b"HTTP/1.1", b"", 200, 3, b"", b""),
+            (b"GET", b"/static/no-ua", b"HTTP/1.1", b"", 200, 3, b"", b""),
+            (b"GET", b"/static/q?x=%22y%22", b"HTTP/1.1", b"", 200, 3, b"", br"UA with \x22quotes\x22 and \x5Cbackslash"),
+            (b"GET", b"/app/page1", b"HTTP/1.1", b"", 200, 8, b"", CURL),
+            (b"GET", b"/app/page2", b"HTTP/1.1", b"", 200, 8, b"", CURL),
+            (b"GET", b"/app/page3", b"HTTP/1.1", b"", 200, 8, b"", CURL),
+            (b"GET", b"/app/page4", b"HTTP/1.1", b"", 200, 8, b"", CURL),
+            (b"GET", b"/redir", b"HTTP/1.1", b"", 200, 8, b"", CURL),
+            (b"HEAD", b"/static/head", b"HTTP/1.1", b"", 200, 0, b"", CURL),
+            // Garbage requests: the raw request is the message.
+            (b"", b"", b"", br"\x16\x03\x01\x02\x00\x01\x00\x01\xFC\x03\x03\x82;\x8A)QbY\xCB", 400, 157, b"", b""),
+            (b"", b"", b"", b"GET", 400, 157, b"", b""),
+            (b"", b"", b"", b"", 400, 0, b"", b""),
+            (b"GET", br"/raw\x22quote", b"HTTP/1.1", b"", 404, 153, b"", br"bin\xFF\x01ua"),
+            (b"", b"", b"", b"SSH-2.0-Go", 400, 157, b"", b""),
+            (b"GET", b"/", b"HTTP/1.0", b"", 404, 153, b"", b""),
+            (b"GET", b"/nover", b"", b"", 404, 153, b"", b""),
+        ];
+        let lines = |log: &'static [u8]| -> Vec<&'static [u8]> {
+            log.split(|&c| c == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect()
+        };
+        let files: [(&str, &'static [u8]); 4] = [
+            ("combined", include_bytes!("testdata/nginx/combined.log")),
+            ("ingress", include_bytes!("testdata/nginx/ingress.log")),
+            ("apm", include_bytes!("testdata/nginx/apm.log")),
+            ("jsonesc", include_bytes!("testdata/nginx/jsonesc.log")),
+        ];
+        let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        for (name, log) in files {
+            let lines = lines(log);
+            assert_eq!(lines.len(), WANT.len(), "{name}");
+            for (i, (line, w)) in lines.iter().zip(WANT).enumerate() {
+                let r = parse(line).unwrap_or_else(|e| panic!("{name} line {}: {e}", i + 1));
+                let mut want = w;
+                if name == "jsonesc" {
+                    // escape=json: `\"`, `\\`, `\u00XX`, other bytes raw.
+                    match i {
+                        3 => want.7 = br#"UA with \"quotes\" and \\backslash"#,
+                        10 => want.3 = b"\\u0016\\u0003\\u0001\\u0002\\u0000\\u0001\\u0000\\u0001\xfc\\u0003\\u0003\x82;\x8a)QbY\xcb",
+                        13 => (want.1, want.7) = (br#"/raw\"quote"#, b"bin\xff\\u0001ua"),
+                        _ => {}
+                    }
+                }
+                let got = (
+                    r.method,
+                    r.path,
+                    r.protocol,
+                    r.message,
+                    r.status,
+                    r.bytes,
+                    r.referer,
+                    r.user_agent,
+                );
+                assert_eq!(got, want, "{name} line {}: {}", i + 1, show(line));
+                assert_eq!(
+                    (r.client, r.user, r.ts_ns.is_some()),
+                    (&b"127.0.0.1"[..], &b""[..], true)
+                );
+                let timed = matches!(name, "ingress" | "apm");
+                let ns = if i == 12 { 2_002_000_000 } else { 0 };
+                assert_eq!(r.duration_ns, timed.then_some(ns), "{name} line {}", i + 1);
+                if name == "ingress" {
+                    let routed = !matches!(i, 10 | 11 | 12 | 14);
+                    let service: &[u8] = if routed { b"default-web-80" } else { b"" };
+                    let upstream: &[u8] = if (4..=8).contains(&i) {
+                        b"127.0.0.1:18402"
+                    } else {
+                        b""
+                    };
+                    assert_eq!(
+                        (r.service, r.service_url),
+                        (service, upstream),
+                        "{name} line {}",
+                        i + 1
+                    );
+                }
+            }
+            assert_eq!(
+                crate::parse::detect(lines.iter().copied()),
+                Some(LogFormat::Nginx),
+                "{name}"
+            );
+        }
+    }
+
+    /// Issue 14: `""` and `-` alike mean absent, in every field that can
+    /// hold either; `$upstream_response_time` lists keep the record.
+    #[test]
+    fn absent_values_and_upstream_lists() {
+        let base = "10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5";
+        let p = |tail: &str| parse(Box::leak(format!("{base} {tail}").into_boxed_str()).as_bytes());
+        for (dash, empty) in [
+            (r#""-" "-""#, r#""" """#),
+            (r#""-" "-" "-""#, r#""" "" """#),
+            (r#""-" "-" "-" "-""#, r#""" "" "" """#),
+            (r#""-" "-" 0.010 "-""#, r#""" "" 0.010 """#),
+            (r#""-" "-" 0.010 -"#, r#""" "" 0.010"#),
+            (r#""-" "-" - -"#, r#""" """#),
+        ] {
+            let (a, b) = (p(dash).unwrap(), p(empty).unwrap());
+            assert_eq!(a, b, "{dash} | {empty}");
+            assert_eq!(
+                (a.referer, a.user_agent, a.host),
+                (&b""[..], &b""[..], &b""[..])
+            );
+        }
+        let r =
+            p(r#""-" "ua" rt=0.004 uct="0.000, 0.001" uht="-, 0.002" urt="0.004, 0.002 : 0.001""#)
+                .unwrap();
+        assert_eq!(r.duration_ns, Some(4_000_000));
+        let r = p(r#""-" "ua" request_time=1.5 upstream="-""#).unwrap();
+        assert_eq!(r.duration_ns, Some(1_500_000_000));
+        let r = p(r#""-" "ua" 312 0.004 [ns-svc-80] [] 10.0.0.1:80, 10.0.0.2:80 : 10.0.0.3:80 0, 0 : 5 0.004, 0.002 : 0.001 502, 502 : 200 0123abcd"#).unwrap();
+        assert_eq!(
+            (r.duration_ns, r.service, r.service_url),
+            (Some(4_000_000), &b"ns-svc-80"[..], &b"10.0.0.3:80"[..])
+        );
+        // ingress-nginx before 0.23 (no alternative upstream) and before 0.12 (no req_id).
+        let r = p(r#""-" "ua" 312 0.004 [ns-svc-80] 10.0.0.1:80 5 0.004 200"#).unwrap();
+        assert_eq!(
+            (r.service, r.service_url),
+            (&b"ns-svc-80"[..], &b"10.0.0.1:80"[..])
+        );
+        for bad in [
+            r#""-" "ua" 312 0.004 [ns-svc-80] [] 10.0.0.1:80 5 x 200 id"#,
+            r#""-" "ua" 312 0.004 [ns-svc-80] [] 10.0.0.1:80 5"#,
+            r#""-" "ua" 312 0.004 [ns-svc-80"#,
+            r#""-" "ua" rt=x"#,
+            r#""-" "ua" k="unterminated"#,
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
     }
 
     /// nginx's `escape=default`: `"`, `\` and bytes outside 0x20..=0x7e as `\xHH`.
