@@ -49,6 +49,7 @@ fn demo_config(cfg: &mut Config, dir: &std::path::Path) {
         include: vec![format!("{}/**/*.log", dir.display())],
         exclude: Vec::new(),
         format: FormatChoice::Auto,
+        multiline: None,
     }];
     cfg.tail.exclude = Vec::new();
     cfg.tail.read_existing = ReadExisting::Beginning;

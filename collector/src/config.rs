@@ -131,6 +131,16 @@ impl Config {
                 return Err(invalid(&format!("tail.{field}"), message));
             }
         }
+        for (i, source) in self.tail.sources.iter().enumerate() {
+            if let Some(m) = &source.multiline
+                && let Err(e) = sitepulse_pipeline::join::JoinRule::compile(m)
+            {
+                return Err(invalid(
+                    &format!("tail.sources[{i}].multiline.{}", e.field),
+                    e.message,
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -96,10 +96,15 @@ pub fn cmd_parse(
     if files.len() > 1 || skips.count > 0 {
         eprintln!("{}", skips.summary(reports.len()));
     }
-    let records: u64 = reports.iter().map(|r| r.records).sum();
+    // Every line is a record; "nothing parsed" is when none parsed as its
+    // file's format (all came out as `text` with an error).
+    let parsed: u64 = reports
+        .iter()
+        .map(|r| r.records.saturating_sub(r.unparsed_total()))
+        .sum();
     Ok(if skips.count > 0 {
         ExitCode::from(EXIT_SKIPPED)
-    } else if records == 0 {
+    } else if parsed == 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

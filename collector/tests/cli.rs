@@ -101,8 +101,17 @@ fn parse_reads_stdin_and_counts_bad_lines_by_reason() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(json_lines(&String::from_utf8_lossy(&out.stdout)).len(), 2);
-    assert!(stderr.contains("-: 2 records, 3 unparsed"), "{stderr}");
+    // Every line is a record: the three bad ones as `text` with the reason.
+    let recs = json_lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(recs.len(), 5);
+    let errors: Vec<&str> = recs.iter().filter_map(|r| r["error"].as_str()).collect();
+    assert_eq!(errors.len(), 3, "{recs:?}");
+    assert!(
+        recs.iter()
+            .filter(|r| r["error"].is_string())
+            .all(|r| r["source"] == "text")
+    );
+    assert!(stderr.contains("-: 5 records, 3 unparsed"), "{stderr}");
     assert!(stderr.contains("unparsed "), "{stderr}");
 }
 
@@ -111,9 +120,16 @@ fn parse_format_override_and_unknown_format() {
     let dir = tmpdir("override");
     let clf = write(&dir, "x.log", CLF.as_bytes());
     let (out, stdout, stderr) = run(bin().args(["parse", "--format", "nginx"]).arg(&clf));
-    // Traefik lines are not nginx lines: nothing parses, exit 1, reasons listed.
+    // Traefik lines are not nginx lines: nothing parses as the format,
+    // exit 1, reasons listed; the lines still leave as `text` records.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stdout.is_empty());
+    let recs = json_lines(&stdout);
+    assert!(
+        !recs.is_empty()
+            && recs
+                .iter()
+                .all(|r| r["source"] == "text" && r["error"].is_string())
+    );
     assert!(stderr.contains("format nginx"), "{stderr}");
     let (out, _, stderr) = run(bin().args(["parse", "--format", "apache"]).arg(&clf));
     assert_eq!(out.status.code(), Some(2));
@@ -201,10 +217,28 @@ fn cri_pod_logs_get_the_namespace_as_site() {
     let (out, stdout, stderr) = run(bin().arg("parse").arg("--config").arg(&cfg).arg(&p));
     assert!(out.status.success(), "{stderr}");
     let recs = json_lines(&stdout);
-    assert_eq!(recs.len(), 1, "{stdout}\n{stderr}");
-    assert_eq!(recs[0]["site"], "shop");
-    assert_eq!(recs[0]["stream"], "stderr");
-    assert_eq!(recs[0]["event"], "max_children_reached");
+    // The stdout line (no FPM line: a `text` record) completes first; the
+    // stderr partials join into one FPM record. Both carry the pod.
+    assert_eq!(recs.len(), 2, "{stdout}\n{stderr}");
+    assert_eq!(
+        (recs[0]["source"].as_str(), recs[0]["message"].as_str()),
+        (Some("text"), Some("unrelated"))
+    );
+    let fpm = &recs[1];
+    assert_eq!(fpm["site"], "shop");
+    assert_eq!(fpm["stream"], "stderr");
+    assert_eq!(fpm["event"], "max_children_reached");
+    for r in &recs {
+        assert_eq!(
+            (
+                r["namespace"].as_str(),
+                r["pod"].as_str(),
+                r["container"].as_str()
+            ),
+            (Some("shop"), Some("shop-php-7d9f"), Some("php"))
+        );
+        assert_eq!(r["pod_uid"], "0b1c2d3e-1111-2222-3333-444455556666");
+    }
     assert!(stderr.contains("framing cri"), "{stderr}");
     assert!(stderr.contains("unparsed format: 1"), "{stderr}");
 }
@@ -226,10 +260,17 @@ fn issue_13_impossible_dates_are_bad_time() {
     let (out, stdout, stderr) = run(bin().arg("parse").arg(&log));
     assert!(out.status.success(), "{stderr}");
     let recs = json_lines(&stdout);
-    assert_eq!(recs.len(), 2, "{stdout}");
+    assert_eq!(recs.len(), 4, "{stdout}");
     assert_eq!(recs[0]["message"], "a in /a.php on line 1");
-    assert_eq!(recs[1]["ts"], "2024-02-29T10:00:00.000000000Z");
-    assert!(stderr.contains("2 records, 2 unparsed"), "{stderr}");
+    for bad in &recs[1..3] {
+        assert_eq!(
+            (bad["source"].as_str(), bad["error"].as_str()),
+            (Some("text"), Some("bad_time"))
+        );
+        assert_eq!(bad["ts"], serde_json::Value::Null);
+    }
+    assert_eq!(recs[3]["ts"], "2024-02-29T10:00:00.000000000Z");
+    assert!(stderr.contains("4 records, 2 unparsed"), "{stderr}");
     assert!(stderr.contains("unparsed bad_time: 2"), "{stderr}");
 }
 

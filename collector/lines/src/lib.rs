@@ -5,6 +5,9 @@
 
 use std::io::{self, Read};
 
+mod multiline;
+pub use multiline::{MultilineConfig, MultilineMode};
+
 /// Default size of the read buffer (and of each read).
 pub const DEFAULT_BUFFER_BYTES: usize = 1 << 20;
 

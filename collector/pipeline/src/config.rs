@@ -57,6 +57,9 @@ impl PipelineConfig {
                 ),
             ));
         }
+        if let Err(e) = crate::join::JoinRule::compile(&self.parse.multiline) {
+            return Err(invalid(&format!("parse.multiline.{}", e.field), e.message));
+        }
         if let Err(e) = Labeler::new(&self.sites) {
             let msg = e.to_string();
             let (field, rest) = msg.split_once(": ").unwrap_or(("sites", msg.as_str()));
@@ -145,6 +148,9 @@ pub struct ParseConfig {
     pub max_line_bytes: usize,
     /// How many leading lines format detection looks at.
     pub detect_lines: usize,
+    /// How lines join into multi-line records, for every file whose tail
+    /// source does not set its own.
+    pub multiline: crate::join::MultilineConfig,
 }
 
 impl Default for ParseConfig {
@@ -154,6 +160,7 @@ impl Default for ParseConfig {
             framing: FramingChoice::Auto,
             max_line_bytes: 256 * 1024,
             detect_lines: 32,
+            multiline: crate::join::MultilineConfig::default(),
         }
     }
 }

@@ -10,9 +10,11 @@ use std::path::Path;
 
 use crate::aggregate::Aggregator;
 use crate::config::{FormatChoice, FramingChoice, ParseConfig, PipelineConfig};
+use crate::field::Field;
 use crate::frame::{
     FrameConfig, Framed, Framer, Framing, LineReader, Message, PodLabels, PodMeta, RawLine,
 };
+use crate::join::JoinRule;
 use crate::label::{FileKeys, FileSites, Labeler, SiteId};
 use crate::parse::{self, ParseError};
 use crate::record::{LogFormat, Record};
@@ -24,9 +26,6 @@ const SNIFF_BYTES: usize = 64 * 1024;
 /// How far past wall-clock time a line may be dated before it counts as
 /// `future` (clock skew between nodes, buffered writers).
 pub const MAX_FUTURE_SECS: i64 = 300;
-
-/// Reason label for lines of a file whose format could not be detected.
-pub const REASON_UNKNOWN_FORMAT: &str = "unknown_format";
 
 /// What one input was and what became of its lines.
 #[derive(Debug, Clone, Default)]
@@ -69,15 +68,14 @@ pub struct Origin<'a> {
     pub pod: Option<&'a PodLabels>,
 }
 
-/// Receives the pipeline's output besides the aggregate. Both methods
-/// default to doing nothing.
+/// Receives the pipeline's output besides the aggregate. The method
+/// defaults to doing nothing.
 pub trait Observer {
-    /// A parsed record, labelled with its site (id and name).
+    /// A record, labelled with its site (id and name). Every message is
+    /// one: a line that did not parse as its file's format comes as a
+    /// [`LogFormat::Text`] record with [`Record::error`] set.
     fn record(&mut self, _origin: &Origin<'_>, _rec: &Record<'_>, _site: SiteId, _site_name: &str) {
     }
-    /// A message that did not parse (or could not be unframed), with its
-    /// raw bytes and a reason label.
-    fn unparsed(&mut self, _name: &str, _raw: &[u8], _reason: &'static str, _end_offset: u64) {}
 }
 
 /// An observer that ignores everything (replay).
@@ -94,6 +92,8 @@ impl Observer for NoObserver {}
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     parse: ParseConfig,
+    /// `parse.multiline`, compiled.
+    join: JoinRule,
     labeler: Labeler,
     agg: Aggregator,
     /// Event second of the last record, for lines without a timestamp.
@@ -112,6 +112,9 @@ pub enum PipelineError {
     /// The aggregate section is invalid.
     #[error(transparent)]
     Aggregate(#[from] crate::aggregate::AggregateConfigError),
+    /// `parse.multiline` is invalid.
+    #[error("parse.multiline.{0}")]
+    Multiline(#[from] crate::join::JoinConfigError),
 }
 
 impl Pipeline {
@@ -123,6 +126,7 @@ impl Pipeline {
     /// [`PipelineConfig::validate`] never is).
     pub fn new(cfg: &PipelineConfig, now_unix_secs: i64) -> Result<Self, PipelineError> {
         let mut p = Self {
+            join: JoinRule::compile(&cfg.parse.multiline)?,
             parse: cfg.parse.clone(),
             labeler: Labeler::new(&cfg.sites)?,
             agg: Aggregator::new(&cfg.aggregate)?,
@@ -161,11 +165,12 @@ impl Pipeline {
         prefix: &[u8],
         complete: bool,
     ) -> FileFeed {
-        self.open_feed_as(name, path, prefix, complete, self.parse.format)
+        self.open_feed_as(name, path, prefix, complete, self.parse.format, None)
     }
 
-    /// [`open_feed`](Self::open_feed) with the format a tail source names
-    /// (`auto` falls back to the `parse.format` setting).
+    /// [`open_feed`](Self::open_feed) with the format and multi-line rule a
+    /// tail source names (`auto` falls back to `parse.format`, no rule to
+    /// `parse.multiline`).
     pub fn open_feed_as(
         &mut self,
         name: &str,
@@ -173,24 +178,28 @@ impl Pipeline {
         prefix: &[u8],
         complete: bool,
         format: FormatChoice,
+        join: Option<&JoinRule>,
     ) -> FileFeed {
         let format = match format {
             FormatChoice::Auto => self.parse.format,
             fixed => fixed,
         };
         let (framing, source) = sniff(prefix, &self.parse, format, complete);
+        let join = join.unwrap_or(&self.join);
         let keys = file_keys(path);
         FileFeed {
             name: name.to_owned(),
             pod: path.and_then(PodLabels::from_path).map(Box::new),
             source,
-            framer: Framer::new(
+            framer: Framer::with_rule(
                 FrameConfig {
                     max_line_bytes: self.parse.max_line_bytes,
                     framing,
                 },
-                source.and_then(parse::record_start),
+                join.for_source(source),
+                join.max_lines,
             ),
+            max_wait_ms: join.max_wait_ms,
             file_sites: self.labeler.file_sites(&keys),
             report: FileReport {
                 name: name.to_owned(),
@@ -231,6 +240,7 @@ impl Pipeline {
     ) -> (&'p mut Framer, Stage<'p, O>) {
         let FileFeed {
             name,
+            max_wait_ms: _,
             pod,
             source,
             framer,
@@ -312,6 +322,8 @@ impl Pipeline {
 #[derive(Debug)]
 pub struct FileFeed {
     name: String,
+    /// How long an open multi-line record waits for its next line.
+    max_wait_ms: u64,
     pod: Option<Box<PodLabels>>,
     source: Option<LogFormat>,
     framer: Framer,
@@ -324,6 +336,12 @@ impl FileFeed {
     /// highest end offset seen).
     pub fn report(&self) -> &FileReport {
         &self.report
+    }
+
+    /// How long an open multi-line record may wait for its next line before
+    /// the caller should [`flush`](Pipeline::flush) it.
+    pub fn max_wait_ms(&self) -> u64 {
+        self.max_wait_ms
     }
 
     /// The earliest file offset still held by the framer (an open partial
@@ -348,6 +366,10 @@ struct Stage<'p, O> {
 }
 
 impl<O: Observer> Stage<'_, O> {
+    /// One framed message becomes exactly one record: parsed as the file's
+    /// format, or, when that fails (or the framing is broken, or no format
+    /// was detected), as [`LogFormat::Text`] with the reason kept in
+    /// [`Record::error`] and counted in the report.
     #[inline]
     fn framed(&mut self, m: Framed<'_>) {
         let msg = match m {
@@ -355,56 +377,66 @@ impl<O: Observer> Stage<'_, O> {
             Err(bad) => {
                 let reason = bad.error.reason();
                 *self.report.unparsed.entry(reason).or_default() += 1;
-                self.obs
-                    .unparsed(self.name, bad.line.bytes, reason, bad.line.end_offset);
+                let msg = Message {
+                    bytes: bad.line.bytes,
+                    start_offset: bad.line.start_offset,
+                    end_offset: bad.line.end_offset,
+                    truncated: bad.line.truncated,
+                    ..Message::default()
+                };
+                let mut rec = parse::text::parse(msg.bytes);
+                rec.error = Some(ParseError::bad(Field::Framing, 0));
+                self.emit(&msg, rec);
                 return;
             }
         };
         self.report.truncated += u64::from(msg.truncated);
-        let Some(source) = self.source else {
-            self.bad(&msg, REASON_UNKNOWN_FORMAT);
-            return;
+        let source = self.source.unwrap_or(LogFormat::Text);
+        let rec = match parse::parse(source, msg.bytes) {
+            Ok(rec) => rec,
+            // An empty message (a blank line, an empty container line) is
+            // a record with an empty message, not an error.
+            Err(_) if msg.bytes.trim_ascii().is_empty() => parse::text::parse(msg.bytes),
+            Err(e) => self.unparsed(msg.bytes, e),
         };
-        match parse::parse(source, msg.bytes) {
-            Ok(rec) => {
-                self.report.records += 1;
-                if std::str::from_utf8(msg.bytes).is_err() {
-                    self.report.invalid_utf8 += 1;
-                }
-                // No time on the line: the previous record's second, so an
-                // old file replays consistently; wall-clock time only for a
-                // first record.
-                let sec = match rec.ts_ns.or(msg.ts_ns) {
-                    Some(ns) => ns.div_euclid(1_000_000_000),
-                    None => self
-                        .last_sec
-                        .or_else(|| self.agg.now())
-                        .unwrap_or(self.now_sec),
-                };
-                *self.last_sec = Some(sec);
-                let site = self.labeler.label(&rec, self.file_sites);
-                self.agg.record(site, sec, &rec);
-                let origin = Origin {
-                    name: self.name,
-                    message: &msg,
-                    pod: self.pod,
-                };
-                self.obs
-                    .record(&origin, &rec, site, self.labeler.sites().name(site));
-            }
-            Err(ParseError::Empty) if msg.bytes.is_empty() => {
-                // Blank lines (slow-log separators, trailing newlines) are
-                // not records and not errors.
-            }
-            Err(e) => self.bad(&msg, e.reason()),
-        }
+        self.emit(&msg, rec);
     }
 
     #[cold]
-    fn bad(&mut self, msg: &Message<'_>, reason: &'static str) {
-        *self.report.unparsed.entry(reason).or_default() += 1;
+    fn unparsed<'m>(&mut self, bytes: &'m [u8], e: ParseError) -> Record<'m> {
+        *self.report.unparsed.entry(e.reason()).or_default() += 1;
+        let mut rec = parse::text::parse(bytes);
+        rec.error = Some(e);
+        rec
+    }
+
+    #[inline]
+    fn emit(&mut self, msg: &Message<'_>, mut rec: Record<'_>) {
+        self.report.records += 1;
+        if std::str::from_utf8(msg.bytes).is_err() {
+            self.report.invalid_utf8 += 1;
+        }
+        // No time on the line: the container runtime's, else the previous
+        // record's second (so an old file replays consistently); wall-clock
+        // time only for a first record.
+        rec.ts_ns = rec.ts_ns.or(msg.ts_ns);
+        let sec = match rec.ts_ns {
+            Some(ns) => ns.div_euclid(1_000_000_000),
+            None => self
+                .last_sec
+                .or_else(|| self.agg.now())
+                .unwrap_or(self.now_sec),
+        };
+        *self.last_sec = Some(sec);
+        let site = self.labeler.label(&rec, self.file_sites);
+        self.agg.record(site, sec, &rec);
+        let origin = Origin {
+            name: self.name,
+            message: msg,
+            pod: self.pod,
+        };
         self.obs
-            .unparsed(self.name, msg.bytes, reason, msg.end_offset);
+            .record(&origin, &rec, site, self.labeler.sites().name(site));
     }
 }
 
@@ -459,9 +491,11 @@ fn sniff(
         reader.finish(|line| framer.push(line, &mut keep));
     }
     framer.flush(&mut keep);
+    // No known format: every line is a `text` record.
     let source = format
         .source()
-        .or_else(|| parse::detect(sample.iter().map(Vec::as_slice)));
+        .or_else(|| parse::detect(sample.iter().map(Vec::as_slice)))
+        .or(Some(LogFormat::Text));
     (framer.framing().or(framing), source)
 }
 
@@ -475,11 +509,11 @@ mod tests {
     }
 
     impl Observer for Collect {
-        fn record(&mut self, _o: &Origin<'_>, _rec: &Record<'_>, site: SiteId, _name: &str) {
+        fn record(&mut self, _o: &Origin<'_>, rec: &Record<'_>, site: SiteId, _name: &str) {
             self.sites.push(format!("{}", site.0));
-        }
-        fn unparsed(&mut self, _n: &str, raw: &[u8], reason: &'static str, _off: u64) {
-            self.bad.push((reason, raw.to_vec()));
+            if let Some(e) = rec.error {
+                self.bad.push((e.reason(), rec.message.to_vec()));
+            }
         }
     }
 
@@ -506,7 +540,8 @@ mod tests {
         let (p, r, c) = run(&input, &PipelineConfig::default());
         assert_eq!(r.source, Some(LogFormat::TraefikClf));
         assert_eq!(r.framing, Some(Framing::Raw));
-        assert_eq!(r.records, 51);
+        // Every line is a record: the garbage line and the blank one too.
+        assert_eq!(r.records, 53);
         assert_eq!(r.unparsed_total(), 1);
         assert_eq!(c.bad.len(), 1);
         assert_eq!(c.bad[0].1, b"garbage line");
@@ -515,14 +550,15 @@ mod tests {
     }
 
     #[test]
-    fn undetectable_input_is_counted_not_fatal() {
+    fn undetectable_input_is_text_records() {
         let (_, r, c) = run(
             b"\x00\xff\xfe binary\nmore junk\n",
             &PipelineConfig::default(),
         );
-        assert_eq!(r.source, None);
-        assert_eq!(r.unparsed.get(REASON_UNKNOWN_FORMAT), Some(&2));
-        assert_eq!(c.bad.len(), 2);
+        assert_eq!(r.source, Some(LogFormat::Text));
+        assert_eq!((r.records, r.unparsed_total()), (2, 0));
+        assert_eq!(c.sites.len(), 2);
+        assert!(c.bad.is_empty());
     }
 
     #[test]
@@ -535,8 +571,9 @@ mod tests {
         let (_, r, c) = run(&input, &cfg);
         assert_eq!(r.lines, 6);
         assert_eq!(r.truncated, 1);
-        // The cut line lost its Traefik tail: a bad line, kept raw (capped).
-        assert_eq!(r.records, 5);
+        // The cut line lost its Traefik tail: a text record (capped) with
+        // the reason.
+        assert_eq!(r.records, 6);
         assert_eq!(r.unparsed_total(), 1);
         assert_eq!(c.bad[0].1.len(), cfg.parse.max_line_bytes);
     }

@@ -33,6 +33,8 @@ pub enum Field {
     Json,
     /// Something after the last expected field.
     Trailing,
+    /// The container log framing (CRI, Docker) around the line is broken.
+    Framing,
 }
 
 impl Field {
@@ -64,6 +66,7 @@ impl Field {
             Field::Script => "script",
             Field::Json => "json",
             Field::Trailing => "trailing",
+            Field::Framing => "framing",
         }
     }
 }
@@ -115,6 +118,7 @@ impl ParseError {
                     Field::Script => concat!($prefix, "script"),
                     Field::Json => concat!($prefix, "json"),
                     Field::Trailing => concat!($prefix, "trailing"),
+                    Field::Framing => concat!($prefix, "framing"),
                 }
             };
         }

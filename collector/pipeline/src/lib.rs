@@ -17,6 +17,7 @@ pub mod config;
 pub mod driver;
 pub mod field;
 pub mod frame;
+pub mod join;
 pub mod json;
 pub mod label;
 pub mod output;

@@ -6,9 +6,11 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 
 use sitepulse_pipeline::FormatChoice;
+use sitepulse_pipeline::join::JoinRule;
 use sitepulse_tail::identity::FINGERPRINT_BYTES;
 use sitepulse_tail::{FileId, FollowEvent, SourceIndex, StreamId, TailSink};
 
@@ -53,6 +55,8 @@ pub(crate) enum Msg {
         path: PathBuf,
         offset: u64,
         format: FormatChoice,
+        /// The source's own multi-line rule, if it sets one.
+        join: Option<Arc<JoinRule>>,
         /// The file's first bytes when it was opened past its start.
         prefix: Vec<u8>,
         /// Hash of the first line, when already known.
@@ -110,8 +114,8 @@ pub(crate) struct Batcher {
     pub(crate) free: Receiver<Batch>,
     pub(crate) cur: Batch,
     pub(crate) batch_bytes: usize,
-    /// Each `tail.sources` entry's format, by index.
-    pub(crate) formats: Vec<FormatChoice>,
+    /// Each `tail.sources` entry's format and multi-line rule, by index.
+    pub(crate) formats: Vec<(FormatChoice, Option<Arc<JoinRule>>)>,
     /// The receiver is gone: stop reading.
     pub(crate) closed: bool,
 }
@@ -153,8 +157,8 @@ impl Batcher {
 
 impl TailSink for Batcher {
     fn event(&mut self, ev: FollowEvent<'_>, source: SourceIndex) {
-        let format = source
-            .and_then(|i| self.formats.get(i).copied())
+        let (format, join) = source
+            .and_then(|i| self.formats.get(i).cloned())
             .unwrap_or_default();
         match ev {
             FollowEvent::Opened {
@@ -180,6 +184,7 @@ impl TailSink for Batcher {
                     path: path.to_owned(),
                     offset,
                     format,
+                    join,
                     prefix,
                     head,
                 });

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use sitepulse_pipeline::join::JoinRule;
 use sitepulse_pipeline::{FormatChoice, Pipeline, PipelineError};
 use sitepulse_tail::{CheckpointError, Checkpoints, TailError, Tailer};
 
@@ -139,7 +140,16 @@ impl Live {
         let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Batch>(queue + 2);
         let state = LiveState::new(tx.clone(), checkpoint_path, opened.quarantined);
         let batch_bytes = cfg.tail.batch_bytes;
-        let formats: Vec<FormatChoice> = cfg.tail.sources.iter().map(|s| s.format).collect();
+        // Validated with the config: compiling cannot fail here.
+        let formats: Vec<(FormatChoice, Option<Arc<JoinRule>>)> = cfg
+            .tail
+            .sources
+            .iter()
+            .map(|s| {
+                let join = s.multiline.as_ref().and_then(|m| JoinRule::compile(m).ok());
+                (s.format, join.map(Arc::new))
+            })
+            .collect();
         let reader = {
             let stop = Arc::clone(&stop);
             let shared = state.clone();

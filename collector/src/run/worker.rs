@@ -21,10 +21,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant, SystemTime};
 
 use sitepulse_pipeline::frame::RawLine;
+use sitepulse_pipeline::join::JoinRule;
 use sitepulse_pipeline::{FileFeed, FileReport, FormatChoice, Pipeline};
 use sitepulse_tail::{CheckpointError, Checkpoints, FileId, StreamId};
 
@@ -98,6 +100,11 @@ pub(crate) struct StreamState {
     /// `(dev, ino)` of the dedup key (the original's, for a rotated copy).
     key: (u64, u64),
     format: FormatChoice,
+    /// The source's own multi-line rule.
+    join: Option<Arc<JoinRule>>,
+    /// When the last lines were fed (an open multi-line record is flushed
+    /// after its `max_wait_ms` without more).
+    last_fed: Instant,
     head: Option<u64>,
     /// Boxed: most streams of a node are idle, their feed dropped, and an
     /// inline `FileFeed` would cost its ~1 KiB in every slot of the map.
@@ -234,6 +241,7 @@ impl Worker {
             if now >= next_tick {
                 next_tick = now + TICK;
                 self.core.pipeline.tick(crate::unix_now());
+                self.flush_waiting(now);
                 // This publication also answers any reader that asked.
                 self.shared.take_publish_wanted();
                 self.publish();
@@ -252,6 +260,23 @@ impl Worker {
         let saved = self.save();
         self.publish();
         saved
+    }
+
+    /// Hands on the multi-line records that waited longer than their
+    /// `max_wait_ms` for a next line: the trace is over, and its lines
+    /// must not wait for the file's next write to be counted, tapped and
+    /// committed.
+    fn flush_waiting(&mut self, now: Instant) {
+        let core = &mut self.core;
+        for s in core.streams.values_mut() {
+            if let Some(feed) = &mut s.feed
+                && feed.pending_offset().is_some()
+                && now.duration_since(s.last_fed) >= Duration::from_millis(feed.max_wait_ms())
+            {
+                core.pipeline.flush(feed, &mut self.obs);
+                s.committed = s.fed;
+            }
+        }
     }
 
     /// Publishes a snapshot of the windows and counters for the readers.
@@ -278,6 +303,7 @@ impl Worker {
                 path,
                 offset,
                 format,
+                join,
                 prefix,
                 head,
             } => {
@@ -301,6 +327,7 @@ impl Worker {
                         &prefix,
                         complete,
                         format,
+                        join.as_deref(),
                     ))
                 });
                 core.streams.insert(
@@ -310,6 +337,8 @@ impl Worker {
                         id,
                         key,
                         format,
+                        join,
+                        last_fed: Instant::now(),
                         head,
                         feed,
                         start: offset,
@@ -320,6 +349,7 @@ impl Worker {
             }
             Msg::Lines(batch) => {
                 if let Some(s) = core.streams.get_mut(&batch.stream) {
+                    s.last_fed = Instant::now();
                     if let Some(id) = batch.id {
                         s.id = id;
                     }
@@ -338,6 +368,7 @@ impl Worker {
                             &batch.data,
                             true,
                             s.format,
+                            s.join.as_deref(),
                         ))
                     });
                     self.obs.key.clear();

@@ -29,11 +29,13 @@ mod docker;
 
 pub mod multiline;
 pub mod pod;
+pub mod rules;
 
 use std::io::Read;
 
 pub use multiline::{JoinStats, Joiner};
 pub use pod::{PodLabels, PodMeta};
+pub use rules::{CustomRule, LineState, Multiline};
 pub use sitepulse_lines::{
     DEFAULT_BUFFER_BYTES, DEFAULT_MAX_LINE_BYTES, LineReader, LineStats, RawLine,
 };
@@ -271,9 +273,9 @@ pub struct Framer {
     cri: cri::Reassembler,
     docker: docker::Decoder,
     joiners: [Joiner; 3],
-    /// What starts a record when lines are joined; `None`: every message
-    /// is a record.
-    starts: Option<RecordStart>,
+    /// How lines join into records, and each stream's state under it.
+    rule: Multiline,
+    states: [LineState; 3],
     stats: FrameStats,
 }
 
@@ -281,14 +283,26 @@ impl Framer {
     /// A framer for a file whose records start as `multiline` says
     /// (`None`: one message is one record).
     pub fn new(config: FrameConfig, multiline: Option<RecordStart>) -> Self {
+        Self::with_rule(
+            config,
+            multiline.map_or(Multiline::Off, Multiline::Starts),
+            u32::MAX,
+        )
+    }
+
+    /// A framer joining lines under `rule`, at most `max_lines` lines to a
+    /// record (the next line then starts a new one).
+    pub fn with_rule(config: FrameConfig, rule: Multiline, max_lines: u32) -> Self {
         let max = config.max_line_bytes.max(1);
+        let joiner = || Joiner::new(max).with_max_lines(max_lines);
         Framer {
             max,
             framing: config.framing,
             cri: cri::Reassembler::default(),
             docker: docker::Decoder::default(),
-            joiners: [Joiner::new(max), Joiner::new(max), Joiner::new(max)],
-            starts: multiline,
+            joiners: [joiner(), joiner(), joiner()],
+            rule,
+            states: [LineState::default(); 3],
             stats: FrameStats::default(),
         }
     }
@@ -302,7 +316,7 @@ impl Framer {
     /// messages); takes effect for the next line. Flush first if records
     /// are open.
     pub fn set_multiline(&mut self, multiline: Option<RecordStart>) {
-        self.starts = multiline;
+        self.rule = multiline.map_or(Multiline::Off, Multiline::Starts);
     }
 
     /// Frames one physical line; `f` receives the message it completes, if
@@ -321,22 +335,25 @@ impl Framer {
             None if line.bytes.is_empty() => Framing::Raw,
             None => *self.framing.insert(detect_framing(line.bytes)),
         };
-        let (starts, joiners) = (self.starts, &mut self.joiners);
+        let (rule, states, joiners) = (&self.rule, &mut self.states, &mut self.joiners);
+        let joining = rule.is_on();
         let (mut messages, mut truncated) = (0u64, 0u64);
-        let mut out = |m: Framed<'_>| match (m, starts) {
-            (Ok(m), Some(starts)) => {
-                joiners[m.stream as usize].push(m, starts(m.bytes), |m| {
+        let mut out = |m: Framed<'_>| match m {
+            Ok(m) if joining => {
+                let i = m.stream as usize;
+                let starts = joins(rule, &mut states[i], &joiners[i], m.bytes);
+                joiners[i].push(m, starts, |m| {
                     messages += 1;
                     truncated += u64::from(m.truncated);
                     f(Ok(m));
                 });
             }
-            (Ok(m), None) => {
+            Ok(m) => {
                 messages += 1;
                 truncated += u64::from(m.truncated);
                 f(Ok(m));
             }
-            (Err(e), _) => f(Err(e)),
+            Err(e) => f(Err(e)),
         };
         match framing {
             Framing::Raw => out(Ok(Message {
@@ -358,19 +375,22 @@ impl Framer {
     /// final part had come) and open multi-line records. Call at end of
     /// input, or when no line came for a while.
     pub fn flush(&mut self, mut f: impl FnMut(Framed<'_>)) {
-        let (starts, joiners) = (self.starts, &mut self.joiners);
+        let (rule, states, joiners) = (&self.rule, &mut self.states, &mut self.joiners);
+        let joining = rule.is_on();
         let (mut messages, mut truncated) = (0u64, 0u64);
         let mut count = |m: Message<'_>| {
             messages += 1;
             truncated += u64::from(m.truncated);
             f(Ok(m));
         };
-        let mut out = |m: Framed<'_>| match (m, starts) {
-            (Ok(m), Some(starts)) => {
-                joiners[m.stream as usize].push(m, starts(m.bytes), &mut count);
+        let mut out = |m: Framed<'_>| match m {
+            Ok(m) if joining => {
+                let i = m.stream as usize;
+                let starts = joins(rule, &mut states[i], &joiners[i], m.bytes);
+                joiners[i].push(m, starts, &mut count);
             }
-            (Ok(m), None) => count(m),
-            (Err(_), _) => {}
+            Ok(m) => count(m),
+            Err(_) => {}
         };
         self.cri.flush(&mut self.stats, &mut out);
         self.docker.flush(&mut self.stats, &mut out);
@@ -419,6 +439,13 @@ impl Framer {
         }
         s
     }
+}
+
+/// Whether `line` starts a record of the stream whose joiner is `j`.
+#[inline]
+fn joins(rule: &Multiline, st: &mut LineState, j: &Joiner, line: &[u8]) -> bool {
+    let open = j.pending_offset().is_some();
+    rule.starts(st, line, open) || (!open && rule.orphans_open())
 }
 
 /// `bytes` cut at `max` (the reader's cap may be larger than the framer's),

@@ -93,7 +93,7 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a [u8]> + Clone) -> Option<L
     ];
     let mut best: Option<(LogFormat, usize)> = None;
     for source in ORDER {
-        let mut ok = 0usize;
+        let (mut ok, mut total) = (0usize, 0usize);
         if let Some(starts) = record_start(source) {
             // Join physical lines into blocks the way the framer will.
             let mut block: Vec<u8> = Vec::new();
@@ -111,14 +111,26 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a [u8]> + Clone) -> Option<L
                 blocks.push(block);
             }
             ok = blocks.iter().filter(|b| parse(source, b).is_ok()).count();
+            total = blocks.len();
         } else {
             for line in lines.clone() {
+                total += 1;
                 if parse(source, line).is_ok() {
                     ok += 1;
                 }
             }
         }
-        if ok > 0 && best.is_none_or(|(_, n)| ok > n) {
+        // Any Go program logs through logrus or zerolog: Traefik's app log
+        // needs a line only Traefik writes.
+        if source == LogFormat::TraefikApp
+            && !lines.clone().into_iter().any(traefik_app::is_traefik)
+        {
+            continue;
+        }
+        // A format that reads only a stray line of a file of another shape
+        // is not the file's format (its lines would all come out as errors);
+        // a quarter is enough for a container mixing an access and an error log.
+        if ok > 0 && ok * 4 >= total && best.is_none_or(|(_, n)| ok > n) {
             best = Some((source, ok));
         }
     }

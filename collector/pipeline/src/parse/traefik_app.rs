@@ -527,3 +527,24 @@ fn looks_rfc3339(t: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether a line carries something only Traefik writes: its field names
+/// (`providerName`, `entryPointName`, `routerName`, `serviceName`,
+/// `middlewareName`, `middlewareType`) or its name (`Traefik version`,
+/// `traefik`). Format detection needs one, since any Go program's logrus or
+/// zerolog lines parse here too.
+pub fn is_traefik(line: &[u8]) -> bool {
+    const MARKS: [&[u8]; 8] = [
+        b"providerName",
+        b"entryPointName",
+        b"routerName",
+        b"serviceName",
+        b"middlewareName",
+        b"middlewareType",
+        b"Traefik",
+        b"traefik",
+    ];
+    MARKS
+        .iter()
+        .any(|m| memchr::memmem::find(line, m).is_some())
+}

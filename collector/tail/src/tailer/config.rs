@@ -102,6 +102,7 @@ fn default_sources<F: Default>() -> Vec<SourceConfig<F>> {
         include: globs.iter().map(|g| (*g).to_owned()).collect(),
         exclude: Vec::new(),
         format: F::default(),
+        multiline: None,
     };
     vec![
         src(&["/var/log/pods/*/*/*.log", "/var/log/containers/*.log"]),
@@ -131,6 +132,10 @@ pub struct SourceConfig<F = ()> {
     /// to the tailer.
     #[serde(default)]
     pub format: F,
+    /// How these files' lines join into records (`parse.multiline` when
+    /// absent): carried for the pipeline, opaque to the tailer.
+    #[serde(default)]
+    pub multiline: Option<sitepulse_lines::MultilineConfig>,
 }
 
 impl<F> TailConfig<F> {
@@ -193,6 +198,7 @@ impl<F> TailConfig<F> {
                     include: s.include.clone(),
                     exclude: s.exclude.clone(),
                     format: (),
+                    multiline: s.multiline.clone(),
                 })
                 .collect(),
             exclude: self.exclude.clone(),

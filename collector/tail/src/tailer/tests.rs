@@ -63,6 +63,7 @@ fn config(d: &Path) -> TailConfig {
             include: vec![format!("{}/logs/*.log", d.display())],
             exclude: vec![],
             format: (),
+            multiline: None,
         }],
         exclude: vec![],
         rescan_secs: 1,
@@ -246,6 +247,7 @@ fn bad_glob_names_the_source() {
             include: vec!["/var/log/[".into()],
             exclude: vec![],
             format: (),
+            multiline: None,
         }],
         ..TailConfig::default()
     };
