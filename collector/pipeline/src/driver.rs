@@ -446,6 +446,7 @@ pub fn file_keys(path: Option<&Path>) -> FileKeys {
     FileKeys {
         namespace: path
             .and_then(PodMeta::from_path)
+            .filter(|m| !m.namespace.is_empty())
             .map(|m| m.namespace.to_owned()),
         path: path.map(|p| p.to_string_lossy().into_owned()),
     }

@@ -92,7 +92,7 @@ pub(super) struct DockerLine<'a> {
     /// `stream`: stdout, stderr, or [`Stream::Unknown`] when absent or
     /// another name.
     pub(super) stream: Stream,
-    /// `time`, when it is a well-formed RFC 3339 time.
+    /// `time`; `None` when the member is absent.
     pub(super) ts_ns: Option<i64>,
     /// `log` unescaped, without its final `\n` (and a `\r` before it).
     pub(super) text: &'a [u8],
@@ -105,7 +105,10 @@ pub(super) struct DockerLine<'a> {
 /// # Errors
 /// [`FrameError::DockerJson`] when the line is no JSON object,
 /// [`FrameError::DockerLog`] when it has no `log` string,
-/// [`FrameError::DockerEscape`] for a bad escape inside `log`.
+/// [`FrameError::DockerEscape`] for a bad escape inside `log`,
+/// [`FrameError::DockerTime`] for a `time` that is not an RFC 3339 time
+/// with a zone (Docker always writes one; the kubelet's `json.Unmarshal`
+/// into a `time.Time` refuses the line too).
 pub(super) fn parse_line<'a>(
     line: &'a [u8],
     scratch: &'a mut Vec<u8>,
@@ -113,17 +116,23 @@ pub(super) fn parse_line<'a>(
     let mut log = None;
     let mut stream = Stream::Unknown;
     let mut ts_ns = None;
+    let mut bad_time = false;
     let scanned = for_each_member(line, |key, value| match (key, value) {
         (b"log", Value::Str { raw, escaped }) => log = Some((raw, escaped)),
         (b"stream", Value::Str { raw: b"stdout", .. }) => stream = Stream::Stdout,
         (b"stream", Value::Str { raw: b"stderr", .. }) => stream = Stream::Stderr,
         // Same RFC 3339 reading as CRI (zone required, nine digits).
-        (b"time", Value::Str { raw, .. }) => ts_ns = parse_time(raw),
+        (b"time", Value::Str { raw, .. }) => {
+            ts_ns = parse_time(raw);
+            bad_time = ts_ns.is_none();
+        }
+        (b"time", _) => bad_time = true,
         _ => {}
     });
     let (text, complete) = match (scanned, log) {
         (Err(_), _) => return Err(FrameError::DockerJson),
         (Ok(()), None) => return Err(FrameError::DockerLog),
+        (Ok(()), Some(_)) if bad_time => return Err(FrameError::DockerTime),
         (Ok(()), Some((raw, escaped))) => decode(raw, escaped, scratch)?,
     };
     let text = match complete {
@@ -336,7 +345,7 @@ mod tests {
     fn escapes() {
         let data = br#"{"log":"plain\n","stream":"stdout","time":"2026-11-22T10:00:00Z"}
 {"log":"say \"hi\" caf\u00e9\ttab\n","stream":"stderr","time":"2026-11-22T10:00:00.5Z"}
-{"log":"two\nlines\r\n","stream":"stdout","time":"bogus"}
+{"log":"two\nlines\r\n","stream":"stdout"}
 {"log":"back\\slash\\n\n","stream":"other"}
 "#;
         let (out, errs) = frame(data, 7, 1000);
@@ -410,6 +419,28 @@ not json
                 "docker_escape",
                 "docker_log",
                 "docker_json"
+            ]
+        );
+    }
+
+    /// A `time` Docker would never write is a framing error with its own
+    /// reason, not a message with a silently missing time.
+    #[test]
+    fn bad_time_refused() {
+        let data = br#"{"log":"ok\n","stream":"stdout","time":"2026-11-22T10:00:00Z"}
+{"log":"a\n","stream":"stdout","time":"bogus"}
+{"log":"b\n","stream":"stdout","time":"2026-11-22T10:00:00"}
+{"log":"c\n","stream":"stdout","time":"2026-02-30T10:00:00Z"}
+{"log":"d\n","stream":"stdout","time":1795341600}
+{"log":"no time\n","stream":"stderr"}
+"#;
+        let (out, errs) = frame(data, 64, 1000);
+        assert_eq!(errs, ["docker_time"; 4]);
+        assert_eq!(
+            out,
+            [
+                (b"ok".to_vec(), Stream::Stdout, Some(T), false),
+                (b"no time".to_vec(), Stream::Stderr, None, false),
             ]
         );
     }

@@ -153,16 +153,19 @@ pub enum FrameError {
     DockerLog = 3,
     /// Docker: a bad escape inside `log`.
     DockerEscape = 4,
+    /// Docker: a `time` that is not an RFC 3339 time with a zone.
+    DockerTime = 5,
 }
 
 impl FrameError {
     /// Every error, in counter order.
-    pub const ALL: [FrameError; 5] = [
+    pub const ALL: [FrameError; 6] = [
         FrameError::CriTime,
         FrameError::CriStream,
         FrameError::DockerJson,
         FrameError::DockerLog,
         FrameError::DockerEscape,
+        FrameError::DockerTime,
     ];
 
     /// A stable reason label for counters: `cri_time`, `docker_json`, ...
@@ -173,6 +176,7 @@ impl FrameError {
             FrameError::DockerJson => "docker_json",
             FrameError::DockerLog => "docker_log",
             FrameError::DockerEscape => "docker_escape",
+            FrameError::DockerTime => "docker_time",
         }
     }
 }
@@ -180,11 +184,16 @@ impl FrameError {
 impl std::fmt::Display for FrameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            FrameError::CriTime => "CRI line does not start with an RFC 3339 timestamp",
+            FrameError::CriTime => {
+                "CRI line does not start with an RFC 3339 timestamp with a zone (Z or +hh:mm)"
+            }
             FrameError::CriStream => "CRI line has no stdout/stderr stream field",
             FrameError::DockerJson => "Docker json-file line is not a JSON object",
             FrameError::DockerLog => "Docker json-file line has no \"log\" string",
             FrameError::DockerEscape => "Docker json-file \"log\" has a bad escape",
+            FrameError::DockerTime => {
+                "Docker json-file \"time\" is not an RFC 3339 timestamp with a zone"
+            }
         })
     }
 }
