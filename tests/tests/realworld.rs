@@ -281,6 +281,20 @@ fn realworld_corpus() {
                 }
             }
         }
+        let mut paired = vec![false; c.records.len()];
+        for &(_, j) in &pairs {
+            paired[j] = true;
+        }
+        for (j, g) in c.records.iter().enumerate().filter(|(j, _)| !paired[*j]) {
+            let _ = writeln!(
+                diffs,
+                "{rel}: extra record #{} (offset {}..{}): message {}",
+                j + 1,
+                show(g.get("offset")),
+                show(g.get("end_offset")),
+                show(g.get("message"))
+            );
+        }
         let lines_ok = uncovered.is_empty() && overlapped.is_empty();
         if lines_ok && s.records == s.records_total && s.got == s.records_total {
             s.files = 1;
