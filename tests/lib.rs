@@ -185,7 +185,19 @@ impl Collector {
                 });
             }
         }
-        let child = cmd.spawn().unwrap();
+        // A binary just copied (the demo test) may still be open for
+        // writing in a child another test thread forked meanwhile: exec
+        // then fails with ETXTBSY until that child has exec'd. Retry.
+        let mut tries = 0;
+        let child = loop {
+            match cmd.spawn() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                r => break r.unwrap(),
+            }
+        };
         let mut c = Collector {
             child,
             port: 0,

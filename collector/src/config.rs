@@ -268,6 +268,29 @@ mod tests {
     }
 
     #[test]
+    fn multiline_per_source_and_its_errors() {
+        let ok = "tail:\n  sources:\n    - include: [/x/*.log]\n      multiline:\n        mode: custom\n        start_pattern: '^\\['\n        max_lines: 50\n";
+        let cfg = Config::from_yaml(Path::new("c.yaml"), ok).unwrap();
+        let m = cfg.tail.sources[0].multiline.as_ref().unwrap();
+        assert_eq!(
+            (m.max_lines, m.start_pattern.as_deref()),
+            (50, Some("^\\["))
+        );
+        let bad = ok.replace("'^\\['", "'('");
+        let e = Config::from_yaml(Path::new("c.yaml"), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tail.sources[0].multiline.start_pattern"), "{e}");
+        let global = "parse:\n  multiline:\n    mode: off\n    max_wait_ms: 0\n";
+        let e = Config::from_yaml(Path::new("c.yaml"), global)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("parse.multiline.max_wait_ms"), "{e}");
+        let unknown = "parse:\n  multiline:\n    mode: off\n    max_line: 3\n";
+        assert!(Config::from_yaml(Path::new("c.yaml"), unknown).is_err());
+    }
+
+    #[test]
     fn format_names_come_from_sources() {
         let cfg = Config::from_yaml(Path::new("c.yaml"), "parse:\n  format: wordpress\n").unwrap();
         assert_eq!(cfg.parse.format.source(), Some(LogFormat::WordPress));

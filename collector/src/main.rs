@@ -39,6 +39,10 @@ enum Command {
         /// Config file (defaults to the embedded default).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Print the first N lines that did not parse as their file's
+        /// format to stderr, each with its file, offset, field and reason.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        show_errors: u64,
         /// Files to read (`-` for stdin).
         files: Vec<PathBuf>,
     },
@@ -90,8 +94,9 @@ fn main() -> ExitCode {
         Command::Parse {
             format,
             config,
+            show_errors,
             files,
-        } => cmd_parse(config.as_deref(), format, &files),
+        } => cmd_parse(config.as_deref(), format, show_errors, &files),
         Command::Replay {
             config,
             format,

@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use sitepulse::config::Config;
 use sitepulse::{report, unix_now};
+use sitepulse_pipeline::field::ParseError;
 use sitepulse_pipeline::label::SiteId;
 use sitepulse_pipeline::output::{self, write_record};
 use sitepulse_pipeline::record::Record;
@@ -37,6 +38,8 @@ struct JsonOut<W: Write> {
     out: W,
     buf: Vec<u8>,
     error: Option<io::Error>,
+    /// `--show-errors`: how many failing lines may still be printed.
+    show_errors: u64,
 }
 
 impl<W: Write> JsonOut<W> {
@@ -53,6 +56,12 @@ impl<W: Write> JsonOut<W> {
 impl<W: Write> Observer for JsonOut<W> {
     fn record(&mut self, origin: &Origin<'_>, rec: &Record<'_>, _site: SiteId, site_name: &str) {
         let o = output::Origin::of(origin, site_name);
+        if let Some(err) = rec.error
+            && self.show_errors > 0
+        {
+            self.show_errors -= 1;
+            eprintln!("{}", show_error(&o, err, origin.message.bytes));
+        }
         write_record(&mut self.buf, rec, &o);
         if self.buf.len() > 64 * 1024 {
             self.flush_buf();
@@ -60,9 +69,25 @@ impl<W: Write> Observer for JsonOut<W> {
     }
 }
 
+/// One `--show-errors` line: `file:offset: reason: line` (the line cut at
+/// 300 bytes, invalid UTF-8 shown lossily).
+fn show_error(o: &output::Origin<'_>, err: ParseError, line: &[u8]) -> String {
+    const SHOWN: usize = 300;
+    let cut = &line[..line.len().min(SHOWN)];
+    let more = if line.len() > SHOWN { "…" } else { "" };
+    format!(
+        "{}:{}: {} ({err}): {}{more}",
+        o.file,
+        o.offset,
+        err.reason(),
+        String::from_utf8_lossy(cut)
+    )
+}
+
 pub fn cmd_parse(
     config: Option<&Path>,
     format: Option<FormatChoice>,
+    show_errors: u64,
     files: &[PathBuf],
 ) -> Result<ExitCode> {
     let cfg = load_config(config, format)?;
@@ -72,6 +97,7 @@ pub fn cmd_parse(
         out: io::stdout().lock(),
         buf: Vec::new(),
         error: None,
+        show_errors,
     };
     let files = if files.is_empty() {
         vec![PathBuf::from("-")]

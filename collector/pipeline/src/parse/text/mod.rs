@@ -34,6 +34,9 @@ pub fn parse(line: &[u8]) -> Record<'_> {
         message: line,
         ..Record::default()
     };
+    if memchr::memchr(b'\n', line).is_some() {
+        rec.frames = count_frames(line);
+    }
     let body = line.trim_ascii_start();
     match body.first() {
         None => return rec,
@@ -46,6 +49,20 @@ pub fn parse(line: &[u8]) -> Record<'_> {
     }
     plain(body, &mut rec);
     rec
+}
+
+/// Stack frames in a joined record: Java `at …`, PHP `#N …`, Python
+/// `File "…", line N`, Go's tab-indented `/path/file.go:N +0x…`.
+fn count_frames(block: &[u8]) -> u32 {
+    let mut n = 0u32;
+    for l in block.split(|&c| c == b'\n').skip(1) {
+        let t = l.trim_ascii_start();
+        let frame = (t.len() < l.len() && (t.starts_with(b"at ") || t.starts_with(b"File \"")))
+            || (t.first() == Some(&b'#') && t.get(1).is_some_and(u8::is_ascii_digit))
+            || (l.first() == Some(&b'\t') && memchr::memmem::find(t, b".go:").is_some());
+        n += u32::from(frame);
+    }
+    n
 }
 
 /// klog's header: `Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg`. The

@@ -171,6 +171,19 @@ fn level_words_as_written() {
     }
 }
 
+#[test]
+fn joined_traces_count_their_frames() {
+    let java = "2026-11-22 10:00:00 ERROR failed\njava.lang.IllegalStateException: boom\n\tat a.B.c(B.java:1)\n\tat a.B.main(B.java:2)\nCaused by: x.Y: z\n\t... 1 more";
+    let r = parse(java.as_bytes());
+    assert_eq!((r.frames, r.level), (2, Level::Error));
+    let py = "Traceback (most recent call last):\n  File \"/a.py\", line 1, in <module>\n    f()\nValueError: x";
+    assert_eq!(parse(py.as_bytes()).frames, 1);
+    let go =
+        "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/tmp/x.go:8 +0x1d\nexit status 2";
+    assert_eq!(parse(go.as_bytes()).frames, 1);
+    assert_eq!(parse(b"one line").frames, 0);
+}
+
 proptest::proptest! {
     #[test]
     fn any_bytes_give_a_text_record(b in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
