@@ -10,7 +10,7 @@ use crate::http::{HttpModel, View};
 use crate::rng::{Rng, Zipf};
 use crate::site::Site;
 use crate::stats::CorpusStats;
-use crate::{CorpusConfig, Format, access, wordpress};
+use crate::{CorpusConfig, Format, access, apptext, wordpress};
 
 const NS: i64 = 1_000_000_000;
 
@@ -162,6 +162,12 @@ pub(crate) fn run<W: Write>(cfg: &CorpusConfig, out: &mut W) -> io::Result<Corpu
             Format::WordPress => {
                 let (s, _) = pick(&mut rng);
                 wordpress::entry(&mut line, &mut rng, s, at, &mut stats.php);
+                (Some(s), floor_sec(at), None, 0)
+            }
+            Format::Text => {
+                // A pod of the site's; its lines do not name the site.
+                let (s, _) = pick(&mut rng);
+                apptext::entry(&mut line, &mut rng, at, &mut stats.text);
                 (Some(s), floor_sec(at), None, 0)
             }
         };

@@ -2,7 +2,8 @@
 //! sitepulse benchmarks and tests.
 //!
 //! [`generate`] writes `lines` records of one [`Format`] (Traefik CLF or
-//! JSON, nginx, PHP-FPM access/error/slow logs, WordPress `debug.log`),
+//! JSON, nginx, PHP-FPM access/error/slow logs, WordPress `debug.log`, other
+//! containers' application logs),
 //! optionally wrapped in a container runtime's [`Framing`], and returns
 //! [`CorpusStats`] describing exactly what was written, so a benchmark can
 //! assert that the pipeline it times saw every request, status and site.
@@ -28,6 +29,7 @@
 
 mod access;
 mod agents;
+mod apptext;
 mod corpus;
 mod fpm;
 mod frame;
@@ -43,7 +45,7 @@ use std::io::{self, Write};
 
 pub use sample::{SampleFile, write_samples};
 pub use site::{namespace, pod_ip, router_name, service_name, service_url, site_name, site_slug};
-pub use stats::{CorpusStats, FpmCounts, PhpCounts};
+pub use stats::{CorpusStats, FpmCounts, PhpCounts, TextCounts};
 
 /// A log format; names match the collector's parser names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
@@ -64,11 +66,17 @@ pub enum Format {
     FpmSlow,
     /// WordPress `debug.log`: PHP errors and database errors; fatals carry a stack trace.
     WordPress,
+    /// Application logs of the farm's other containers, in no format the
+    /// collector knows: zap/zerolog/logrus/slog JSON, logrus/slog logfmt,
+    /// klog, Python/Spring/logback lines with a leading time and level,
+    /// bare console lines, and now and then a multi-line Java stack trace,
+    /// Python traceback or Go panic (one record with the line it follows).
+    Text,
 }
 
 impl Format {
     /// Every format, in a stable order.
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::TraefikClf,
         Format::TraefikJson,
         Format::Nginx,
@@ -76,10 +84,11 @@ impl Format {
         Format::FpmError,
         Format::FpmSlow,
         Format::WordPress,
+        Format::Text,
     ];
 
     /// The format's name: `traefik_clf`, `traefik_json`, `nginx`,
-    /// `fpm_access`, `fpm_error`, `fpm_slow`, `wordpress`.
+    /// `fpm_access`, `fpm_error`, `fpm_slow`, `wordpress`, `text`.
     pub fn name(self) -> &'static str {
         match self {
             Format::TraefikClf => "traefik_clf",
@@ -89,6 +98,7 @@ impl Format {
             Format::FpmError => "fpm_error",
             Format::FpmSlow => "fpm_slow",
             Format::WordPress => "wordpress",
+            Format::Text => "text",
         }
     }
 
@@ -107,23 +117,27 @@ impl Format {
 
     /// Whether one record spans several physical lines.
     pub fn is_multiline(self) -> bool {
-        matches!(self, Format::FpmSlow | Format::WordPress)
+        matches!(self, Format::FpmSlow | Format::WordPress | Format::Text)
     }
 
     /// Records per second when [`CorpusConfig::rps`] is `None`: 300 for
-    /// access logs, a few per second for error logs.
+    /// access logs, a few per second for error logs, 100 for application
+    /// logs.
     pub fn default_rps(self) -> f64 {
         match self {
             Format::TraefikClf | Format::TraefikJson | Format::Nginx | Format::FpmAccess => 300.0,
             Format::FpmError => 2.0,
             Format::FpmSlow => 0.5,
             Format::WordPress => 5.0,
+            Format::Text => 100.0,
         }
     }
 
     /// The container stream the format goes to under CRI or Docker framing:
     /// `stdout` for Traefik and nginx access logs, `stderr` for PHP-FPM (the
-    /// official image sends its access and error logs to stderr) and PHP.
+    /// official image sends its access and error logs to stderr), PHP, and
+    /// application logs (Go's `log`, zap and klog, and Python's
+    /// `logging.StreamHandler`, write to stderr).
     pub fn stream(self) -> &'static [u8] {
         match self {
             Format::TraefikClf | Format::TraefikJson | Format::Nginx => b"stdout",
@@ -194,7 +208,7 @@ pub struct CorpusConfig {
     /// 500 sites' traffic, the median one ~0.04%).
     pub zipf_exponent: f64,
     /// Records to write: lines for single-line formats, blocks (fpm_slow) or
-    /// entries (wordpress) for multi-line ones.
+    /// entries (wordpress, text) for multi-line ones.
     pub lines: u64,
     /// Event time of the first record, Unix seconds (UTC).
     pub start_unix_secs: i64,

@@ -14,15 +14,15 @@ use sitepulse_benches::{
     CorpusConfig, DEFAULT_START_UNIX_SECS, Format, Framing, generate, write_samples,
 };
 
-/// Generate a deterministic log corpus (Traefik, nginx, PHP-FPM, WordPress)
-/// for benchmarks and tests.
+/// Generate a deterministic log corpus (Traefik, nginx, PHP-FPM, WordPress,
+/// application logs) for benchmarks and tests.
 #[derive(Debug, Parser)]
 #[command(name = "gen-corpus", version)]
 struct Args {
-    /// traefik_clf, traefik_json, nginx, fpm_access, fpm_error, fpm_slow or wordpress.
+    /// traefik_clf, traefik_json, nginx, fpm_access, fpm_error, fpm_slow, wordpress or text.
     #[arg(long, value_parser = parse_format, required_unless_present = "sample_dir")]
     format: Option<Format>,
-    /// Records to write (lines; blocks/entries for fpm_slow and wordpress).
+    /// Records to write (lines; blocks/entries for fpm_slow, wordpress and text).
     #[arg(long, default_value_t = 100_000)]
     lines: u64,
     /// Number of sites (site001.example.com ...).
@@ -32,7 +32,7 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Records per second of event time [default: 300 for access logs,
-    /// 2 fpm_error, 0.5 fpm_slow, 5 wordpress].
+    /// 2 fpm_error, 0.5 fpm_slow, 5 wordpress, 100 text].
     #[arg(long)]
     rps: Option<f64>,
     /// Event time of the first record, Unix seconds (default 2026-11-22T10:00:00Z).

@@ -45,6 +45,8 @@ pub struct CorpusStats {
     pub fpm: FpmCounts,
     /// PHP and WordPress debug.log entries.
     pub php: PhpCounts,
+    /// Application-log (`text`) records by shape and level.
+    pub text: TextCounts,
     /// Source lines longer than the framing limit, written as several chunks.
     pub split_lines: u64,
     /// Partial chunks written (CRI `P` lines, Docker lines without `\n`).
@@ -106,6 +108,46 @@ pub struct PhpCounts {
     pub deprecated: u64,
     /// `WordPress database error ...`.
     pub database: u64,
+}
+
+/// Application-log (`text`) records: by shape, how many carry a date and
+/// time, and by level. A stack trace counts once, as part of the record of
+/// the line it follows (or, for a Go panic, as its own record).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextCounts {
+    /// zap, zerolog, logrus and slog JSON lines.
+    pub json: u64,
+    /// logrus and slog logfmt lines.
+    pub logfmt: u64,
+    /// klog lines.
+    pub klog: u64,
+    /// Python, gunicorn, uvicorn, Spring Boot, logback, Go `log` and bare
+    /// console lines.
+    pub plain: u64,
+    /// Records with a Java stack trace.
+    pub java: u64,
+    /// Records with a Python traceback.
+    pub python: u64,
+    /// Go panics and fatal errors, and net/http's recovered panics.
+    pub go: u64,
+    /// Records whose first line starts with (or, for JSON and logfmt,
+    /// holds) a full date and time; klog, logback and uvicorn write none.
+    pub timed: u64,
+    /// Records by the level a reader sees, named as the collector names
+    /// them (`debug`, `info`, `warning`, `error`, `fatal`; `""` for none).
+    pub levels: BTreeMap<&'static str, u64>,
+}
+
+impl TextCounts {
+    /// Records with a stack trace.
+    pub fn traces(&self) -> u64 {
+        self.java + self.python + self.go
+    }
+
+    /// Records of this level (`""`: no level).
+    pub fn level(&self, name: &str) -> u64 {
+        self.levels.get(name).copied().unwrap_or(0)
+    }
 }
 
 impl CorpusStats {
@@ -209,6 +251,27 @@ impl fmt::Display for CorpusStats {
                 f,
                 "php: fatal {} warning {} notice {} deprecated {} database {}",
                 p.fatal, p.warning, p.notice, p.deprecated, p.database
+            )?;
+        }
+        let t = &self.text;
+        if *t != TextCounts::default() {
+            let levels: Vec<String> = t
+                .levels
+                .iter()
+                .map(|(k, v)| format!("{}={v}", if k.is_empty() { "-" } else { k }))
+                .collect();
+            writeln!(
+                f,
+                "text: json {} logfmt {} klog {} plain {}; traces java {} python {} go {}; timed {}; levels {}",
+                t.json,
+                t.logfmt,
+                t.klog,
+                t.plain,
+                t.java,
+                t.python,
+                t.go,
+                t.timed,
+                levels.join(" ")
             )?;
         }
         if self.split_lines > 0 {
