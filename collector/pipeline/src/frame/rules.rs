@@ -53,15 +53,26 @@ pub struct CustomRule {
     pub continues: Option<Regex>,
 }
 
-/// Which stack trace the open record is in (per stream).
+/// Which stack trace the open record is in (per stream), and whether it
+/// began with a timestamp.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LineState(Mode);
+pub struct LineState {
+    mode: Mode,
+    /// The open record's first line starts with a time (or a klog
+    /// header): an indented or blank line after it belongs to it (a
+    /// logger printing a multi-line message), and the next timed line
+    /// starts the next record.
+    timed: bool,
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 enum Mode {
     #[default]
     None,
     Java,
+    /// After a Java exception header (or `Caused by:`), before its first
+    /// `at` frame: the exception's message may span lines.
+    JavaHeader,
     /// Inside a Python traceback, before its exception line.
     Python,
     /// After a Python traceback's exception line: a chained traceback or
@@ -88,8 +99,11 @@ impl Multiline {
             Multiline::Off => true,
             Multiline::Starts(f) => f(line),
             Multiline::Auto => {
-                let cont = auto_continues(&mut st.0, line);
-                !(open && cont)
+                let cont = auto_continues(st, line) && open;
+                if !cont {
+                    st.timed = timed(line);
+                }
+                !cont
             }
             Multiline::Custom(rule) => {
                 let cont = match (&rule.start, &rule.continues) {
@@ -111,21 +125,53 @@ impl Multiline {
     }
 }
 
+/// Whether a line starts with a time: `2026-11-22`, `2026/11/22`,
+/// `[2026-11-22`, `[22-Nov-2026`, or a klog header (`I1122 10:00:00`).
+fn timed(line: &[u8]) -> bool {
+    let digits = |b: &[u8]| b.iter().all(u8::is_ascii_digit);
+    let date = |b: &[u8]| {
+        b.len() >= 10 && digits(&b[..4]) && matches!(b[4], b'-' | b'/') && b[7] == b[4]
+            || b.len() >= 11 && digits(&b[..2]) && b[2] == b'-' && b[6] == b'-'
+    };
+    match line {
+        [b'[', rest @ ..] => date(rest),
+        [b'I' | b'W' | b'E' | b'F', rest @ ..] => {
+            rest.len() >= 10 && digits(&rest[..4]) && rest[4] == b' ' && rest[7] == b':'
+        }
+        _ => date(line),
+    }
+}
+
 /// The auto rule: whether `line` continues the open record; updates the
 /// trace mode.
-fn auto_continues(mode: &mut Mode, line: &[u8]) -> bool {
+fn auto_continues(st: &mut LineState, line: &[u8]) -> bool {
+    let timed_record = st.timed;
+    let mode = &mut st.mode;
     let indented = matches!(line.first(), Some(b' ' | b'\t'));
     let s = line.trim_ascii_start();
     if s.is_empty() {
-        // Blank lines separate goroutines and chained tracebacks.
-        return matches!(*mode, Mode::Go | Mode::Python | Mode::PythonEnd);
+        // Blank lines separate goroutines, chained tracebacks, a Java
+        // exception from the message it follows.
+        return timed_record
+            || matches!(
+                *mode,
+                Mode::Go | Mode::Python | Mode::PythonEnd | Mode::Java | Mode::JavaHeader
+            );
+    }
+    // A line that starts with a time starts the next record.
+    if !indented && timed(line) {
+        *mode = Mode::None;
+        return false;
     }
     // Java.
     if indented && (s.starts_with(b"at ") || s.starts_with(b"Suppressed: "))
-        || s.starts_with(b"Caused by: ")
-        || (s.starts_with(b"... ") && s.ends_with(b" more"))
+        || (s.starts_with(b"... ") && (s.ends_with(b" more") || s.ends_with(b" omitted")))
     {
         *mode = Mode::Java;
+        return true;
+    }
+    if s.starts_with(b"Caused by: ") {
+        *mode = Mode::JavaHeader;
         return true;
     }
     // PHP.
@@ -160,6 +206,8 @@ fn auto_continues(mode: &mut Mode, line: &[u8]) -> bool {
         {
             return true;
         }
+        // A Java exception's message, over several lines.
+        Mode::JavaHeader => return true,
         _ => {}
     }
     // Go.
@@ -177,18 +225,28 @@ fn auto_continues(mode: &mut Mode, line: &[u8]) -> bool {
     {
         return true;
     }
+    // A Go panic opens a trace of its own, even under a timed line.
+    if s.starts_with(b"panic: ") || s.starts_with(b"fatal error: ") {
+        *mode = Mode::Go;
+        return false;
+    }
+    // Kubernetes' utiltrace steps under a klog line.
+    if s.starts_with(b"Trace[") {
+        return true;
+    }
     // A Java exception header joins the line it follows (loggers print the
     // message, then the throwable).
     if java_exception_header(s) {
-        *mode = Mode::Java;
+        *mode = Mode::JavaHeader;
         return true;
     }
-    // A new record; a Go panic opens a trace of its own.
-    *mode = if s.starts_with(b"panic: ") || s.starts_with(b"fatal error: ") {
-        Mode::Go
-    } else {
-        Mode::None
-    };
+    // A logger's multi-line message: in a file whose records start with a
+    // time, a line without one belongs to the record above it (Spring's
+    // failure report, Hibernate's indented details, a printed banner).
+    if timed_record {
+        return true;
+    }
+    *mode = Mode::None;
     false
 }
 
@@ -314,6 +372,37 @@ Stack trace:
 [22-Nov-2026 10:00:01 UTC] PHP Notice:  y";
         let r = join(text);
         assert_eq!(r.len(), 2, "{r:#?}");
+    }
+
+    #[test]
+    fn a_logger_s_indented_lines_and_multi_line_exception_messages() {
+        // Hibernate under Spring Boot: tab-indented lines of one message.
+        let text = "2025-08-04T15:11:20.221+09:00  INFO 6532 --- [main] o.h.o.c.pooling : HHH10001005: Database info:
+\tDatabase JDBC URL [x]
+\tDatabase version: 2.3.232
+2025-08-04T15:11:21.241+09:00  INFO 6532 --- [main] o.h.e.t.j.p.i.Jta : HHH000489";
+        assert_eq!(join(text).len(), 2, "{:#?}", join(text));
+        // An exception after a blank line, its message over lines, frames.
+        let text = "2021-03-01 10:00:00.000 ERROR 1 --- [main] c.z.h.p.HikariPool : Exception during pool initialization.
+
+com.mysql.cj.jdbc.exceptions.CommunicationsException: Communications link failure
+
+The last packet sent successfully to the server was 0 milliseconds ago.
+\tat com.mysql.cj.jdbc.exceptions.SQLError.createCommunicationsException(SQLError.java:174)
+\t... 56 common frames omitted
+Caused by: java.net.ConnectException: Connection refused
+\tat java.base/java.net.PlainSocketImpl.socketConnect(Native Method)
+\t... 59 common frames omitted
+
+2021-03-01 10:00:01.000 INFO 1 --- [main] next";
+        let r = join(text);
+        assert_eq!(r.len(), 2, "{r:#?}");
+        assert!(r[0].ends_with("59 common frames omitted\n"));
+        // Kubernetes utiltrace steps under their klog line.
+        let text = "I0705 14:53:24.850232       1 trace.go:116] Trace[73044502]: \"Reflector ListAndWatch\" (started: 2020-07-05 14:52:54.849 +0000 UTC) (total time: 30.001104849s):
+Trace[73044502]: [30.001104849s] [30.001104849s] END
+E0705 14:53:24.850256       1 reflector.go:153] failed";
+        assert_eq!(join(text).len(), 2);
     }
 
     #[test]

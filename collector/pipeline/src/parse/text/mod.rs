@@ -59,7 +59,9 @@ fn count_frames(block: &[u8]) -> u32 {
         let t = l.trim_ascii_start();
         let frame = (t.len() < l.len() && (t.starts_with(b"at ") || t.starts_with(b"File \"")))
             || (t.first() == Some(&b'#') && t.get(1).is_some_and(u8::is_ascii_digit))
-            || (l.first() == Some(&b'\t') && memchr::memmem::find(t, b".go:").is_some());
+            || (t.len() < l.len()
+                && t.starts_with(b"/")
+                && memchr::memmem::find(t, b".go:").is_some());
         n += u32::from(frame);
     }
     n
@@ -121,6 +123,19 @@ fn plain<'b>(b: &'b [u8], rec: &mut Record<'b>) {
         if let Some((level, raw)) = level_token(tok, i == 0) {
             rec.level = level;
             rec.level_raw = raw;
+            // The message is what follows the time and the level (and the
+            // separators after them: `-`, `:`, `|`, `]`).
+            if rec.ts_ns.is_some() || i == 0 {
+                let after = tok.as_ptr() as usize + tok.len() - b.as_ptr() as usize;
+                let rest = &b[after..];
+                let start = rest
+                    .iter()
+                    .position(|c| !matches!(c, b' ' | b'\t' | b'-' | b':' | b'|' | b']'))
+                    .unwrap_or(rest.len());
+                if start < rest.len() {
+                    rec.message = &rest[start..];
+                }
+            }
             return;
         }
     }
@@ -184,6 +199,10 @@ pub(crate) fn leading_time(b: &[u8]) -> Option<(i64, usize)> {
             n += 1 + keep;
             i += 1 + digits;
         }
+    }
+    // A zone after a space (`2017-12-17 10:34:00 +0000`, gunicorn).
+    if b.get(i) == Some(&b' ') && matches!(b.get(i + 1), Some(b'+' | b'-')) {
+        i += 1;
     }
     match b.get(i) {
         Some(b'Z' | b'z') => {
