@@ -596,4 +596,73 @@ mod tests {
         assert_eq!(r.records, 6);
         assert_eq!(r.unparsed_total(), 0);
     }
+
+    /// Offsets of every record, in the order handed out.
+    struct Spans(Vec<(u64, u64, bool)>);
+
+    impl Observer for Spans {
+        fn record(&mut self, o: &Origin<'_>, _rec: &Record<'_>, _site: SiteId, _name: &str) {
+            let framed = o.message.stream != crate::frame::Stream::Unknown;
+            self.0
+                .push((o.message.start_offset, o.message.end_offset, framed));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Any lines (known formats, stack traces, junk, blank, any bytes)
+        /// in any framing: every byte of the input is in a record, raw
+        /// records tile the input, and nothing panics.
+        #[test]
+        fn every_line_leaves_as_a_record(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![
+                        CLF.trim_end().to_owned(),
+                        "[22-Nov-2026 10:00:00 UTC] PHP Fatal error:  x in /a.php:3".to_owned(),
+                        "Stack trace:".to_owned(),
+                        "#0 {main}".to_owned(),
+                        "\tat a.B.c(B.java:1)".to_owned(),
+                        "java.lang.IllegalStateException: boom".to_owned(),
+                        "Traceback (most recent call last):".to_owned(),
+                        "panic: boom".to_owned(),
+                        "goroutine 1 [running]:".to_owned(),
+                        "2026-11-22T10:00:00Z ERROR x".to_owned(),
+                        "{\"level\":\"warn\",\"msg\":\"m\"}".to_owned(),
+                        "2026-11-22T10:00:00.5Z stdout F hello".to_owned(),
+                        "2026-11-22T10:00:00.5Z stderr P part".to_owned(),
+                        String::new(),
+                        "   ".to_owned(),
+                    ]),
+                    "[ -~]{0,40}",
+                ],
+                0..40,
+            ),
+            tail_newline in proptest::bool::ANY,
+        ) {
+            let mut input = lines.join("\n");
+            if tail_newline && !input.is_empty() {
+                input.push('\n');
+            }
+            let mut p = Pipeline::new(&PipelineConfig::default(), NOW).unwrap();
+            let mut spans = Spans(Vec::new());
+            let r = p.process("t", None, input.as_bytes(), &mut spans, &mut |_| {}).unwrap();
+            proptest::prop_assert_eq!(r.records as usize, spans.0.len());
+            let framed = spans.0.iter().any(|s| s.2);
+            let mut sorted = spans.0.clone();
+            sorted.sort_unstable();
+            let mut at = 0u64;
+            for (start, end, _) in sorted {
+                if framed {
+                    proptest::prop_assert!(start <= at, "gap at {}", at);
+                    at = at.max(end);
+                } else {
+                    proptest::prop_assert_eq!(start, at);
+                    at = end;
+                }
+            }
+            proptest::prop_assert_eq!(at, input.len() as u64);
+        }
+    }
 }
