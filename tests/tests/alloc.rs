@@ -103,6 +103,8 @@ fn no_allocation_per_line_in_steady_state() {
         (Format::WordPress, Framing::None),
         (Format::TraefikClf, Framing::Cri),
         (Format::Nginx, Framing::Docker),
+        (Format::Text, Framing::None),
+        (Format::Text, Framing::Cri),
     ];
     for (format, framing) in cases {
         let once = corpus(format, framing, 20_000);
