@@ -167,7 +167,7 @@ pub(crate) fn run<W: Write>(cfg: &CorpusConfig, out: &mut W) -> io::Result<Corpu
             Format::Text => {
                 // A pod of the site's; its lines do not name the site.
                 let (s, _) = pick(&mut rng);
-                apptext::entry(&mut line, &mut rng, at, &mut stats.text);
+                apptext::entry(&mut line, &mut rng, at, (i, cfg.lines), &mut stats.text);
                 (Some(s), floor_sec(at), None, 0)
             }
         };

@@ -2,7 +2,9 @@
 //! services (zap, zerolog, logrus, slog, klog, the `log` package), Python
 //! (logging, gunicorn, uvicorn), Java (Spring Boot, logback) and bare
 //! console output, each line the way its logger prints it, and now and then
-//! a multi-line Java stack trace, Python traceback or Go panic.
+//! a multi-line Java stack trace, Python traceback or Go panic. The corpus
+//! is the containers' logs one after another ([`APPS`]), each container
+//! writing its own program's shapes.
 //!
 //! Shapes, from the loggers' documentation and source: zap's production
 //! encoder (`zapcore.EncodeEntry`: level, epoch `ts`, caller, msg, fields,
@@ -45,32 +47,127 @@ enum Shape {
     Logback,
     GoLog,
     Bare,
-    JavaTrace,
-    PyTrace,
+    /// A Spring Boot error line and a Java stack trace.
+    JavaSpring,
+    /// A logback error line and a Java stack trace.
+    JavaLogback,
+    /// A Python logging error line and a traceback.
+    PyTraceLogging,
+    /// uvicorn's `Exception in ASGI application` and a traceback.
+    PyTraceUvicorn,
+    /// A Go panic or fatal error (a crash).
     GoPanic,
+    /// net/http's recovered panic, logged through `log`.
+    GoHttpPanic,
 }
 
-/// Per mille: one record in a hundred carries a stack trace.
-const SHAPES: &[(Shape, u32)] = &[
-    (Shape::Zap, 150),
-    (Shape::Zerolog, 100),
-    (Shape::LogrusJson, 60),
-    (Shape::SlogJson, 40),
-    (Shape::LogrusText, 80),
-    (Shape::SlogText, 90),
-    (Shape::Klog, 110),
-    (Shape::PyLogging, 80),
-    (Shape::PyBasic, 25),
-    (Shape::Gunicorn, 30),
-    (Shape::Uvicorn, 40),
-    (Shape::Spring, 70),
-    (Shape::Logback, 30),
-    (Shape::GoLog, 35),
-    (Shape::Bare, 50),
-    (Shape::JavaTrace, 5),
-    (Shape::PyTrace, 3),
-    (Shape::GoPanic, 2),
+/// One container's program: the shapes it writes (per mille) and its
+/// share of the corpus.
+struct App {
+    share: u32,
+    /// Its records start with a date and time (or a klog header).
+    timed: bool,
+    shapes: &'static [(Shape, u32)],
+}
+
+/// The containers, in the order their logs follow each other in the
+/// corpus (as if their files were concatenated). One container writes one
+/// shape of first line: the collector's default multi-line rule joins an
+/// undated line to the dated record above it, so the undated programs come
+/// first, and the file ends in a crash (a Go panic starts an undated
+/// record), so a corpus can follow itself.
+const APPS: &[App] = &[
+    App {
+        share: 150,
+        timed: false,
+        shapes: &[(Shape::Zap, 995), (Shape::GoPanic, 5)],
+    },
+    App {
+        share: 100,
+        timed: false,
+        shapes: &[(Shape::Zerolog, 1000)],
+    },
+    App {
+        share: 60,
+        timed: false,
+        shapes: &[(Shape::LogrusJson, 1000)],
+    },
+    App {
+        share: 40,
+        timed: false,
+        shapes: &[(Shape::SlogJson, 1000)],
+    },
+    App {
+        share: 80,
+        timed: false,
+        shapes: &[(Shape::LogrusText, 995), (Shape::GoPanic, 5)],
+    },
+    App {
+        share: 90,
+        timed: false,
+        shapes: &[(Shape::SlogText, 1000)],
+    },
+    // Node.js console output.
+    App {
+        share: 50,
+        timed: false,
+        shapes: &[(Shape::Bare, 1000)],
+    },
+    // FastAPI under uvicorn, the app logging through basicConfig.
+    App {
+        share: 65,
+        timed: false,
+        shapes: &[
+            (Shape::Uvicorn, 600),
+            (Shape::PyBasic, 380),
+            (Shape::PyTraceUvicorn, 20),
+        ],
+    },
+    App {
+        share: 30,
+        timed: false,
+        shapes: &[(Shape::Logback, 975), (Shape::JavaLogback, 25)],
+    },
+    // A WSGI app under gunicorn, logging with asctime.
+    App {
+        share: 110,
+        timed: true,
+        shapes: &[
+            (Shape::PyLogging, 700),
+            (Shape::Gunicorn, 280),
+            (Shape::PyTraceLogging, 20),
+        ],
+    },
+    App {
+        share: 70,
+        timed: true,
+        shapes: &[(Shape::Spring, 975), (Shape::JavaSpring, 25)],
+    },
+    App {
+        share: 35,
+        timed: true,
+        shapes: &[(Shape::GoLog, 990), (Shape::GoHttpPanic, 10)],
+    },
+    // A Kubernetes controller.
+    App {
+        share: 110,
+        timed: true,
+        shapes: &[(Shape::Klog, 995), (Shape::GoPanic, 5)],
+    },
 ];
+
+/// The app record `i` of `lines` belongs to.
+fn app_at(i: u64, lines: u64) -> &'static App {
+    let total: u64 = APPS.iter().map(|a| u64::from(a.share)).sum();
+    let mut end = 0u64;
+    for app in APPS {
+        end += u64::from(app.share);
+        if u128::from(i) * u128::from(total) < u128::from(end) * u128::from(lines) {
+            return app;
+        }
+    }
+    &APPS[APPS.len() - 1]
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lvl {
@@ -366,11 +463,22 @@ fn event(rng: &mut Rng, lvl: Lvl) -> Event {
     Event { msg, kv, n, prose }
 }
 
-/// Writes one record (one line, or a line and its stack trace), each line
-/// ending in `\n`, dated `at`; counts it in `counts`. Returns whether the
-/// record's first line carries a full date and time.
-pub(crate) fn entry(buf: &mut Vec<u8>, rng: &mut Rng, at: i64, counts: &mut TextCounts) -> bool {
-    let shape = rng.weighted(SHAPES);
+/// Writes record `i` of `lines` (one line, or a line and its stack trace),
+/// each line ending in `\n`, dated `at`; counts it in `counts`. Returns
+/// whether the record's first line carries a full date and time.
+pub(crate) fn entry(
+    buf: &mut Vec<u8>,
+    rng: &mut Rng,
+    at: i64,
+    (i, lines): (u64, u64),
+    counts: &mut TextCounts,
+) -> bool {
+    let app = app_at(i, lines);
+    let mut shape = rng.weighted(app.shapes);
+    if app.timed && i + 1 == lines {
+        // The last container crashes.
+        shape = Shape::GoPanic;
+    }
     let lvl = rng.weighted(LEVELS);
     let ev = event(rng, lvl);
     let (kind, level, timed): (&mut u64, &'static str, bool) = match shape {
@@ -458,37 +566,41 @@ pub(crate) fn entry(buf: &mut Vec<u8>, rng: &mut Rng, at: i64, counts: &mut Text
             let level = bare(buf, rng, &ev);
             (&mut counts.plain, level, false)
         }
-        Shape::JavaTrace => {
-            let timed = rng.chance(0.7);
-            if timed {
-                spring(buf, rng, at, Lvl::Error);
-                // Tomcat's StandardWrapperValve, as Spring Boot logs it.
-                buf.extend_from_slice(
-                    b"Servlet.service() for servlet [dispatcherServlet] in context with path [] threw exception",
-                );
-            } else {
-                logback(buf, rng, at, Lvl::Error);
-                buf.extend_from_slice(b"Order lookup failed");
-            }
+        Shape::JavaSpring => {
+            spring(buf, rng, at, Lvl::Error);
+            // Tomcat's StandardWrapperValve, as Spring Boot logs it.
+            buf.extend_from_slice(
+                b"Servlet.service() for servlet [dispatcherServlet] in context with path [] threw exception",
+            );
             traces::java(buf, rng);
-            (&mut counts.java, "error", timed)
+            (&mut counts.java, "error", true)
         }
-        Shape::PyTrace => {
-            let timed = rng.chance(0.7);
-            if timed {
-                py_logging(buf, rng, at, Lvl::Error);
-                buf.extend_from_slice(b"Task ");
-                buf.extend_from_slice(rng.pick(JOBS).as_bytes());
-                buf.extend_from_slice(b" failed");
-            } else {
-                buf.extend_from_slice(b"ERROR:    Exception in ASGI application");
-            }
+        Shape::JavaLogback => {
+            logback(buf, rng, at, Lvl::Error);
+            buf.extend_from_slice(b"Order lookup failed");
+            traces::java(buf, rng);
+            (&mut counts.java, "error", false)
+        }
+        Shape::PyTraceLogging => {
+            py_logging(buf, rng, at, Lvl::Error);
+            buf.extend_from_slice(b"Task ");
+            buf.extend_from_slice(one(rng, JOBS).as_bytes());
+            buf.extend_from_slice(b" failed");
             traces::python(buf, rng);
-            (&mut counts.python, "error", timed)
+            (&mut counts.python, "error", true)
+        }
+        Shape::PyTraceUvicorn => {
+            buf.extend_from_slice(b"ERROR:    Exception in ASGI application");
+            traces::python(buf, rng);
+            (&mut counts.python, "error", false)
         }
         Shape::GoPanic => {
-            let (level, timed) = traces::go(buf, rng, at);
-            (&mut counts.go, level, timed)
+            traces::go_panic(buf, rng);
+            (&mut counts.go, "fatal", false)
+        }
+        Shape::GoHttpPanic => {
+            traces::go_http_panic(buf, at);
+            (&mut counts.go, "", true)
         }
     };
     buf.push(b'\n');

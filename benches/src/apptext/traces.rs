@@ -241,8 +241,7 @@ pub(super) fn python(buf: &mut Vec<u8>, rng: &mut Rng) {
     }
 }
 
-/// Go traces: (first line, the lines after it). The first line is written
-/// by the caller for the `log`-package variant.
+/// Go crashes: (first line, the lines after it).
 const GO_PANICS: &[(&str, &str)] = &[
     (
         "panic: assignment to entry in nil map",
@@ -295,19 +294,17 @@ const GO_HTTP_PANIC: (&str, &str) = (
      \t/usr/local/go/src/net/http/server.go:3360 +0x485",
 );
 
-/// A Go panic or fatal error (level `fatal`, no time), or net/http's
-/// recovered panic logged by `log` (a time, no level). Returns the level a
-/// reader sees and whether the first line is dated.
-pub(super) fn go(buf: &mut Vec<u8>, rng: &mut Rng, at: i64) -> (&'static str, bool) {
-    if rng.chance(0.25) {
-        push_time(buf, at, b'/', b' ', 0, b'.', b"");
-        buf.push(b' ');
-        buf.extend_from_slice(GO_HTTP_PANIC.0.as_bytes());
-        buf.extend_from_slice(GO_HTTP_PANIC.1.as_bytes());
-        return ("", true);
-    }
+/// A Go panic or fatal error: no time, and `panic`/`fatal` as its level.
+pub(super) fn go_panic(buf: &mut Vec<u8>, rng: &mut Rng) {
     let (head, rest) = *rng.pick(GO_PANICS);
     buf.extend_from_slice(head.as_bytes());
     buf.extend_from_slice(rest.as_bytes());
-    ("fatal", false)
+}
+
+/// net/http's recovered panic, logged by `log` with its date and no level.
+pub(super) fn go_http_panic(buf: &mut Vec<u8>, at: i64) {
+    push_time(buf, at, b'/', b' ', 0, b'.', b"");
+    buf.push(b' ');
+    buf.extend_from_slice(GO_HTTP_PANIC.0.as_bytes());
+    buf.extend_from_slice(GO_HTTP_PANIC.1.as_bytes());
 }
