@@ -125,20 +125,34 @@ impl Multiline {
     }
 }
 
-/// Whether a line starts with a time: `2026-11-22`, `2026/11/22`,
-/// `[2026-11-22`, `[22-Nov-2026`, or a klog header (`I1122 10:00:00`).
+/// Whether a line starts like a record of its own: with a time
+/// (`2026-11-22`, `2026/11/22`, `[2026-11-22`, `[22-Nov-2026`), a klog or
+/// glog header (`I1122 10:00:00`, `I2022-12-26T…`), a JSON object or a
+/// logfmt pair.
 fn timed(line: &[u8]) -> bool {
     let digits = |b: &[u8]| b.iter().all(u8::is_ascii_digit);
     let date = |b: &[u8]| {
         b.len() >= 10 && digits(&b[..4]) && matches!(b[4], b'-' | b'/') && b[7] == b[4]
             || b.len() >= 11 && digits(&b[..2]) && b[2] == b'-' && b[6] == b'-'
     };
+    // A structured line (a JSON object, logfmt's `key=`) is a record of
+    // its own too.
+    let logfmt = || {
+        let key = line
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'@'))
+            .count();
+        key > 0 && line.get(key) == Some(&b'=')
+    };
     match line {
+        [b'{', ..] => true,
         [b'[', rest @ ..] => date(rest),
         [b'I' | b'W' | b'E' | b'F', rest @ ..] => {
             rest.len() >= 10 && digits(&rest[..4]) && rest[4] == b' ' && rest[7] == b':'
+                || date(rest)
+                || logfmt()
         }
-        _ => date(line),
+        _ => date(line) || logfmt(),
     }
 }
 
@@ -403,6 +417,16 @@ Caused by: java.net.ConnectException: Connection refused
 Trace[73044502]: [30.001104849s] [30.001104849s] END
 E0705 14:53:24.850256       1 reflector.go:153] failed";
         assert_eq!(join(text).len(), 2);
+    }
+
+    #[test]
+    fn structured_lines_are_records_of_their_own() {
+        let text = "I2022-12-26T09:01:41.545Z 12 main.js:102] ======== Starting ========
+ts=2022-12-26T09:01:41.587Z caller=main.go:541 level=info host_details=x
+{\"level\":\"info\",\"msg\":\"up\"}
+plain print under the JSON line";
+        // Three records: an unstructured line joins the record above it.
+        assert_eq!(join(text).len(), 3, "{:#?}", join(text));
     }
 
     #[test]

@@ -70,6 +70,17 @@ fn count_frames(block: &[u8]) -> u32 {
 /// klog's header: `Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg`. The
 /// header has no year, so the time is left to the container runtime's.
 fn klog<'b>(b: &'b [u8], rec: &mut Record<'b>) -> bool {
+    // glog-style with an ISO time (Outline, node glog ports):
+    // `I2022-12-26T09:01:41.545Z 12 main.js:102] msg`.
+    if let Some((ns, n)) = leading_time(&b[1..])
+        && let Some(close) = memchr::memchr(b']', &b[1 + n..])
+    {
+        rec.ts_ns = Some(ns);
+        set_klog_level(b, rec);
+        let msg = &b[1 + n + close + 1..];
+        rec.message = msg.strip_prefix(b" ").unwrap_or(msg);
+        return true;
+    }
     // "I1122 10:00:00.123456"
     if b.len() < 22
         || b[5] != b' '
@@ -84,6 +95,13 @@ fn klog<'b>(b: &'b [u8], rec: &mut Record<'b>) -> bool {
     let Some(close) = memchr::memchr(b']', &b[21..]) else {
         return false;
     };
+    set_klog_level(b, rec);
+    let msg = &b[21 + close + 1..];
+    rec.message = msg.strip_prefix(b" ").unwrap_or(msg);
+    true
+}
+
+fn set_klog_level<'b>(b: &'b [u8], rec: &mut Record<'b>) {
     rec.level = match b[0] {
         b'I' => Level::Info,
         b'W' => Level::Warning,
@@ -91,9 +109,6 @@ fn klog<'b>(b: &'b [u8], rec: &mut Record<'b>) -> bool {
         _ => Level::Fatal,
     };
     rec.level_raw = &b[..1];
-    let msg = &b[21 + close + 1..];
-    rec.message = msg.strip_prefix(b" ").unwrap_or(msg);
-    true
 }
 
 /// A leading time, then a level word among the first tokens.

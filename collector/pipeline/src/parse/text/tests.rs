@@ -46,6 +46,16 @@ fn klog_header() {
         lvl("F1122 10:00:00.000001 7 main.go:1] bye").0,
         Level::Fatal
     );
+    // glog with an ISO time (Outline).
+    let (l, _, t, m) = lvl("I2022-12-26T09:01:41.545Z 12 main.js:102] Listening on 3000");
+    assert_eq!(
+        (l, t, m.as_str()),
+        (
+            Level::Info,
+            ts("2022-12-26T09:01:41.545Z"),
+            "Listening on 3000"
+        )
+    );
     // Not klog: an English word.
     assert_eq!(lvl("Everything is fine").0, Level::None);
 }
