@@ -65,58 +65,30 @@ enum Shape {
 /// share of the corpus.
 struct App {
     share: u32,
-    /// Its records start with a date and time (or a klog header).
-    timed: bool,
+    /// Its records start with a mark the collector's default multi-line
+    /// rule knows: a date and time, a klog header, a JSON object or a
+    /// logfmt pair.
+    marked: bool,
     shapes: &'static [(Shape, u32)],
 }
 
 /// The containers, in the order their logs follow each other in the
 /// corpus (as if their files were concatenated). One container writes one
-/// shape of first line: the collector's default multi-line rule joins an
-/// undated line to the dated record above it, so the undated programs come
-/// first, and the file ends in a crash (a Go panic starts an undated
-/// record), so a corpus can follow itself.
+/// kind of first line: the default multi-line rule joins an unmarked line
+/// to the marked record above it, so the unmarked programs come first, and
+/// the file ends in a crash (a Go panic starts an unmarked record), so a
+/// corpus can follow itself.
 const APPS: &[App] = &[
-    App {
-        share: 150,
-        timed: false,
-        shapes: &[(Shape::Zap, 995), (Shape::GoPanic, 5)],
-    },
-    App {
-        share: 100,
-        timed: false,
-        shapes: &[(Shape::Zerolog, 1000)],
-    },
-    App {
-        share: 60,
-        timed: false,
-        shapes: &[(Shape::LogrusJson, 1000)],
-    },
-    App {
-        share: 40,
-        timed: false,
-        shapes: &[(Shape::SlogJson, 1000)],
-    },
-    App {
-        share: 80,
-        timed: false,
-        shapes: &[(Shape::LogrusText, 995), (Shape::GoPanic, 5)],
-    },
-    App {
-        share: 90,
-        timed: false,
-        shapes: &[(Shape::SlogText, 1000)],
-    },
     // Node.js console output.
     App {
         share: 50,
-        timed: false,
+        marked: false,
         shapes: &[(Shape::Bare, 1000)],
     },
     // FastAPI under uvicorn, the app logging through basicConfig.
     App {
         share: 65,
-        timed: false,
+        marked: false,
         shapes: &[
             (Shape::Uvicorn, 600),
             (Shape::PyBasic, 380),
@@ -125,13 +97,43 @@ const APPS: &[App] = &[
     },
     App {
         share: 30,
-        timed: false,
+        marked: false,
         shapes: &[(Shape::Logback, 975), (Shape::JavaLogback, 25)],
+    },
+    App {
+        share: 150,
+        marked: true,
+        shapes: &[(Shape::Zap, 995), (Shape::GoPanic, 5)],
+    },
+    App {
+        share: 100,
+        marked: true,
+        shapes: &[(Shape::Zerolog, 1000)],
+    },
+    App {
+        share: 60,
+        marked: true,
+        shapes: &[(Shape::LogrusJson, 1000)],
+    },
+    App {
+        share: 40,
+        marked: true,
+        shapes: &[(Shape::SlogJson, 1000)],
+    },
+    App {
+        share: 80,
+        marked: true,
+        shapes: &[(Shape::LogrusText, 995), (Shape::GoPanic, 5)],
+    },
+    App {
+        share: 90,
+        marked: true,
+        shapes: &[(Shape::SlogText, 1000)],
     },
     // A WSGI app under gunicorn, logging with asctime.
     App {
         share: 110,
-        timed: true,
+        marked: true,
         shapes: &[
             (Shape::PyLogging, 700),
             (Shape::Gunicorn, 280),
@@ -140,18 +142,18 @@ const APPS: &[App] = &[
     },
     App {
         share: 70,
-        timed: true,
+        marked: true,
         shapes: &[(Shape::Spring, 975), (Shape::JavaSpring, 25)],
     },
     App {
         share: 35,
-        timed: true,
+        marked: true,
         shapes: &[(Shape::GoLog, 990), (Shape::GoHttpPanic, 10)],
     },
     // A Kubernetes controller.
     App {
         share: 110,
-        timed: true,
+        marked: true,
         shapes: &[(Shape::Klog, 995), (Shape::GoPanic, 5)],
     },
 ];
@@ -475,7 +477,7 @@ pub(crate) fn entry(
 ) -> bool {
     let app = app_at(i, lines);
     let mut shape = rng.weighted(app.shapes);
-    if app.timed && i + 1 == lines {
+    if app.marked && i + 1 == lines {
         // The last container crashes.
         shape = Shape::GoPanic;
     }
