@@ -101,7 +101,9 @@ impl Multiline {
             Multiline::Auto => {
                 let cont = auto_continues(st, line) && open;
                 if !cont {
-                    st.timed = timed(line);
+                    // Marked by a level word only: a record of its own,
+                    // but it does not take the unmarked lines after it.
+                    st.timed = timed(line, false);
                 }
                 !cont
             }
@@ -127,9 +129,10 @@ impl Multiline {
 
 /// Whether a line starts like a record of its own: with a time
 /// (`2026-11-22`, `2026/11/22`, `[2026-11-22`, `[22-Nov-2026`), a klog or
-/// glog header (`I1122 10:00:00`, `I2022-12-26T…`), a JSON object or a
-/// logfmt pair.
-fn timed(line: &[u8]) -> bool {
+/// glog header (`I1122 10:00:00`, `I2022-12-26T…`), a JSON object, a
+/// logfmt pair, or (`with_level`) an upper-case level word (`INFO:`,
+/// `[ERROR]`).
+fn timed(line: &[u8], with_level: bool) -> bool {
     let digits = |b: &[u8]| b.iter().all(u8::is_ascii_digit);
     let date = |b: &[u8]| {
         b.len() >= 10 && digits(&b[..4]) && matches!(b[4], b'-' | b'/') && b[7] == b[4]
@@ -144,15 +147,31 @@ fn timed(line: &[u8]) -> bool {
             .count();
         key > 0 && line.get(key) == Some(&b'=')
     };
+    // A level word first (`INFO:     …` uvicorn, `[ERROR] …`, `WARN …`).
+    let level_first = || {
+        if !with_level {
+            return false;
+        }
+        let end = line.iter().position(|&c| c == b' ').unwrap_or(line.len());
+        let mut w = &line[..end];
+        if let [b'[', inner @ .., b']'] = w {
+            w = inner;
+        }
+        let w = w.strip_suffix(b":").unwrap_or(w);
+        w.len() >= 4
+            && w.iter().all(u8::is_ascii_uppercase)
+            && crate::record::Level::from_word(w).is_some()
+    };
     match line {
         [b'{', ..] => true,
-        [b'[', rest @ ..] => date(rest),
+        [b'[', rest @ ..] => date(rest) || level_first(),
         [b'I' | b'W' | b'E' | b'F', rest @ ..] => {
             rest.len() >= 10 && digits(&rest[..4]) && rest[4] == b' ' && rest[7] == b':'
                 || date(rest)
                 || logfmt()
+                || level_first()
         }
-        _ => date(line) || logfmt(),
+        _ => date(line) || logfmt() || level_first(),
     }
 }
 
@@ -173,7 +192,7 @@ fn auto_continues(st: &mut LineState, line: &[u8]) -> bool {
             );
     }
     // A line that starts with a time starts the next record.
-    if !indented && timed(line) {
+    if !indented && timed(line, true) {
         *mode = Mode::None;
         return false;
     }
@@ -424,9 +443,12 @@ E0705 14:53:24.850256       1 reflector.go:153] failed";
         let text = "I2022-12-26T09:01:41.545Z 12 main.js:102] ======== Starting ========
 ts=2022-12-26T09:01:41.587Z caller=main.go:541 level=info host_details=x
 {\"level\":\"info\",\"msg\":\"up\"}
-plain print under the JSON line";
-        // Three records: an unstructured line joins the record above it.
-        assert_eq!(join(text).len(), 3, "{:#?}", join(text));
+plain print under the JSON line
+INFO:     127.0.0.1:50000 - \"GET / HTTP/1.1\" 200 OK
+[WARN] low disk";
+        // An unstructured line joins the record above it; a line that
+        // starts with a level word does not (uvicorn's access lines).
+        assert_eq!(join(text).len(), 5, "{:#?}", join(text));
     }
 
     #[test]
