@@ -126,6 +126,34 @@ fn no_allocation_per_line_in_steady_state() {
     }
 }
 
+/// Issue 14: WordPress lines dated in named zones (looked up in the bundled
+/// IANA database, cached per thread) and lines of no known format through
+/// the `text` fallback allocate nothing per line either.
+#[test]
+fn named_zones_and_the_text_fallback_allocate_nothing_per_line() {
+    let mut once = String::new();
+    for i in 0..2_000 {
+        let zone = ["Europe/Berlin", "America/New_York", "UTC", "Asia/Tokyo"][i % 4];
+        once.push_str(&format!(
+            "[22-Nov-2026 10:{:02}:{:02} {zone}] PHP Warning:  w{i} in /var/www/site{:03}/wp-content/x.php on line {i}\n",
+            i / 60 % 60,
+            i % 60,
+            i % 7
+        ));
+        if i % 10 == 0 {
+            // A line its format refuses: a `text` record with the reason.
+            once.push_str("[22-Nov-2026 10:00:00 Mars/Olympus] PHP Warning:  bad zone\n");
+        }
+    }
+    let thrice = once.repeat(3);
+    let mut p = Pipeline::new(&PipelineConfig::default(), sitepulse_tests::unix_now()).unwrap();
+    allocs_for(&mut p, thrice.as_bytes());
+    let (a1, r1) = allocs_for(&mut p, once.as_bytes());
+    let (a3, r3) = allocs_for(&mut p, thrice.as_bytes());
+    assert_eq!((r1, r3), (2_200, 6_600));
+    assert_eq!(a3, a1, "{a1} allocations for {r1} records, {a3} for {r3}");
+}
+
 /// 500 sites, one hour, every site busy every second with a spread of
 /// latencies: the aggregate's live heap stays within 64 MiB.
 #[test]
