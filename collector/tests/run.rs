@@ -520,3 +520,36 @@ fn issue_14_a_trailing_stack_trace_is_one_record_after_max_wait() {
     c.sigterm(GRACE).unwrap();
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Issue 14: a file that began with lines of no known format (a banner) is
+/// `text` until then, but once idle and parked its next lines are detected
+/// again: the access lines that follow are parsed as what they are.
+#[test]
+fn issue_14_a_file_that_began_unknown_is_detected_again_after_parking() {
+    let d = tmpdir("run", "redetect");
+    let log = d.join("logs/access.log");
+    append(&log, "Starting web server\nconfiguration loaded\n");
+    let cfg = config_with(
+        &d,
+        &d.join("ckpt.json"),
+        "  close_inactive_secs: 1\n  rescan_secs: 1\n",
+    );
+    let mut c = start(&d, &cfg, 1);
+    let port = c.port;
+    wait_for("the banner as text", WAIT, || {
+        json(port, "/api/v1/status")["sources"]["text"]["records"] == 2
+    });
+    wait_for("the file parked", WAIT, || {
+        json(port, "/api/v1/status")["tail"]["parks"].as_u64() > Some(0)
+    });
+    let mut text = String::new();
+    for _ in 0..40 {
+        text.push_str(&clf("shop-example-com", 200, 40));
+    }
+    append(&log, &text);
+    wait_for("40 access records", WAIT, || {
+        json(port, "/api/v1/status")["sources"]["traefik_clf"]["records"] == 40
+    });
+    c.sigterm(GRACE).unwrap();
+    let _ = std::fs::remove_dir_all(&d);
+}

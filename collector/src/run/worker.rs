@@ -27,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sitepulse_pipeline::frame::RawLine;
 use sitepulse_pipeline::join::JoinRule;
+use sitepulse_pipeline::record::LogFormat;
 use sitepulse_pipeline::{FileFeed, FileReport, FormatChoice, Pipeline};
 use sitepulse_tail::{CheckpointError, Checkpoints, FileId, StreamId};
 
@@ -410,7 +411,11 @@ impl Worker {
                 if let Some(s) = core.streams.get_mut(&stream)
                     && let Some(feed) = s.feed.take_if(|f| f.pending_offset().is_none())
                 {
-                    if let Some(source) = feed.report().source {
+                    // `text` is what no detection found: the next lines
+                    // are sniffed again (a file that began with a banner).
+                    if let Some(source) = feed.report().source
+                        && source != LogFormat::Text
+                    {
                         s.format = FormatChoice::Fixed(source);
                     }
                     core.closed
