@@ -338,6 +338,12 @@ impl FileFeed {
         &self.report
     }
 
+    /// The earliest container partial line still open (see
+    /// [`Framer::partial_offset`]): what an idle file must not flush.
+    pub fn partial_offset(&self) -> Option<u64> {
+        self.framer.partial_offset()
+    }
+
     /// How long an open multi-line record may wait for its next line before
     /// the caller should [`flush`](Pipeline::flush) it.
     pub fn max_wait_ms(&self) -> u64 {

@@ -403,11 +403,20 @@ impl Worker {
                 let _ = self.free.try_send(batch);
             }
             Msg::Parked { stream } => {
-                // An idle file: its feed (framer, report) is folded into the
-                // closed counts and dropped unless it holds a partial
-                // record; the next lines open a new one with the format
+                // An idle file: its open multi-line record is complete, and
+                // its feed (framer, report) is folded into the closed
+                // counts and dropped unless it holds a container partial
+                // line; the next lines open a new one with the format
                 // already detected. Thousands of quiet files then cost a
                 // few hundred bytes each here.
+                if let Some(s) = core.streams.get_mut(&stream)
+                    && let Some(feed) = &mut s.feed
+                    && feed.partial_offset().is_none()
+                    && feed.pending_offset().is_some()
+                {
+                    core.pipeline.flush(feed, &mut self.obs);
+                    s.committed = s.fed;
+                }
                 if let Some(s) = core.streams.get_mut(&stream)
                     && let Some(feed) = s.feed.take_if(|f| f.pending_offset().is_none())
                 {

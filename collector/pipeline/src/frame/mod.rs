@@ -438,6 +438,16 @@ impl Framer {
             .min()
     }
 
+    /// File offset of the earliest container partial still open (a CRI
+    /// `P` line, a Docker split line waiting for its end): unlike an open
+    /// multi-line record, it is not complete when the file goes idle.
+    pub fn partial_offset(&self) -> Option<u64> {
+        [self.cri.pending_offset(), self.docker.pending_offset()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     /// Counters so far, including the joiners'.
     pub fn stats(&self) -> FrameStats {
         let mut s = self.stats;
