@@ -299,3 +299,52 @@ impl Drop for Collector {
         }
     }
 }
+
+/// Real servers (nginx, php-fpm) started by a test on loopback.
+pub mod servers {
+    use std::net::TcpListener;
+    use std::path::{Path, PathBuf};
+    use std::process::Child;
+
+    /// Kills the servers even when an assertion fails.
+    pub struct Servers(pub Vec<Child>);
+
+    impl Drop for Servers {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+
+    /// The first existing path for a pattern whose last component may end
+    /// in `*` (the newest version sorts last: `/usr/sbin/php-fpm8.2`).
+    pub fn glob_first(pattern: &str) -> Option<PathBuf> {
+        let p = Path::new(pattern);
+        let name = p.file_name()?.to_str()?;
+        let Some(prefix) = name.strip_suffix('*') else {
+            return p.exists().then(|| p.to_owned());
+        };
+        let mut found: Vec<PathBuf> = std::fs::read_dir(p.parent()?)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|e| {
+                e.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
+            })
+            .collect();
+        found.sort();
+        found.pop()
+    }
+
+    /// A free TCP port on 127.0.0.1.
+    pub fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+}

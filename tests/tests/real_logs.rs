@@ -17,15 +17,16 @@
 //! Needs `nginx` and `php-fpm` (tests/run-all.sh installs them); without
 //! them the test says so and passes.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sitepulse_pipeline::PipelineConfig;
 use sitepulse_pipeline::label::SiteId;
 use sitepulse_pipeline::record::{Event, Level, LogFormat, Record};
 use sitepulse_pipeline::{FileReport, Observer, Origin, Pipeline};
+use sitepulse_tests::servers::{Servers, free_port, glob_first};
 
 /// The script every request runs (line numbers matter: the logs name
 /// them). It sleeps 2.3 s: FPM checks `request_slowlog_timeout` in whole
@@ -44,47 +45,6 @@ file_put_contents('php://stderr', str_repeat("x", 3000) . "\nsecond stderr line\
 function deep($n) { if ($n == 0) throw new RuntimeException("boom from test"); deep($n - 1); }
 deep(3);
 "#;
-
-/// Kills the servers even when an assertion fails.
-struct Servers(Vec<Child>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// The first existing path for a pattern whose last component may end in
-/// `*` (the same lookup as real_servers.rs).
-fn glob_first(pattern: &str) -> Option<PathBuf> {
-    let p = Path::new(pattern);
-    let name = p.file_name()?.to_str()?;
-    let Some(prefix) = name.strip_suffix('*') else {
-        return p.exists().then(|| p.to_owned());
-    };
-    let mut found: Vec<PathBuf> = std::fs::read_dir(p.parent()?)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|e| {
-            e.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(prefix))
-        })
-        .collect();
-    found.sort();
-    found.pop()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn now_ns() -> i64 {
     SystemTime::now()

@@ -9,27 +9,16 @@
 //!
 //! Needs `nginx` and `php-fpm` (tests/run-all.sh installs them).
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sitepulse_pipeline::PipelineConfig;
 use sitepulse_pipeline::label::SiteId;
 use sitepulse_pipeline::record::{Event, LogFormat, Record};
 use sitepulse_pipeline::{FileReport, Observer, Origin, Pipeline};
-
-/// Kills the servers even when an assertion fails.
-struct Servers(Vec<Child>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use sitepulse_tests::servers::{Servers, free_port, glob_first};
 
 fn find_binary(candidates: &[&str]) -> PathBuf {
     for c in candidates {
@@ -38,34 +27,6 @@ fn find_binary(candidates: &[&str]) -> PathBuf {
         }
     }
     panic!("none of {candidates:?} found: run tests/run-all.sh, which installs nginx and php-fpm");
-}
-
-/// The first existing path for a pattern whose last component may end in `*`.
-fn glob_first(pattern: &str) -> Option<PathBuf> {
-    let p = Path::new(pattern);
-    let name = p.file_name()?.to_str()?;
-    let Some(prefix) = name.strip_suffix('*') else {
-        return p.exists().then(|| p.to_owned());
-    };
-    let mut found: Vec<PathBuf> = std::fs::read_dir(p.parent()?)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|e| {
-            e.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(prefix))
-        })
-        .collect();
-    found.sort();
-    found.pop()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn get(port: u16, path: &str, host: &str, ua: &str) -> u16 {
