@@ -109,15 +109,7 @@ impl Joiner {
         }
         if starts_record {
             self.flush(&mut f);
-            self.open = true;
-            self.blank_only = false;
-            self.lines = 1;
-            self.stream = msg.stream;
-            self.ts_ns = msg.ts_ns;
-            self.truncated = msg.truncated;
-            self.start_offset = msg.start_offset;
-            self.end_offset = msg.end_offset;
-            self.append(msg.bytes);
+            self.open_with(msg, false);
         } else if self.open {
             self.blank_only &= msg.bytes.trim_ascii().is_empty();
             self.lines += 1;
@@ -132,21 +124,27 @@ impl Joiner {
         } else if msg.bytes.trim_ascii().is_empty() {
             // A blank line with nothing open: held for the record it
             // precedes (or handed on alone at a flush).
-            self.open = true;
-            self.blank_only = true;
-            self.lines = 1;
-            self.stream = msg.stream;
-            self.ts_ns = msg.ts_ns;
-            self.truncated = msg.truncated;
-            self.start_offset = msg.start_offset;
-            self.end_offset = msg.end_offset;
-            self.append(msg.bytes);
+            self.open_with(msg, true);
         } else {
             self.stats.records += 1;
             self.stats.orphans += 1;
             self.stats.truncated += u64::from(msg.truncated);
             f(msg);
         }
+    }
+
+    /// Opens a record with `msg` as its first line (`blank_only`: a held
+    /// blank line).
+    fn open_with(&mut self, msg: Message<'_>, blank_only: bool) {
+        self.open = true;
+        self.blank_only = blank_only;
+        self.lines = 1;
+        self.stream = msg.stream;
+        self.ts_ns = msg.ts_ns;
+        self.truncated = msg.truncated;
+        self.start_offset = msg.start_offset;
+        self.end_offset = msg.end_offset;
+        self.append(msg.bytes);
     }
 
     /// Emits the open record, if any (at end of input, or when the caller's
