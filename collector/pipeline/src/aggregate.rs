@@ -15,11 +15,16 @@
 //! sites of a 1M-line, 55-minute Traefik corpus; 31.6 MiB when all 500 sites
 //! are busy every second for an hour (32 MiB, tests/tests/alloc.rs).
 //!
-//! Request counters in a one-second bucket are 16-bit (65,535 requests of
-//! one class for one site in one second, far beyond a node's capacity),
-//! bytes 32-bit, and a slot's tracked codes and events 16-bit; they
-//! saturate, and every saturation is counted in [`AggStats::saturated`].
-//! Durations, other slot counters and cumulative totals are 32/64-bit.
+//! Counters cannot wrap or stop where traffic can reach: a one-second
+//! bucket and a slot count requests, tracked codes and events in 32 bits
+//! (4 billion per second for one site), bytes and durations in 64. Only an
+//! absurd value (a `bytes` field near 2^64) saturates, and every saturation
+//! is counted in [`AggStats::saturated`]. Cumulative totals are 64-bit.
+//!
+//! A window's rate divides by the time it actually covers
+//! ([`WindowStats::covered_secs`]), not by its length: right after a start
+//! (or the first line of a replay) a 1m window covers a few seconds, and
+//! dividing by 60 would show a steady load as a climbing one.
 
 use serde::Deserialize;
 
@@ -122,22 +127,71 @@ fn event_slot(event: Event) -> Option<usize> {
 /// One second of one site (fine ring).
 #[derive(Debug, Clone, Copy, Default)]
 struct SecBucket {
-    class: [u16; 5],
-    codes: [u16; 5],
-    bytes: u32,
+    class: [u32; 5],
+    codes: [u32; 5],
+    bytes: u64,
     dur_us: u64,
 }
 
-/// One slot of one site (coarse ring). The tracked codes and events are
-/// 16-bit (saturating, counted): 6,553 per second of one code for one site.
+/// One slot of one site (coarse ring).
 #[derive(Debug, Clone, Default)]
 struct Slot {
     class: [u32; 5],
-    codes: [u16; 5],
-    events: [u16; 4],
+    codes: [u32; 5],
+    events: [u32; 4],
     bytes: u64,
     dur_us: u64,
     sketch: SparseSketch,
+}
+
+/// Upper bounds (seconds) of the request-duration histogram every site
+/// keeps since start: PHP requests from 5 ms to a minute (FPM's usual
+/// `request_terminate_timeout`). The last bucket, `+Inf`, is implied.
+pub const LATENCY_BUCKETS_SECS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0,
+];
+
+/// The same bounds in µs, compared against each request's duration.
+const LATENCY_BUCKETS_US: [u64; 14] = [
+    5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000,
+    10_000_000, 20_000_000, 30_000_000, 60_000_000,
+];
+
+/// PHP error kinds counted per site, by the record's [`Event`]: PHP's
+/// fatal (fatal, parse and uncaught), warning, notice and deprecation
+/// messages, and WordPress database errors, from `debug.log`, PHP's error
+/// log or FPM's captured worker output.
+pub const PHP_ERROR_LEVELS: [&str; 5] = ["fatal", "warning", "notice", "deprecated", "database"];
+
+#[inline]
+fn php_error_slot(event: Event) -> Option<usize> {
+    match event {
+        Event::PhpFatal => Some(0),
+        Event::PhpWarning => Some(1),
+        Event::PhpNotice => Some(2),
+        Event::PhpDeprecated => Some(3),
+        Event::DatabaseError => Some(4),
+        _ => None,
+    }
+}
+
+/// Pools counted by name per site; events of further pools count under
+/// [`OTHER_POOL`], so a site's label set stays small.
+pub const MAX_POOLS_PER_SITE: usize = 8;
+
+/// The pool name that collects pools beyond [`MAX_POOLS_PER_SITE`] and
+/// events with no pool.
+pub const OTHER_POOL: &str = "_other";
+
+/// FPM events of one pool of one site since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolTotals {
+    /// The pool's name (`pool` of the FPM line), or [`OTHER_POOL`].
+    pub name: Box<str>,
+    /// `server reached pm.max_children setting` warnings.
+    pub max_children_reached: u64,
+    /// Slow requests (`executing too slow`).
+    pub slow_requests: u64,
 }
 
 /// Cumulative per-site totals since start (monotonic, for counters).
@@ -155,12 +209,63 @@ pub struct Totals {
     pub events: [u64; 4],
     /// All request latencies.
     pub latency: TotalSketch,
+    /// Requests per [`LATENCY_BUCKETS_SECS`] bucket (not cumulative; the
+    /// last entry is `+Inf`), exact.
+    pub latency_buckets: [u64; LATENCY_BUCKETS_SECS.len() + 1],
+    /// Requests with a duration (the histogram's count).
+    pub timed_requests: u64,
+    /// PHP errors per [`PHP_ERROR_LEVELS`] entry.
+    pub php_errors: [u64; PHP_ERROR_LEVELS.len()],
+    /// FPM events per pool, in order of first appearance.
+    pub pools: Vec<PoolTotals>,
 }
 
 impl Totals {
     /// All requests.
     pub fn requests(&self) -> u64 {
         self.class.iter().sum()
+    }
+
+    #[inline]
+    fn add_duration(&mut self, us: u64) {
+        self.dur_us = self.dur_us.saturating_add(us);
+        self.latency.add_us(us);
+        self.timed_requests += 1;
+        let b = LATENCY_BUCKETS_US.partition_point(|&le| le < us);
+        self.latency_buckets[b] += 1;
+    }
+
+    /// Counts a max-children or slow-request event for `pool`.
+    #[cold]
+    fn pool_event(&mut self, pool: &[u8], escaped: bool, event: Event) {
+        let named = (!pool.is_empty() && !escaped && pool.len() <= 64)
+            .then(|| std::str::from_utf8(pool).ok())
+            .flatten()
+            .filter(|p| *p != OTHER_POOL);
+        let i = match named.and_then(|p| self.pools.iter().position(|t| &*t.name == p)) {
+            Some(i) => i,
+            None => {
+                let name = match named {
+                    Some(p) if self.pools.len() < MAX_POOLS_PER_SITE => p,
+                    _ => OTHER_POOL,
+                };
+                match self.pools.iter().position(|t| &*t.name == name) {
+                    Some(i) => i,
+                    None => {
+                        self.pools.push(PoolTotals {
+                            name: name.into(),
+                            ..PoolTotals::default()
+                        });
+                        self.pools.len() - 1
+                    }
+                }
+            }
+        };
+        let t = &mut self.pools[i];
+        match event {
+            Event::MaxChildrenReached => t.max_children_reached += 1,
+            _ => t.slow_requests += 1,
+        }
     }
 }
 
@@ -190,6 +295,10 @@ struct SiteSeries {
 pub struct WindowStats {
     /// Window length in seconds.
     pub secs: u32,
+    /// Seconds of the window that lie after the data began (the start of
+    /// `run`, or the first line of a replay): `secs` once the window is
+    /// full, less before. Rates divide by it.
+    pub covered_secs: f64,
     /// Requests by status class.
     pub class: [u64; 5],
     /// Requests per [`TRACKED_CODES`] entry.
@@ -210,9 +319,10 @@ impl WindowStats {
         self.class.iter().sum()
     }
 
-    /// Requests per second over the window.
+    /// Requests per second over the time the window covers (0 when it
+    /// covers none).
     pub fn rps(&self) -> f64 {
-        self.requests() as f64 / f64::from(self.secs.max(1))
+        per_sec(self.requests() as f64, self.covered_secs)
     }
 
     /// Fraction of requests with a 5xx status (0 when idle).
@@ -225,15 +335,21 @@ impl WindowStats {
         }
     }
 
-    /// Mean requests in flight by Little's law: summed durations / window.
+    /// Mean requests in flight by Little's law: summed durations / the
+    /// time covered.
     pub fn in_flight(&self) -> f64 {
-        self.dur_us as f64 / 1e6 / f64::from(self.secs.max(1))
+        per_sec(self.dur_us as f64 / 1e6, self.covered_secs)
     }
 
     /// Latency quantile in milliseconds.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         self.latency.quantile_us(q).map(|us| us / 1000.0)
     }
+}
+
+/// `x` per second of `secs`; 0 when `secs` is not positive.
+pub fn per_sec(x: f64, secs: f64) -> f64 {
+    if secs > 0.0 { x / secs } else { 0.0 }
 }
 
 /// Aggregator counters.
@@ -246,7 +362,8 @@ pub struct AggStats {
     /// Records dated beyond the future limit (a bad clock or a bogus date:
     /// dropped from windows so they cannot move `now`, kept in totals).
     pub future: u64,
-    /// One-second counters that hit their 16-bit ceiling.
+    /// Window counters that hit their ceiling (32-bit counts, 64-bit bytes
+    /// and durations): only absurd field values get there.
     pub saturated: u64,
 }
 
@@ -266,6 +383,12 @@ pub struct Aggregator {
     /// `now`'s slot number.
     now_block: i64,
     first: Option<i64>,
+    /// When live data began (Unix seconds, fractional): see
+    /// [`mark_start`](Self::mark_start).
+    start: Option<f64>,
+    /// The wall clock of the latest tick (fractional), when it lies in
+    /// the second `now`: how much of that second has passed.
+    clock: Option<f64>,
     stats: AggStats,
 }
 
@@ -312,6 +435,8 @@ impl Aggregator {
             sites: Vec::new(),
             now: None,
             first: None,
+            start: None,
+            clock: None,
             stats: AggStats::default(),
         })
     }
@@ -380,12 +505,17 @@ impl Aggregator {
             }
             t.bytes = t.bytes.saturating_add(rec.bytes);
             if let Some(us) = dur_us {
-                t.dur_us = t.dur_us.saturating_add(us);
-                t.latency.add_us(us);
+                t.add_duration(us);
             }
         }
         if let Some(e) = ev {
             t.events[e] += 1;
+            if e < 2 {
+                t.pool_event(rec.pool, rec.json_escaped, rec.event);
+            }
+        }
+        if let Some(p) = php_error_slot(rec.event) {
+            t.php_errors[p] += 1;
         }
         if !in_ring {
             if future {
@@ -401,13 +531,13 @@ impl Aggregator {
             saturated += sat_inc(&mut slot.events[e]);
         }
         if is_request {
-            slot.class[class] = slot.class[class].saturating_add(1);
+            saturated += sat_inc(&mut slot.class[class]);
             if let Some(c) = code {
                 saturated += sat_inc(&mut slot.codes[c]);
             }
-            slot.bytes = slot.bytes.saturating_add(rec.bytes);
+            saturated += sat_add(&mut slot.bytes, rec.bytes);
             if let Some(us) = dur_us {
-                slot.dur_us = slot.dur_us.saturating_add(us);
+                saturated += sat_add(&mut slot.dur_us, us);
                 slot.sketch.add_us(us);
             }
             if sec > now - fine {
@@ -416,11 +546,9 @@ impl Aggregator {
                 if let Some(c) = code {
                     saturated += sat_inc(&mut b.codes[c]);
                 }
-                let bytes = u32::try_from(rec.bytes).unwrap_or(u32::MAX);
-                saturated += u64::from(b.bytes.checked_add(bytes).is_none());
-                b.bytes = b.bytes.saturating_add(bytes);
+                saturated += sat_add(&mut b.bytes, rec.bytes);
                 if let Some(us) = dur_us {
-                    b.dur_us = b.dur_us.saturating_add(us);
+                    saturated += sat_add(&mut b.dur_us, us);
                 }
             }
         }
@@ -449,6 +577,41 @@ impl Aggregator {
         if self.now.is_none_or(|n| sec > n) {
             self.now = Some(sec);
             self.now_block = sec.div_euclid(self.slot_secs);
+        }
+    }
+
+    /// Marks when live reading began (wall clock, Unix seconds). Windows
+    /// then cover time from this instant, unless lines dated earlier were
+    /// read (a backlog), in which case from the first of them. Without it
+    /// (replay) they cover time from the first line's second.
+    pub fn mark_start(&mut self, unix: f64) {
+        self.start = Some(unix);
+    }
+
+    /// Advances the windows' end to the wall clock `unix` (Unix seconds,
+    /// fractional): the current second counts as far as it has passed.
+    pub fn set_clock(&mut self, unix: f64) {
+        let sec = unix.floor() as i64;
+        self.advance_to(sec);
+        self.clock = Some(unix);
+    }
+
+    /// Where covered time begins (see [`mark_start`](Self::mark_start)).
+    fn origin(&self) -> Option<f64> {
+        match (self.start, self.first) {
+            (Some(s), Some(f)) if (f as f64) < s.floor() => Some(f as f64),
+            (Some(s), _) => Some(s),
+            (None, f) => f.map(|f| f as f64),
+        }
+    }
+
+    /// Where covered time ends: the wall clock when it lies in the second
+    /// `now`, else the end of second `now` (replay, or lines dated ahead
+    /// of the clock).
+    fn end(&self, now: i64) -> f64 {
+        match self.clock {
+            Some(c) if c.floor() as i64 == now => c,
+            _ => (now + 1) as f64,
         }
     }
 
@@ -487,7 +650,11 @@ impl Aggregator {
             secs: secs.min(self.retention as u32),
             ..WindowStats::default()
         };
-        let (Some(now), Some(series)) = (self.now, self.sites.get(site.index())) else {
+        let Some(now) = self.now else {
+            return w;
+        };
+        w.covered_secs = self.covered(now, w.secs);
+        let Some(series) = self.sites.get(site.index()) else {
             return w;
         };
         let Some(head) = series.head else {
@@ -506,8 +673,8 @@ impl Aggregator {
                     w.class[i] += u64::from(b.class[i]);
                     w.codes[i] += u64::from(b.codes[i]);
                 }
-                w.bytes += u64::from(b.bytes);
-                w.dur_us += b.dur_us;
+                w.bytes = w.bytes.saturating_add(b.bytes);
+                w.dur_us = w.dur_us.saturating_add(b.dur_us);
             }
         }
         let nslots = series.slots.len() as i64;
@@ -526,11 +693,38 @@ impl Aggregator {
                     w.class[i] += u64::from(slot.class[i]);
                     w.codes[i] += u64::from(slot.codes[i]);
                 }
-                w.bytes += slot.bytes;
-                w.dur_us += slot.dur_us;
+                w.bytes = w.bytes.saturating_add(slot.bytes);
+                w.dur_us = w.dur_us.saturating_add(slot.dur_us);
             }
         }
         w
+    }
+
+    /// Seconds of a `secs` window ending at `now` that lie after the
+    /// origin; a window longer than `fine_secs` is read in whole slots, so
+    /// its span starts at its oldest slot's start.
+    fn covered(&self, now: i64, secs: u32) -> f64 {
+        let end = self.end(now);
+        let start = now - i64::from(secs) + 1;
+        let span_start = if i64::from(secs) <= self.fine {
+            start
+        } else {
+            let nslots = self.retention / self.slot_secs;
+            let last = now.div_euclid(self.slot_secs);
+            start.div_euclid(self.slot_secs).max(last - nslots + 1) * self.slot_secs
+        };
+        let from = self
+            .origin()
+            .map_or(span_start as f64, |o| o.max(span_start as f64));
+        (end - from).max(0.0)
+    }
+
+    /// The seconds a `secs` window covers now (see
+    /// [`WindowStats::covered_secs`]).
+    pub fn covered_secs(&self, secs: u32) -> f64 {
+        self.now.map_or(0.0, |now| {
+            self.covered(now, secs.min(self.retention as u32))
+        })
     }
 
     /// Heap bytes held by per-site state.
@@ -548,14 +742,31 @@ impl Aggregator {
     }
 }
 
+/// Adds one; at the ceiling the counter stays and `1` is returned for
+/// [`AggStats::saturated`].
 #[inline]
-fn sat_inc(c: &mut u16) -> u64 {
+fn sat_inc(c: &mut u32) -> u64 {
     match c.checked_add(1) {
         Some(v) => {
             *c = v;
             0
         }
         None => 1,
+    }
+}
+
+/// Adds `v`, saturating; returns `1` when it saturated.
+#[inline]
+fn sat_add(c: &mut u64, v: u64) -> u64 {
+    match c.checked_add(v) {
+        Some(x) => {
+            *c = x;
+            0
+        }
+        None => {
+            *c = u64::MAX;
+            1
+        }
     }
 }
 
@@ -629,9 +840,13 @@ mod tests {
         assert_eq!(w5.codes[0], 1);
         assert_eq!(w5.bytes, 12_200);
         assert!((w1.rps() - 61.0 / 60.0).abs() < 1e-9);
+        // The data began at T0: the 5m window covers 120 s of it, so a
+        // steady load reads as itself, not as 2/5 of itself.
+        assert_eq!((w1.covered_secs, w5.covered_secs), (60.0, 120.0));
+        assert!((w5.rps() - 122.0 / 120.0).abs() < 1e-9);
         assert!((w5.error_ratio() - 1.0 / 122.0).abs() < 1e-9);
-        // Little's law: (120 * 10ms + 1s + 5ms) / 300s.
-        assert!((w5.in_flight() - 2.205 / 300.0).abs() < 1e-9);
+        // Little's law: (120 * 10ms + 1s + 5ms) / 120s covered.
+        assert!((w5.in_flight() - 2.205 / 120.0).abs() < 1e-9);
         let p50 = w5.quantile_ms(0.5).unwrap();
         assert!((p50 - 10.0).abs() / 10.0 < 0.01, "{p50}");
         assert_eq!(a.totals(s).unwrap().requests(), 122);
@@ -697,11 +912,15 @@ mod tests {
         let w = a.window(s, 60);
         assert_eq!(w.events, [1, 0, 0, 1]);
         assert_eq!(w.requests(), 0);
+        // 70,000 requests of one class in one second (past a 16-bit
+        // counter): counted exactly, in every window and in the totals.
         for _ in 0..70_000 {
             a.record(s, T0, &access(200, 1));
         }
-        assert_eq!(a.window(s, 60).class[1], 65_535);
-        assert_eq!(a.stats().saturated, 70_000 - 65_535);
+        for secs in [60, 300, 3600] {
+            assert_eq!(a.window(s, secs).class[1], 70_000);
+        }
+        assert_eq!(a.stats().saturated, 0);
         assert_eq!(a.totals(s).unwrap().class[1], 70_000);
     }
 
@@ -769,7 +988,7 @@ mod tests {
         a.record(s, T0, &huge);
         let t = a.totals(s).unwrap();
         assert_eq!((t.bytes, t.requests()), (u64::MAX, 2));
-        assert_eq!(a.window(s, 60).bytes, u64::from(u32::MAX));
+        assert_eq!(a.window(s, 60).bytes, u64::MAX);
         assert!(a.stats().saturated >= 1);
     }
 
@@ -808,6 +1027,100 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn rates_are_true_from_the_first_second() {
+        // Live: started at T0 + 0.25, a steady 120 requests per second
+        // (30 in the first quarter-covered second), clock at T0 + 10.5.
+        let mut a = Aggregator::new(&AggregateConfig::default()).unwrap();
+        let s = SiteId(1);
+        a.mark_start(T0 as f64 + 0.25);
+        a.set_clock(T0 as f64 + 0.25);
+        for _ in 0..90 {
+            a.record(s, T0, &access(200, 1));
+        }
+        for sec in 1..10 {
+            for _ in 0..120 {
+                a.record(s, T0 + sec, &access(200, 1));
+            }
+        }
+        for _ in 0..60 {
+            a.record(s, T0 + 10, &access(200, 1));
+        }
+        a.set_clock(T0 as f64 + 10.5);
+        for secs in [60, 300, 3600] {
+            let w = a.window(s, secs);
+            assert!((w.covered_secs - 10.25).abs() < 1e-9, "{secs}: {w:?}");
+            assert!((w.rps() - 1230.0 / 10.25).abs() < 1e-9, "{}", w.rps());
+        }
+        // A backlog dated before the start: covered from its first line.
+        a.record(s, T0 - 20, &access(200, 1));
+        assert!((a.window(s, 60).covered_secs - 30.5).abs() < 1e-9);
+        // Once the window is full it covers its length (less the part of
+        // the current second still to come).
+        a.set_clock(T0 as f64 + 500.5);
+        assert!((a.window(s, 60).covered_secs - 59.5).abs() < 1e-9);
+        assert!((a.window(s, 300).covered_secs - 299.5).abs() < 1e-9);
+        // The hour is read in 10 s slots: it covers from its oldest slot.
+        assert!((a.window(s, 3600).covered_secs - 520.5).abs() < 1e-9);
+        assert_eq!(a.covered_secs(60), a.window(s, 60).covered_secs);
+        // Replay (no start mark): from the first line's second to the end
+        // of the last one.
+        let mut r = Aggregator::new(&AggregateConfig::default()).unwrap();
+        r.record(s, T0, &access(200, 1));
+        assert_eq!(r.window(s, 60).covered_secs, 1.0);
+        r.record(s, T0 + 29, &access(200, 1));
+        assert_eq!(r.window(s, 60).covered_secs, 30.0);
+        assert_eq!(r.window(SiteId(7), 300).covered_secs, 30.0);
+        assert_eq!(r.window(SiteId(7), 300).rps(), 0.0);
+    }
+
+    #[test]
+    fn totals_keep_a_histogram_php_errors_and_pools() {
+        let mut a = Aggregator::new(&AggregateConfig::default()).unwrap();
+        let s = SiteId(1);
+        for ms in [1, 5, 6, 100, 100, 59_999, 60_000, 60_001, 3_600_000] {
+            a.record(s, T0, &access(200, ms));
+        }
+        let t = a.totals(s).unwrap();
+        // le 0.005: 1 ms and 5 ms; le 0.01: 6 ms; le 0.1: both 100 ms; le 60:
+        // 59.999 s and 60 s; +Inf: the rest.
+        assert_eq!(
+            t.latency_buckets,
+            [2, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2]
+        );
+        assert_eq!(t.timed_requests, 9);
+        let ev = |event, pool: &'static [u8]| Record {
+            source: LogFormat::FpmError,
+            event,
+            pool,
+            ..Record::default()
+        };
+        for i in 0..12u8 {
+            let pool: &'static [u8] = [
+                b"p0", b"p1", b"p2", b"p3", b"p4", b"p5", b"p6", b"p7", b"p8", b"p9", b"pa", b"pb",
+            ][usize::from(i)];
+            a.record(s, T0, &ev(Event::MaxChildrenReached, pool));
+        }
+        a.record(s, T0, &ev(Event::MaxChildrenReached, b"p0"));
+        a.record(s, T0, &ev(Event::SlowRequest, b"p1"));
+        a.record(s, T0, &ev(Event::SlowRequest, b""));
+        a.record(s, T0, &ev(Event::PhpFatal, b""));
+        a.record(s, T0, &ev(Event::PhpWarning, b""));
+        a.record(s, T0, &ev(Event::DatabaseError, b""));
+        let t = a.totals(s).unwrap();
+        let pools: Vec<(&str, u64, u64)> = t
+            .pools
+            .iter()
+            .map(|p| (&*p.name, p.max_children_reached, p.slow_requests))
+            .collect();
+        assert_eq!(pools.len(), MAX_POOLS_PER_SITE + 1);
+        assert_eq!(pools[0], ("p0", 2, 0));
+        assert_eq!(pools[1], ("p1", 1, 1));
+        assert_eq!(pools[MAX_POOLS_PER_SITE], (OTHER_POOL, 4, 1));
+        assert_eq!(t.events[0], 13);
+        assert_eq!(t.php_errors, [1, 1, 0, 0, 1]);
     }
 
     #[test]

@@ -279,6 +279,23 @@ impl Pipeline {
         self.agg.advance_to(now_unix_secs);
     }
 
+    /// Live mode's start: rates cover time from `now_unix` (Unix seconds,
+    /// fractional) on, or from the first earlier line read (a backlog), so
+    /// they are true from the first second rather than climbing while the
+    /// windows fill. Then ticks.
+    pub fn start_live(&mut self, now_unix: f64) {
+        self.agg.mark_start(now_unix);
+        self.tick_at(now_unix);
+    }
+
+    /// [`tick`](Self::tick) with a fractional clock: the current second
+    /// counts in rates as far as it has passed.
+    pub fn tick_at(&mut self, now_unix: f64) {
+        let sec = now_unix.floor() as i64;
+        self.refresh_clock(sec);
+        self.agg.set_clock(now_unix);
+    }
+
     /// Reads `rdr` to its end through every stage. `path` (when the input
     /// is a file) supplies file-level site keys; `progress` is called with
     /// the bytes read so far after each buffer.

@@ -9,11 +9,17 @@
 //! latency quantiles of [`QUANTILES`], so taking one for 2,000 sites costs
 //! a few hundred KiB and a few milliseconds once a second.
 
-use crate::aggregate::{AggStats, Aggregator, WindowStats};
+use crate::aggregate::{
+    AggStats, Aggregator, LATENCY_BUCKETS_SECS, PHP_ERROR_LEVELS, PoolTotals, Totals, WindowStats,
+    per_sec,
+};
 use crate::label::{LabelStats, Labeler, SiteId};
 
-/// Window lengths every snapshot carries, in seconds (`1m`, `5m`).
-pub const WINDOWS_SECS: [u32; 2] = [60, 300];
+/// Window lengths every snapshot carries, in seconds (`1m`, `5m`, `1h`).
+pub const WINDOWS_SECS: [u32; 3] = [60, 300, 3600];
+
+/// The names of [`WINDOWS_SECS`] as the API and metrics spell them.
+pub const WINDOW_NAMES: [&str; 3] = ["1m", "5m", "1h"];
 
 /// Latency quantiles every window carries.
 pub const QUANTILES: [f64; 4] = [0.5, 0.9, 0.95, 0.99];
@@ -23,8 +29,15 @@ pub const QUANTILES: [f64; 4] = [0.5, 0.9, 0.95, 0.99];
 pub struct WindowSummary {
     /// Window length in seconds.
     pub secs: u32,
-    /// Requests by status class (1xx..5xx).
+    /// Seconds the window covers: `secs` once full, less right after a
+    /// start (see [`WindowStats::covered_secs`]). Rates divide by it.
+    pub covered_secs: f64,
+    /// Requests by status class ([`crate::aggregate::CLASS_NAMES`]).
     pub class: [u64; 5],
+    /// Requests per [`crate::aggregate::TRACKED_CODES`] entry.
+    pub codes: [u64; 5],
+    /// FPM and PHP events per [`crate::aggregate::EVENT_NAMES`] entry.
+    pub events: [u64; 4],
     /// Response bytes.
     pub bytes: u64,
     /// Summed request durations, µs.
@@ -38,7 +51,10 @@ impl WindowSummary {
     pub fn of(w: &WindowStats) -> Self {
         WindowSummary {
             secs: w.secs,
+            covered_secs: w.covered_secs,
             class: w.class,
+            codes: w.codes,
+            events: w.events,
             bytes: w.bytes,
             dur_us: w.dur_us,
             quantiles_ms: QUANTILES.map(|q| w.quantile_ms(q)),
@@ -50,9 +66,9 @@ impl WindowSummary {
         self.class.iter().sum()
     }
 
-    /// Requests per second over the window.
+    /// Requests per second over the time the window covers.
     pub fn rps(&self) -> f64 {
-        self.requests() as f64 / f64::from(self.secs.max(1))
+        per_sec(self.requests() as f64, self.covered_secs)
     }
 
     /// Fraction of requests with a 5xx status (0 when idle).
@@ -63,15 +79,73 @@ impl WindowSummary {
         }
     }
 
-    /// Mean requests in flight by Little's law: summed durations / window.
+    /// Mean requests in flight by Little's law: summed durations / the
+    /// time covered.
     pub fn in_flight(&self) -> f64 {
-        self.dur_us as f64 / 1e6 / f64::from(self.secs.max(1))
+        per_sec(self.dur_us as f64 / 1e6, self.covered_secs)
     }
 
     /// The latency quantile `q` in ms, when `q` is one of [`QUANTILES`].
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         let i = QUANTILES.iter().position(|&x| x == q)?;
         self.quantiles_ms[i]
+    }
+}
+
+/// The request-duration histogram of a site since start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LatencyHistogram {
+    /// Requests per [`LATENCY_BUCKETS_SECS`] bucket, not cumulative; the
+    /// last entry is `+Inf`.
+    pub buckets: [u64; LATENCY_BUCKETS_SECS.len() + 1],
+    /// Requests with a duration.
+    pub count: u64,
+    /// Their summed durations, seconds.
+    pub sum_secs: f64,
+}
+
+/// A site's counters since start: monotonic, for Prometheus counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SiteTotals {
+    /// Requests by status class ([`crate::aggregate::CLASS_NAMES`]).
+    pub class: [u64; 5],
+    /// Requests per [`crate::aggregate::TRACKED_CODES`] entry.
+    pub codes: [u64; 5],
+    /// Response bytes.
+    pub bytes: u64,
+    /// Summed request durations, µs.
+    pub dur_us: u64,
+    /// Events per [`crate::aggregate::EVENT_NAMES`] entry.
+    pub events: [u64; 4],
+    /// Request durations.
+    pub latency: LatencyHistogram,
+    /// PHP errors per [`PHP_ERROR_LEVELS`] entry.
+    pub php_errors: [u64; PHP_ERROR_LEVELS.len()],
+    /// FPM events per pool.
+    pub pools: Vec<PoolTotals>,
+}
+
+impl SiteTotals {
+    fn of(t: &Totals) -> Self {
+        SiteTotals {
+            class: t.class,
+            codes: t.codes,
+            bytes: t.bytes,
+            dur_us: t.dur_us,
+            events: t.events,
+            latency: LatencyHistogram {
+                buckets: t.latency_buckets,
+                count: t.timed_requests,
+                sum_secs: t.dur_us as f64 / 1e6,
+            },
+            php_errors: t.php_errors,
+            pools: t.pools.clone(),
+        }
+    }
+
+    /// All requests.
+    pub fn requests(&self) -> u64 {
+        self.class.iter().sum()
     }
 }
 
@@ -83,9 +157,22 @@ pub struct SiteSnapshot {
     /// The site's name.
     pub name: String,
     /// One summary per [`WINDOWS_SECS`] entry.
-    pub windows: [WindowSummary; 2],
+    pub windows: [WindowSummary; 3],
+    /// Counters since start.
+    pub totals: SiteTotals,
+}
+
+impl SiteSnapshot {
+    /// The window called `name` (`1m`, `5m`, `1h`).
+    pub fn window(&self, name: &str) -> Option<&WindowSummary> {
+        let i = WINDOW_NAMES.iter().position(|n| *n == name)?;
+        Some(&self.windows[i])
+    }
+
     /// Requests since start.
-    pub total_requests: u64,
+    pub fn total_requests(&self) -> u64 {
+        self.totals.requests()
+    }
 }
 
 /// Every site's windows at one moment.
@@ -117,14 +204,14 @@ impl SitesSnapshot {
                 id,
                 name: name.to_owned(),
                 windows: WINDOWS_SECS.map(|s| WindowSummary::of(&agg.window(id, s))),
-                total_requests: agg.totals(id).map_or(0, |t| t.requests()),
+                totals: agg.totals(id).map(SiteTotals::of).unwrap_or_default(),
             })
             .collect();
         sites.sort_by(|a, b| {
             b.windows[1]
                 .rps()
                 .total_cmp(&a.windows[1].rps())
-                .then(b.total_requests.cmp(&a.total_requests))
+                .then(b.total_requests().cmp(&a.total_requests()))
                 .then(a.name.cmp(&b.name))
         });
         SitesSnapshot {
@@ -179,7 +266,7 @@ mod tests {
         assert_eq!(busy.windows[0].requests(), 30);
         assert_eq!(busy.windows[0].error_ratio(), 1.0);
         assert_eq!(busy.windows[1].secs, 300);
-        assert_eq!(busy.total_requests, 30);
+        assert_eq!(busy.total_requests(), 30);
         assert_eq!(busy.windows[0].quantile_ms(0.99), direct.quantile_ms(0.99));
         assert!(busy.windows[0].quantile_ms(0.42).is_none());
     }

@@ -131,9 +131,9 @@ impl Live {
             })?),
             None => None,
         };
-        let now = crate::unix_now();
-        let mut pipeline = Pipeline::new(&cfg.pipeline(), now)?;
-        pipeline.tick(now);
+        let now = crate::unix_now_f64();
+        let mut pipeline = Pipeline::new(&cfg.pipeline(), now.floor() as i64)?;
+        pipeline.start_live(now);
         let stop = Arc::new(AtomicBool::new(false));
         let queue = cfg.tail.queue_batches.max(1);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(queue);

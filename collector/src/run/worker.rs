@@ -241,7 +241,7 @@ impl Worker {
             let now = Instant::now();
             if now >= next_tick {
                 next_tick = now + TICK;
-                self.core.pipeline.tick(crate::unix_now());
+                self.core.pipeline.tick_at(crate::unix_now_f64());
                 self.flush_waiting(now);
                 // This publication also answers any reader that asked.
                 self.shared.take_publish_wanted();

@@ -96,7 +96,7 @@ impl From<&SiteSnapshot> for SiteJson {
             site: s.name.clone(),
             m1: (&s.windows[0]).into(),
             m5: (&s.windows[1]).into(),
-            total_requests: s.total_requests,
+            total_requests: s.total_requests(),
         }
     }
 }
