@@ -335,7 +335,7 @@ impl Labeler {
             return Some(*id);
         }
         let key = self.table.namer().canonical(name)?;
-        if self.ignore_names.iter().any(|n| *n == key) {
+        if self.ignore_names.contains(&key) {
             return None;
         }
         if let Some(id) = self.table.get_canonical(&key) {
