@@ -161,7 +161,9 @@ pub(crate) fn run<W: Write>(cfg: &CorpusConfig, out: &mut W) -> io::Result<Corpu
             }
             Format::WordPress => {
                 let (s, _) = pick(&mut rng);
+                let from = line.len();
                 wordpress::entry(&mut line, &mut rng, s, at, &mut stats.php);
+                wordpress::relocate(&mut line, from, &sites[s].slug);
                 (Some(s), floor_sec(at), None, 0)
             }
             Format::Text => {

@@ -65,6 +65,8 @@ pub enum Format {
     /// PHP-FPM slow log: multi-line blocks of a header, `script_filename` and frames.
     FpmSlow,
     /// WordPress `debug.log`: PHP errors and database errors; fatals carry a stack trace.
+    /// Every site is installed under `/var/www/siteNNN/` (shared hosting, one
+    /// PHP error log for all), so the script paths in a message name the site.
     WordPress,
     /// Application logs of the farm's other containers, in no format the
     /// collector knows: zap/zerolog/logrus/slog JSON, logrus/slog logfmt,

@@ -69,6 +69,35 @@ fn theme(site: usize) -> &'static str {
     THEMES[(mix64(site as u64 ^ 0x7E3E) % THEMES.len() as u64) as usize]
 }
 
+/// The stock install root the entries are written with; [`relocate`]
+/// moves an entry to its site's own root.
+const STOCK_ROOT: &[u8] = b"/var/www/html/";
+
+/// Rewrites the stock root in `buf[from..]` as `/var/www/<slug>/`: a
+/// shared-hosting layout (one install per directory, one PHP error log for
+/// all), where the script paths in a message name the site.
+pub(crate) fn relocate(buf: &mut Vec<u8>, from: usize, slug: &[u8]) {
+    let tail = &buf[from..];
+    if !tail.windows(STOCK_ROOT.len()).any(|w| w == STOCK_ROOT) {
+        return;
+    }
+    let mut out = Vec::with_capacity(tail.len() + 16);
+    let mut i = 0;
+    while i < tail.len() {
+        if tail[i..].starts_with(STOCK_ROOT) {
+            out.extend_from_slice(b"/var/www/");
+            out.extend_from_slice(slug);
+            out.push(b'/');
+            i += STOCK_ROOT.len();
+        } else {
+            out.push(tail[i]);
+            i += 1;
+        }
+    }
+    buf.truncate(from);
+    buf.extend_from_slice(&out);
+}
+
 /// Writes one debug.log entry for `site` (one line, or a fatal with its
 /// stack trace) and counts it.
 pub(crate) fn entry(

@@ -229,6 +229,45 @@ fn wordpress_fatals_with_stack_traces() {
     }
 }
 
+/// One PHP error log for every site (shared hosting): the script path in
+/// each message names its site, `/var/www/site007/...` → `site007`. Only
+/// database errors, whose messages name no file, are `_unknown`. PHP
+/// errors count by level.
+#[test]
+fn wordpress_lines_belong_to_the_site_their_script_names() {
+    let (p, _, stats) = run(Format::WordPress, Framing::None, 20_000);
+    let totals = all_totals(&p);
+    for (name, _) in &totals {
+        assert!(
+            name == "_unknown" || (0..500).any(|i| *name == site_slug(i)),
+            "{name}"
+        );
+    }
+    let level = |i: usize| totals.iter().map(|(_, t)| t.php_errors[i]).sum::<u64>();
+    let php = &stats.php;
+    assert_eq!(
+        [level(0), level(1), level(2), level(3), level(4)],
+        [
+            php.fatal,
+            php.warning,
+            php.notice,
+            php.deprecated,
+            php.database
+        ]
+    );
+    assert_eq!(p.labeler().stats().unknown_records, php.database);
+    let unknown = site_totals(&p, "_unknown");
+    assert_eq!(unknown.php_errors[4], php.database);
+    assert_eq!(unknown.php_errors[..4], [0, 0, 0, 0]);
+    // Every site with lines got the ones naming it.
+    let named = totals.iter().filter(|(n, _)| n != "_unknown").count();
+    let with_lines = stats.site_records.iter().filter(|&&n| n > 0).count();
+    assert!(
+        named + 5 >= with_lines && named <= with_lines,
+        "{named} {with_lines}"
+    );
+}
+
 /// Lines of one file arriving in any order within the ring land in their
 /// own second: replaying a corpus's lines reversed gives the same windows.
 #[test]

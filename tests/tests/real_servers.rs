@@ -239,7 +239,7 @@ http {{
     let first = &c.records[0];
     assert_eq!(
         (first.site.as_str(), first.status),
-        ("site1.example.com", 200)
+        ("site1-example-com", 200)
     );
     assert_eq!(first.path, "/index.php?p=42");
     // nginx writes `"` as \x22; the parser keeps it as written.

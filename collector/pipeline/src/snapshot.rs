@@ -188,6 +188,10 @@ pub struct SitesSnapshot {
     pub agg: AggStats,
     /// Labeler counters.
     pub label: LabelStats,
+    /// The first pairs of names that disagreed (a line's own key named the
+    /// first site, its file's namespace the second): see
+    /// [`Labeler::conflicts`].
+    pub conflicts: Vec<(String, String)>,
 }
 
 impl SitesSnapshot {
@@ -219,6 +223,14 @@ impl SitesSnapshot {
             sites,
             agg: agg.stats(),
             label: labeler.stats(),
+            conflicts: labeler
+                .conflicts()
+                .iter()
+                .map(|&(a, b)| {
+                    let t = labeler.sites();
+                    (t.name(a).to_owned(), t.name(b).to_owned())
+                })
+                .collect(),
         }
     }
 

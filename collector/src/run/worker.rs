@@ -283,10 +283,23 @@ impl Worker {
     /// Publishes a snapshot of the windows and counters for the readers.
     fn publish(&mut self) {
         self.seq += 1;
+        // Rates cover time up to now, not to the last tick.
+        self.core.pipeline.tick_at(crate::unix_now_f64());
+        let sites = self.core.pipeline.snapshot();
+        let before = self.shared.published().sites.conflicts.len();
+        for (own, ns) in sites.conflicts.iter().skip(before) {
+            tracing::warn!(
+                site = %own,
+                namespace_site = %ns,
+                "lines of namespace {ns:?} name site {own:?}: the naming schemes disagree; \
+                 if they are one site, add its domain to sites.domains or map them in \
+                 sites.static_sites (docs/sites.md)"
+            );
+        }
         self.shared.publish(Published {
             seq: self.seq,
             taken: Some(SystemTime::now()),
-            sites: self.core.pipeline.snapshot(),
+            sites,
             ingest: self.core.ingest(),
         });
     }

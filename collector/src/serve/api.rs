@@ -1,11 +1,16 @@
-//! The JSON endpoints:
+//! The JSON endpoints (every field is described in `docs/api.md`):
 //!
-//! - `GET /api/v1/sites`: per site over 1m and 5m (requests, rps, error
-//!   ratio, p50/p95/p99, in-flight), busiest first; rendered once per
-//!   snapshot and served from the cache until the next one;
+//! - `GET /api/v1/sites` and `/api/v1/sites/{site}` ([`sites`]): per-site
+//!   numbers over 1m, 5m and 1h and since start, chosen and ordered by
+//!   query parameters;
 //! - `GET /api/v1/status`: every open file (read and committed offsets,
 //!   size, bytes behind), counters per format, tailer and checkpoint state;
 //!   asks for fresh snapshots first (at most 500 ms).
+//!
+//! Errors are JSON ([`error`]).
+
+pub mod error;
+pub mod sites;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,112 +19,24 @@ use std::time::SystemTime;
 use arc_swap::ArcSwapOption;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Json};
+use axum::response::Json;
 use serde::Serialize;
-use sitepulse_pipeline::snapshot::{SiteSnapshot, WindowSummary};
+
+pub use error::{ApiError, no_method, no_route};
+pub use sites::{site, sites};
 
 use super::AppState;
+use super::metrics::MetricsCache;
 use crate::run::{LiveState, SourceCounts};
 
 /// Bodies rendered from one snapshot, reused until the next.
 #[derive(Debug, Default)]
 pub struct RenderCache {
-    /// `/api/v1/sites`, with the snapshot `seq` it was rendered from.
-    pub sites: ArcSwapOption<(u64, Bytes)>,
-    /// `/metrics`, with the (published, tail) `seq`s and the tenth of a
-    /// second it was rendered in.
-    pub metrics: ArcSwapOption<((u64, u64, u64), String)>,
-}
-
-/// One window of one site.
-#[derive(Debug, Serialize)]
-pub struct WindowJson {
-    /// Requests in the window.
-    pub requests: u64,
-    /// Requests per second.
-    pub rps: f64,
-    /// 5xx / all requests.
-    pub error_ratio: f64,
-    /// Latency quantiles in milliseconds (`null` without requests).
-    pub p50_ms: Option<f64>,
-    /// 95th percentile.
-    pub p95_ms: Option<f64>,
-    /// 99th percentile.
-    pub p99_ms: Option<f64>,
-    /// Mean requests in flight (Little's law).
-    pub in_flight: f64,
-}
-
-impl From<&WindowSummary> for WindowJson {
-    fn from(w: &WindowSummary) -> Self {
-        let round = |x: f64| (x * 1000.0).round() / 1000.0;
-        WindowJson {
-            requests: w.requests(),
-            rps: round(w.rps()),
-            error_ratio: round(w.error_ratio() * 1000.0) / 1000.0,
-            p50_ms: w.quantile_ms(0.50).map(round),
-            p95_ms: w.quantile_ms(0.95).map(round),
-            p99_ms: w.quantile_ms(0.99).map(round),
-            in_flight: round(w.in_flight()),
-        }
-    }
-}
-
-/// One site in `/api/v1/sites`.
-#[derive(Debug, Serialize)]
-pub struct SiteJson {
-    /// Site name.
-    pub site: String,
-    /// Last minute.
-    #[serde(rename = "1m")]
-    pub m1: WindowJson,
-    /// Last five minutes.
-    #[serde(rename = "5m")]
-    pub m5: WindowJson,
-    /// Requests since start.
-    pub total_requests: u64,
-}
-
-/// `/api/v1/sites`.
-#[derive(Debug, Serialize)]
-pub struct SitesJson {
-    /// The windows' end, Unix seconds.
-    pub now_unix: Option<i64>,
-    /// Sites, busiest (5m rps) first.
-    pub sites: Vec<SiteJson>,
-}
-
-impl From<&SiteSnapshot> for SiteJson {
-    fn from(s: &SiteSnapshot) -> Self {
-        SiteJson {
-            site: s.name.clone(),
-            m1: (&s.windows[0]).into(),
-            m5: (&s.windows[1]).into(),
-            total_requests: s.total_requests(),
-        }
-    }
-}
-
-/// `/api/v1/sites`: the latest snapshot, never older than a tick.
-pub async fn sites(State(st): State<AppState>) -> impl IntoResponse {
-    let published = st.live.published();
-    let cached = st.cache.sites.load_full();
-    let body = match cached.as_deref() {
-        Some((seq, body)) if *seq == published.seq => body.clone(),
-        _ => {
-            let doc = SitesJson {
-                now_unix: published.sites.now_unix,
-                sites: published.sites.sites.iter().map(SiteJson::from).collect(),
-            };
-            let body = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
-            st.cache
-                .sites
-                .store(Some(Arc::new((published.seq, body.clone()))));
-            body
-        }
-    };
-    ([(header::CONTENT_TYPE, "application/json")], body)
+    /// `/api/v1/sites`: the snapshot `seq` and the query string it was
+    /// rendered for.
+    pub sites: ArcSwapOption<(u64, String, Bytes)>,
+    /// `/metrics`, per format.
+    pub metrics: MetricsCache,
 }
 
 /// One open file in `/api/v1/status`.
