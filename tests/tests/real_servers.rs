@@ -226,7 +226,15 @@ http {{
     for t in slow {
         assert_eq!(t.join().unwrap(), 200);
     }
-    // Let FPM's once-a-second maintenance and the log writes settle.
+    // Let FPM's once-a-second maintenance and the log writes settle: the
+    // slow log gets its three traces (written by the master, which can lag
+    // under load), then one more tick.
+    let slow_log = dir.join("logs").join("fpm-slow.log");
+    sitepulse_tests::wait_for("three slow-log traces", Duration::from_secs(10), || {
+        std::fs::read_to_string(&slow_log)
+            .map(|t| t.matches("script_filename").count() >= 3)
+            .unwrap_or(false)
+    });
     std::thread::sleep(Duration::from_millis(1200));
     drop(servers);
 
@@ -310,5 +318,21 @@ http {{
         "slow requests counted once (error log, not slow log)"
     );
     assert!(t.events[0] >= 1, "max_children reached");
+    // Above, nginx's Host names `site1-example-com` and FPM's pool `site1`:
+    // two sites. With the farm domain configured they are one, whichever
+    // log is read first.
+    for order in [
+        ["nginx-access.log", "fpm-error.log"],
+        ["fpm-error.log", "nginx-access.log"],
+    ] {
+        let mut cfg = PipelineConfig::default();
+        cfg.sites.domains = vec!["example.com".into()];
+        let mut p = Pipeline::new(&cfg, sitepulse_tests::unix_now()).unwrap();
+        for f in order.iter().chain(&["fpm-access.log", "fpm-slow.log"]) {
+            run(&mut p, &logs.join(f));
+        }
+        let names: Vec<&str> = p.labeler().sites().iter().map(|(_, n)| n).collect();
+        assert_eq!(names, ["_unknown", "site1"], "{order:?}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

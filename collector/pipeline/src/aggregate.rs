@@ -5,15 +5,15 @@
 //! sketch (the 1h window, and latency for every window). Windows are read
 //! from the rings at query time; cumulative totals feed counters.
 //!
-//! Why not one-second state for the whole hour: at 28 bytes per site-second
-//! that is 48 MiB for 500 sites before any latency data, which alone breaks
-//! the replay's 32 MiB RSS budget, and a 1h window gains nothing from
-//! 1-second edges (10 s is 0.3% of the window). With the defaults a site
-//! costs 8.4 KB (fine ring) + 25.9 KB (360 slots of 72 bytes) plus its
-//! sketch entries (one word per distinct latency bucket per slot, and a
-//! cumulative sketch that is sparse for quiet sites): 21 MiB for the 501
-//! sites of a 1M-line, 55-minute Traefik corpus; 31.6 MiB when all 500 sites
-//! are busy every second for an hour (32 MiB, tests/tests/alloc.rs).
+//! Why not one-second state for the whole hour: at 56 bytes per
+//! site-second that is 96 MiB for 500 sites before any latency data, and a
+//! 1h window gains nothing from 1-second edges (10 s is 0.3% of the
+//! window). With the defaults a site costs 16.8 KB (fine ring of 56-byte
+//! seconds) + 31.7 KB (360 slots of 88 bytes) plus its sketch entries (one
+//! word per distinct latency bucket per slot, and a cumulative sketch that
+//! is sparse for quiet sites): 38.5 MiB when all 500 sites are busy every
+//! second for an hour (budget 64 MiB, tests/tests/alloc.rs; 31.6 MiB with
+//! the 16-bit counters this replaced).
 //!
 //! Counters cannot wrap or stop where traffic can reach: a one-second
 //! bucket and a slot count requests, tracked codes and events in 32 bits
