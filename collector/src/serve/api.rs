@@ -10,10 +10,11 @@
 //! Errors are JSON ([`error`]).
 
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fixture;
 pub mod sites;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;

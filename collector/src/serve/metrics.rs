@@ -1,326 +1,184 @@
-//! `GET /metrics`: self-metrics in the OpenMetrics text format, encoded by
-//! prometheus-client from a scrape-time [`Collector`] over the latest
-//! snapshots (no metric handle is touched on the hot path). Names follow
-//! Promtail's and Vector's where they have one. A rendered body is reused
-//! for scrapes of the same snapshots within 100 ms, so a crowd of
-//! scrapers costs one encoding per snapshot.
+//! `GET /metrics`: the collector's own metrics, the `process_*` family and
+//! per-site metrics, encoded by prometheus-client from scrape-time
+//! collectors over the latest snapshots (no metric handle is touched on the
+//! hot path). OpenMetrics text when the scraper's `Accept` header prefers
+//! it (Prometheus does), the classic text format 0.0.4 otherwise (older
+//! scrapers, `curl`). A rendered body is reused for scrapes of the same
+//! snapshots and format within 100 ms, so a crowd of scrapers costs one
+//! encoding per snapshot. Every family is listed in `docs/metrics.md`.
 
-use std::fmt;
+mod classic;
+mod own;
+mod process;
+mod sites;
+
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::encoding::text;
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+use sitepulse_pipeline::snapshot::SitesSnapshot;
 
-use super::api::status_json;
+pub use own::OwnMetrics;
+pub use process::{ProcessMetrics, ProcessStats};
+pub use sites::{SiteMetrics, encode_sites};
+
 use super::{AppState, HttpStats};
-use crate::run::{LiveState, SourceCounts};
+use crate::run::LiveState;
 
-/// The OpenMetrics text content type (what Prometheus asks for first).
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The two exposition formats `/metrics` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+    /// The classic Prometheus text format, version 0.0.4.
+    Classic,
+}
 
-/// The registry `/metrics` encodes: one collector over the snapshots and
-/// the HTTP server's counters, every name prefixed `sitepulse_`.
+impl Format {
+    /// The `Content-Type` of a body in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Classic => "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+
+    /// The format an `Accept` header asks for: its most preferred (highest
+    /// `q`, then first) entry that is OpenMetrics text (any version) or
+    /// `text/plain`/`*/*`; classic text when none is, or without a header
+    /// (as client_golang's `expfmt.NegotiateIncludingOpenMetrics` does).
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let Some(accept) = accept else {
+            return Format::Classic;
+        };
+        let mut best: Option<(f32, Format)> = None;
+        for entry in accept.split(',') {
+            let mut parts = entry.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let mut q = 1.0f32;
+            for p in parts {
+                if let Some(v) = p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")) {
+                    q = v.parse().unwrap_or(0.0);
+                }
+            }
+            let format = match media.as_str() {
+                "application/openmetrics-text" => Format::OpenMetrics,
+                "text/plain" | "text/*" | "*/*" => Format::Classic,
+                _ => continue,
+            };
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, format));
+            }
+        }
+        best.map_or(Format::Classic, |(_, f)| f)
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Format::OpenMetrics => 0,
+            Format::Classic => 1,
+        }
+    }
+}
+
+/// `sitepulse_build_info{version,revision} 1`: `version` from Cargo,
+/// `revision` the git commit `build.rs` found (`unknown` without one).
+fn build_info(r: &mut Registry) {
+    let labels = [
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("revision", env!("SITEPULSE_REVISION")),
+    ];
+    r.register(
+        "build",
+        "The version and git revision sitepulse was built from",
+        Info::new(labels),
+    );
+}
+
+/// The registry `/metrics` encodes: the `process_*` family, and under the
+/// `sitepulse_` prefix the build info, the self-metrics over the snapshots
+/// and the HTTP server's counters, and the per-site families.
 pub fn registry(live: LiveState, http: Arc<HttpStats>) -> Registry {
-    let mut r = Registry::with_prefix("sitepulse");
-    r.register_collector(Box::new(SelfMetrics { live, http }));
+    let mut r = Registry::default();
+    r.register_collector(Box::new(ProcessMetrics));
+    let s = r.sub_registry_with_prefix("sitepulse");
+    build_info(s);
+    s.register_collector(Box::new(OwnMetrics::new(live.clone(), http)));
+    s.register_collector(Box::new(SiteMetrics::live(live)));
     r
 }
 
-#[derive(Debug)]
-struct SelfMetrics {
-    live: LiveState,
-    http: Arc<HttpStats>,
+/// A registry with the `process_*` family, the build info and the
+/// per-site families of one fixed snapshot: what a scrape encodes, less
+/// the self-metrics (benchmarks, tests).
+pub fn snapshot_registry(snap: Arc<SitesSnapshot>) -> Registry {
+    let mut r = Registry::default();
+    r.register_collector(Box::new(ProcessMetrics));
+    let s = r.sub_registry_with_prefix("sitepulse");
+    build_info(s);
+    s.register_collector(Box::new(SiteMetrics::fixed(snap)));
+    r
 }
 
-/// A counter family without labels.
-fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
-    let m = ConstCounter::new(v);
-    m.encode(enc.encode_descriptor(name, help, None, m.metric_type())?)
+/// Encodes `registry` in `format`.
+///
+/// # Errors
+/// A collector's `fmt::Error` (none of ours returns one but the writer's,
+/// and a `String` never fails).
+pub fn render(registry: &Registry, format: Format) -> Result<String, std::fmt::Error> {
+    let mut om = String::with_capacity(64 * 1024);
+    text::encode(&mut om, registry)?;
+    Ok(match format {
+        Format::OpenMetrics => om,
+        Format::Classic => {
+            let mut out = String::with_capacity(om.len());
+            classic::convert(&om, &mut out);
+            out
+        }
+    })
 }
 
-/// A gauge family without labels.
-fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: f64) -> fmt::Result {
-    let m = ConstGauge::new(v);
-    m.encode(enc.encode_descriptor(name, help, None, m.metric_type())?)
-}
+/// A rendered body with the (published, tail) `seq`s and the tenth of a
+/// second it was rendered in.
+type Rendered = ((u64, u64, u64), Bytes);
 
-/// A family with one sample per label set.
-fn family<'a>(
-    enc: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    kind: MetricType,
-    rows: impl IntoIterator<Item = (Vec<(&'a str, String)>, u64)>,
-) -> fmt::Result {
-    let mut fam = enc.encode_descriptor(name, help, None, kind)?;
-    for (labels, v) in rows {
-        let sample = fam.encode_family(&labels)?;
-        match kind {
-            MetricType::Counter => ConstCounter::new(v).encode(sample)?,
-            _ => ConstGauge::new(v as i64).encode(sample)?,
-        }
-    }
-    Ok(())
-}
-
-impl Collector for SelfMetrics {
-    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
-        let s = status_json(&self.live);
-        let e = &mut enc;
-        gauge(
-            e,
-            "files_watched",
-            "Paths being followed.",
-            s.files_watched as f64,
-        )?;
-        let per_file = |get: fn(&super::api::FileJson) -> u64| {
-            s.files.iter().map(move |f| {
-                let labels = vec![("path", f.path.clone()), ("ino", f.ino.to_string())];
-                (labels, get(f))
-            })
-        };
-        family(
-            e,
-            "file_read_offset_bytes",
-            "Offset just after the last line read, per open file.",
-            MetricType::Gauge,
-            per_file(|f| f.read_offset),
-        )?;
-        family(
-            e,
-            "file_behind_bytes",
-            "File size minus read offset, per open file.",
-            MetricType::Gauge,
-            per_file(|f| f.behind_bytes),
-        )?;
-        gauge(
-            e,
-            "behind_bytes",
-            "Bytes written to tailed files and not read yet.",
-            s.behind_bytes as f64,
-        )?;
-        let per_format = |get: fn(&SourceCounts) -> u64| {
-            s.sources
-                .iter()
-                .map(move |(fmt, c)| (vec![("format", (*fmt).to_owned())], get(c)))
-        };
-        for (name, help, get) in [
-            (
-                "read_lines",
-                "Physical lines read, by detected format.",
-                (|c: &SourceCounts| c.lines) as fn(&SourceCounts) -> u64,
-            ),
-            ("read_bytes", "Bytes read, by detected format.", |c| c.bytes),
-            ("records", "Records parsed, by format.", |c| c.records),
-            (
-                "truncated_lines",
-                "Lines cut at max_line_bytes, by format.",
-                |c| c.truncated,
-            ),
-        ] {
-            family(e, name, help, MetricType::Counter, per_format(get))?;
-        }
-        family(
-            e,
-            "parse_errors",
-            "Lines that did not parse, by format and reason.",
-            MetricType::Counter,
-            s.sources.iter().flat_map(|(fmt, c)| {
-                c.unparsed.iter().map(move |(reason, n)| {
-                    let labels = vec![
-                        ("format", (*fmt).to_owned()),
-                        ("reason", (*reason).to_owned()),
-                    ];
-                    (labels, *n)
-                })
-            }),
-        )?;
-        let t = &s.tail;
-        let counters: [(&str, &str, u64); 16] = [
-            (
-                "rotations",
-                "Rotations seen (rename-and-create, symlink swaps).",
-                s.rotations,
-            ),
-            (
-                "truncations",
-                "Truncations seen (copytruncate).",
-                s.truncations,
-            ),
-            (
-                "copy_recovered_bytes",
-                "Bytes read from a rotated copy after a truncation.",
-                s.copy_recovered_bytes,
-            ),
-            (
-                "files_closed",
-                "Files closed after they were rotated away or deleted and drained.",
-                t.files_closed,
-            ),
-            ("tail_scans", "Discovery scans.", t.scans),
-            ("tail_sweeps", "Full sweeps (every file checked).", t.sweeps),
-            ("tail_read_errors", "Poll errors.", t.read_errors),
-            ("inotify_overflows", "inotify queue overflows.", t.overflows),
-            (
-                "inotify_watch_errors",
-                "inotify watches that could not be added.",
-                t.watch_errors,
-            ),
-            (
-                "checkpoint_saves",
-                "Checkpoint files written.",
-                s.checkpoint.saves,
-            ),
-            (
-                "checkpoint_save_failures",
-                "Checkpoint saves that failed (each retry counts).",
-                s.checkpoint.failures,
-            ),
-            (
-                "checkpoint_quarantined",
-                "Corrupt checkpoint files moved aside at start.",
-                u64::from(s.checkpoint.quarantined.is_some()),
-            ),
-            (
-                "late_records",
-                "Records dated before the retention window.",
-                s.late_records,
-            ),
-            (
-                "future_records",
-                "Records dated too far in the future.",
-                s.future_records,
-            ),
-            (
-                "unknown_site_records",
-                "Records no site could be found for.",
-                s.unknown_site_records,
-            ),
-            ("tap_errors", "Tap write errors.", s.tap_errors),
-        ];
-        for (name, help, v) in counters {
-            counter(e, name, help, v)?;
-        }
-        let gauges: [(&str, &str, f64); 7] = [
-            (
-                "inotify_enabled",
-                "1 when inotify wakes the tailer, 0 when it polls.",
-                f64::from(u8::from(t.inotify)),
-            ),
-            (
-                "inotify_dirs_watched",
-                "Directories under inotify watch.",
-                t.dirs_watched as f64,
-            ),
-            (
-                "checkpoint_age_seconds",
-                "Seconds since the last checkpoint save (-1: none yet).",
-                s.checkpoint.age_secs.unwrap_or(-1.0),
-            ),
-            (
-                "checkpoint_failing",
-                "1 while checkpoint saves fail (the last one failed), else 0.",
-                f64::from(u8::from(s.checkpoint.error.is_some())),
-            ),
-            (
-                "snapshot_age_seconds",
-                "Age of the per-site snapshot readers are served (-1: none yet).",
-                s.snapshot_age_secs.unwrap_or(-1.0),
-            ),
-            ("sites", "Sites in the site table.", s.sites as f64),
-            (
-                "uptime_seconds",
-                "Seconds since start.",
-                s.uptime_secs as f64,
-            ),
-        ];
-        for (name, help, v) in gauges {
-            gauge(e, name, help, v)?;
-        }
-        let h = &self.http;
-        gauge(
-            e,
-            "http_connections_open",
-            "HTTP connections open now.",
-            h.open.load(Ordering::Relaxed) as f64,
-        )?;
-        for (name, help, v) in [
-            (
-                "http_connections_accepted",
-                "HTTP connections accepted.",
-                &h.accepted,
-            ),
-            (
-                "http_connections_rejected",
-                "HTTP connections refused at server.max_connections.",
-                &h.rejected,
-            ),
-            ("http_accept_errors", "accept(2) errors.", &h.accept_errors),
-        ] {
-            counter(e, name, help, v.load(Ordering::Relaxed))?;
-        }
-        Ok(())
-    }
+/// Rendered `/metrics` bodies, one per format.
+#[derive(Debug, Default)]
+pub struct MetricsCache {
+    bodies: [arc_swap::ArcSwapOption<Rendered>; 2],
 }
 
 /// `/metrics`. Asks the reader for a fresher file list for the next scrape
 /// without waiting for it.
-pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(accept);
     st.live.want_tail();
     let tenth = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() / 100) as u64;
     let key = (st.live.published().seq, st.live.tail().seq, tenth);
-    let cached = st.cache.metrics.load_full();
-    let body = match cached.as_deref() {
-        Some((k, text)) if *k == key => text.clone(),
+    let slot = &st.cache.metrics.bodies[format.index()];
+    let body = match slot.load_full().as_deref() {
+        Some((k, body)) if *k == key => body.clone(),
         _ => {
-            let mut text = String::with_capacity(8192);
-            if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &st.registry) {
+            let text = render(&st.registry, format).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "encoding /metrics failed");
-            }
-            st.cache.metrics.store(Some(Arc::new((key, text.clone()))));
-            text
+                String::new()
+            });
+            let body = Bytes::from(text);
+            slot.store(Some(Arc::new((key, body.clone()))));
+            body
         }
     };
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], body)
+    ([(header::CONTENT_TYPE, format.content_type())], body)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encodes_openmetrics_from_the_snapshots() {
-        let (tx, _rx) = std::sync::mpsc::sync_channel(1);
-        let live = LiveState::new(tx, "/tmp/c.json".into(), None);
-        let http = Arc::new(HttpStats::default());
-        http.rejected.fetch_add(3, Ordering::Relaxed);
-        let reg = registry(live, http);
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &reg).unwrap();
-        assert!(
-            text.contains("# TYPE sitepulse_read_lines counter\n"),
-            "{text}"
-        );
-        assert!(text.contains("# TYPE sitepulse_checkpoint_age_seconds gauge\n"));
-        assert!(
-            text.contains("sitepulse_checkpoint_age_seconds -1.0\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("sitepulse_http_connections_rejected_total 3\n"),
-            "{text}"
-        );
-        assert!(text.ends_with("# EOF\n"));
-    }
-}
+mod tests;

@@ -163,10 +163,13 @@ impl AppState {
 pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
     let routes = Router::new()
         .route("/api/v1/sites", get(api::sites))
+        .route("/api/v1/sites/{site}", get(api::site))
         .route("/api/v1/status", get(api::status))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .fallback(api::no_route)
+        .method_not_allowed_fallback(api::no_method);
     with_limits(routes, cfg).with_state(state)
 }
 
