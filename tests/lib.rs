@@ -300,6 +300,8 @@ impl Drop for Collector {
     }
 }
 
+pub mod prometheus;
+
 /// Real servers (nginx, php-fpm) started by a test on loopback.
 pub mod servers {
     use std::net::TcpListener;

@@ -101,6 +101,8 @@ pub struct StatusJson {
     pub unknown_site_records: u64,
     /// Tap write errors.
     pub tap_errors: u64,
+    /// Site labelling.
+    pub label: LabelJson,
     /// Age of the per-site snapshot these numbers come from.
     pub snapshot_age_secs: Option<f64>,
 }
@@ -161,6 +163,23 @@ pub struct CheckpointJson {
     pub quarantined: Option<QuarantinedJson>,
 }
 
+/// Site labelling counters.
+#[derive(Debug, Serialize)]
+pub struct LabelJson {
+    /// Records no site could be found for (`_unknown`).
+    pub unknown_records: u64,
+    /// Distinct site keys refused because the site table was full.
+    pub sites_refused: u64,
+    /// Times a site-key cache filled up and was emptied.
+    pub cache_resets: u64,
+    /// Records whose own key (router, service, Host, script, pool) named
+    /// another site than their file's namespace.
+    pub conflicting_records: u64,
+    /// The first such pairs, `[site of the line's key, site of the
+    /// namespace]` (see docs/sites.md).
+    pub conflicts: Vec<[String; 2]>,
+}
+
 /// A corrupt checkpoint file moved aside (`tail.checkpoint_corrupt`).
 #[derive(Debug, Serialize)]
 pub struct QuarantinedJson {
@@ -176,8 +195,7 @@ fn secs_since(t: SystemTime) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Builds the status document (also the source of `/metrics`) from the
-/// latest snapshots.
+/// Builds the status document from the latest snapshots.
 pub fn status_json(st: &LiveState) -> StatusJson {
     let published = st.published();
     let ingest = &published.ingest;
@@ -245,6 +263,18 @@ pub fn status_json(st: &LiveState) -> StatusJson {
         future_records: published.sites.agg.future,
         unknown_site_records: published.sites.label.unknown_records,
         tap_errors: ingest.tap_errors,
+        label: LabelJson {
+            unknown_records: published.sites.label.unknown_records,
+            sites_refused: published.sites.label.sites_refused,
+            cache_resets: published.sites.label.cache_resets,
+            conflicting_records: published.sites.label.conflicts,
+            conflicts: published
+                .sites
+                .conflicts
+                .iter()
+                .map(|(own, ns)| [own.clone(), ns.clone()])
+                .collect(),
+        },
         snapshot_age_secs: published.taken.map(secs_since),
     }
 }

@@ -141,7 +141,7 @@ impl Collector for OwnMetrics {
             .sum();
         let sites = &published.sites;
         let cp = ingest;
-        let counters_: [(&str, &str, u64); 24] = [
+        let counters_: [(&str, &str, u64); 25] = [
             (
                 "rotations",
                 "Rotations seen (rename-and-create, symlink swaps).",
@@ -238,6 +238,11 @@ impl Collector for OwnMetrics {
                 "sites_refused",
                 "Distinct site keys refused because the site table was full (sites.max_sites).",
                 sites.label.sites_refused,
+            ),
+            (
+                "site_name_conflicts",
+                "Records whose own key named another site than their file's namespace (docs/sites.md).",
+                sites.label.conflicts,
             ),
             (
                 "site_key_cache_resets",
