@@ -3,25 +3,35 @@
 //! the checkpoint, exit 0 within `server.shutdown_grace_secs`). A stop
 //! that could not write the checkpoint (or ran out of time) exits 1 with
 //! the cause logged; a start that fails exits 2.
+//!
+//! SIGHUP reloads the `--config` file ([`sitepulse::run::reload`]): a
+//! config with problems is refused (each logged) and the running one
+//! stays; a reload that leaves no engine running stops the process with
+//! exit status 1.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 
-use sitepulse::config::Config;
+use sitepulse::config::{Config, summary};
 use sitepulse::demo::{DemoConfig, DemoWriter, SAMPLES, write_samples};
+use sitepulse::listen::Listen;
+use sitepulse::run::reload::ReloadError;
 use sitepulse::run::{Live, LiveState};
 use sitepulse::serve::{self, AppState};
 use sitepulse_pipeline::FormatChoice;
 use sitepulse_pipeline::record::LogFormat;
 use sitepulse_tail::{ReadExisting, SourceConfig};
 
-/// Options of `run` besides the config file.
+/// Options of `run` besides the config it starts with.
 pub struct RunOpts {
+    /// The config file, read again on SIGHUP.
+    pub config: Option<PathBuf>,
     /// Overrides `server.listen`.
     pub listen: Option<String>,
     /// Append every record as JSON with its dedup key here.
@@ -30,16 +40,35 @@ pub struct RunOpts {
     pub demo: Option<PathBuf>,
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("SITEPULSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
+/// What the command line changes in every config `run` uses: the first
+/// and each reloaded one.
+#[derive(Clone)]
+struct Overrides {
+    listen: Option<String>,
+    demo: Option<PathBuf>,
+    nofile: u64,
+}
+
+impl Overrides {
+    fn apply(&self, cfg: &mut Config) {
+        if let Some(l) = &self.listen {
+            cfg.server.listen.clone_from(l);
+        }
+        if let Some(dir) = &self.demo {
+            demo_config(cfg, dir);
+        }
+        if cfg.tail.max_open_files == 0 {
+            cfg.tail.max_open_files =
+                sitepulse::limits::tail_budget(self.nofile, cfg.server.max_connections as u64);
+        }
+    }
+
+    /// The loud warning for a config that tails nothing.
+    fn warn_if_idle(&self, cfg: &Config) {
+        if self.demo.is_none() && cfg.tail.sources.is_empty() {
+            tracing::warn!("{}", summary::NO_SOURCES);
+        }
+    }
 }
 
 /// Points the config at the demo directory: every `*.log` under it, read
@@ -59,18 +88,28 @@ fn demo_config(cfg: &mut Config, dir: &std::path::Path) {
 }
 
 pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
-    init_tracing();
-    if let Some(l) = opts.listen {
-        cfg.server.listen = l;
-    }
-    let addr: SocketAddr = cfg
-        .server
-        .listen
-        .parse()
-        .with_context(|| format!("--listen {:?}: not an address:port", cfg.server.listen))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("sitepulse-http")
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    // Before anything else: SIGHUP's default action ends the process.
+    let hup = rt
+        .block_on(async { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) })
+        .context("listening for SIGHUP")?;
+    let ov = Overrides {
+        listen: opts.listen.clone(),
+        demo: opts.demo.clone(),
+        nofile: sitepulse::limits::raise_nofile(),
+    };
+    ov.apply(&mut cfg);
+    let listen = Listen::parse(&cfg.server.listen).map_err(|e| anyhow!("listen address: {e}"))?;
+    let addrs = listen
+        .resolve()
+        .map_err(|e| anyhow!("listen address {}: {e}", cfg.server.listen))?;
     let writer = match &opts.demo {
         Some(dir) => {
-            demo_config(&mut cfg, dir);
             if !dir.exists() {
                 write_samples(dir).with_context(|| {
                     format!("writing the bundled sample logs to {}", dir.display())
@@ -90,43 +129,47 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
         }
         None => None,
     };
-    let nofile = sitepulse::limits::raise_nofile();
-    if cfg.tail.max_open_files == 0 {
-        cfg.tail.max_open_files =
-            sitepulse::limits::tail_budget(nofile, cfg.server.max_connections as u64);
-    }
+    ov.warn_if_idle(&cfg);
     let live = Live::start(&cfg, opts.tap.as_deref())?;
     tracing::info!(
         checkpoint = %live.state().checkpoint_path().display(),
         sources = cfg.tail.sources.len(),
         "tailing"
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("sitepulse-http")
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let state = live.state().clone();
+    let live = Arc::new(Mutex::new(Some(live)));
     let server = cfg.server.clone();
     let demo = writer.is_some();
-    let signalled = std::sync::Arc::new(std::sync::OnceLock::<std::time::Instant>::new());
-    let on_signal = std::sync::Arc::clone(&signalled);
+    let signalled = Arc::new(std::sync::OnceLock::<std::time::Instant>::new());
+    let on_signal = Arc::clone(&signalled);
+    // A reload that left no engine running: stop, and exit 1.
+    let broken = Arc::new(AtomicBool::new(false));
+    let reloader = Reloader {
+        live: Arc::clone(&live),
+        path: opts.config.clone(),
+        ov: ov.clone(),
+    };
+    let on_broken = Arc::clone(&broken);
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
+        let listener = tokio::net::TcpListener::bind(&addrs[..])
             .await
-            .with_context(|| format!("binding {addr}"))?;
+            .with_context(|| format!("binding {}", server.listen))?;
         let local = listener.local_addr()?;
         tracing::info!("listening on http://{local}");
         if demo {
             tracing::info!("live per-site numbers: curl -s http://{local}/api/v1/sites | head; status: /api/v1/status, metrics: /metrics");
             tokio::spawn(print_table(state.clone()));
         }
+        let fatal = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(reload_on_hup(hup, reloader, Arc::clone(&fatal)));
         let app = AppState::new(state);
-        let http = std::sync::Arc::clone(&app.http);
+        let http = Arc::clone(&app.http);
         let router = serve::router(app, &server);
         let shutdown = async move {
-            shutdown_signal().await;
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = fatal.notified() => on_broken.store(true, Ordering::SeqCst),
+            }
             let _ = on_signal.set(std::time::Instant::now());
         };
         serve::serve(listener, router, &server, http, shutdown)
@@ -134,18 +177,38 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
             .context("serving HTTP")
     })?;
     // Requests still running after serve's drain (half the grace) are
-    // dropped with the runtime.
+    // dropped with the runtime (and a reload waiting for SIGHUP with it).
     rt.shutdown_timeout(Duration::from_millis(100));
+    let live = live.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let code = match live {
+        Some(live) => stop(live, &cfg, &signalled),
+        None => ExitCode::from(1),
+    };
+    let code = if broken.load(Ordering::SeqCst) {
+        ExitCode::from(1)
+    } else {
+        code
+    };
+    if let Some(w) = writer
+        && let Err(e) = w.stop()
+    {
+        tracing::error!("demo writer: {e:#}");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(code)
+}
+
+/// The final stop: one grace period from the signal for everything; what
+/// the HTTP drain left of it goes to the checkpoint.
+fn stop(live: Live, cfg: &Config, signalled: &std::sync::OnceLock<std::time::Instant>) -> ExitCode {
     tracing::info!("stopping: finishing in-flight batches and writing the checkpoint");
-    // One grace period from the signal for everything: what the HTTP drain
-    // left of it goes to the checkpoint.
     let grace = Duration::from_secs(cfg.server.shutdown_grace_secs)
         .saturating_sub(signalled.get().map_or(Duration::ZERO, |t| t.elapsed()));
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(live.stop());
     });
-    let code = match rx.recv_timeout(grace) {
+    match rx.recv_timeout(grace) {
         Ok(Ok(())) => {
             tracing::info!("checkpoint written; bye");
             ExitCode::SUCCESS
@@ -164,11 +227,118 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
             );
             ExitCode::from(1)
         }
-    };
-    if let Some(w) = writer {
-        w.stop().context("demo writer")?;
     }
-    Ok(code)
+}
+
+/// What a SIGHUP needs.
+#[derive(Clone)]
+struct Reloader {
+    live: Arc<Mutex<Option<Live>>>,
+    path: Option<PathBuf>,
+    ov: Overrides,
+}
+
+/// Reloads on every SIGHUP, one at a time; a reload that leaves no engine
+/// running wakes `fatal`.
+async fn reload_on_hup(
+    mut hup: tokio::signal::unix::Signal,
+    reloader: Reloader,
+    fatal: Arc<tokio::sync::Notify>,
+) {
+    while hup.recv().await.is_some() {
+        let r = reloader.clone();
+        match tokio::task::spawn_blocking(move || r.reload()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(())) | Err(_) => {
+                fatal.notify_one();
+                return;
+            }
+        }
+    }
+}
+
+impl Reloader {
+    /// One reload. `Err` when the collector no longer runs.
+    fn reload(&self) -> Result<(), ()> {
+        let Some(path) = &self.path else {
+            tracing::info!("SIGHUP: no --config file, the embedded default has nothing to reload");
+            return Ok(());
+        };
+        tracing::info!(config = %path.display(), "SIGHUP: reloading the config");
+        let mut cfg = match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                refused(path, &e.problems());
+                return Ok(());
+            }
+        };
+        self.ov.apply(&mut cfg);
+        if let Err(e) = Listen::parse(&cfg.server.listen) {
+            refused(
+                path,
+                &[sitepulse::config::Problem {
+                    line: 0,
+                    column: 0,
+                    field: "server.listen".into(),
+                    message: e,
+                }],
+            );
+            return Ok(());
+        }
+        self.ov.warn_if_idle(&cfg);
+        let mut guard = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(live) = guard.as_mut() else {
+            return Ok(());
+        };
+        match live.reload(cfg) {
+            Ok(done) => {
+                for field in &done.needs_restart {
+                    tracing::warn!(
+                        "{field}: changed in {}, takes effect at the next start; the running value stays",
+                        path.display()
+                    );
+                }
+                if let Some(e) = &done.save_error {
+                    tracing::error!(
+                        error = %e,
+                        "the checkpoint save before the reload failed; the positions held in memory go on and the next save writes them"
+                    );
+                }
+                let c = live.config();
+                tracing::info!(
+                    sources = c.tail.sources.len(),
+                    windows = if done.windows_kept {
+                        "kept"
+                    } else {
+                        "restarted (parse, sites or aggregate changed)"
+                    },
+                    "config reloaded"
+                );
+                Ok(())
+            }
+            Err(e @ ReloadError::Refused(_)) => {
+                tracing::error!("{:#}", anyhow::Error::new(e));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!("{:#}; stopping", anyhow::Error::new(e));
+                guard.take();
+                Err(())
+            }
+        }
+    }
+}
+
+/// Logs a refused reload: a summary, then each problem on its own line.
+fn refused(path: &Path, problems: &[sitepulse::config::Problem]) {
+    tracing::error!(
+        config = %path.display(),
+        problems = problems.len(),
+        "reload refused: the new config has problems; the running config stays"
+    );
+    for p in problems {
+        tracing::error!("{}", p.display(path));
+    }
 }
 
 async fn shutdown_signal() {

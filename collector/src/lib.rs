@@ -7,6 +7,7 @@
 pub mod config;
 pub mod demo;
 pub mod limits;
+pub mod listen;
 pub mod report;
 pub mod run;
 pub mod serve;

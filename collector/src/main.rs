@@ -1,25 +1,46 @@
 //! The `sitepulse` binary: wires the pipeline to the command line. Errors
 //! from the library are typed; here they become `anyhow` chains and an exit
 //! code.
+//!
+//! Exit codes (docs/cli.md): 0 success; 1 the command started but failed
+//! (`run`: the last checkpoint was not written or shutdown overran its
+//! grace; `parse`: nothing parsed, or stdout failed; `validate`: the
+//! config has problems); 2 nothing was done: a usage error (clap's), a
+//! config error, or a start that failed (an input or checkpoint that
+//! cannot be read, an address that cannot be bound). A command returns
+//! `Err` only for the latter; failures after a start are exit codes.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use sitepulse::config::{self, summary};
 use sitepulse_pipeline::FormatChoice;
 
 mod bin_run;
+mod logging;
 mod offline;
 
+use logging::LogFormat;
 use offline::{cmd_parse, cmd_replay, load_config};
 
 #[derive(Parser)]
 #[command(
     name = "sitepulse",
     version,
-    about = "Per-site observability for WordPress hosting farms"
+    about = "Per-site observability for WordPress hosting farms",
+    after_help = "Exit status: 0 success, 1 failure after a start (or validate found problems), 2 usage or config error. Documentation: docs/cli.md, docs/config.md."
 )]
 struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// What is logged: a level (error, warn, info, debug, trace) or an
+    /// EnvFilter directive (info,sitepulse_tail=debug). Overrides
+    /// SITEPULSE_LOG; the default is info for run, warn otherwise.
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = logging::parse_level)]
+    log_level: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,13 +88,15 @@ enum Command {
     },
     /// Tail the configured log files and keep per-site state live, served
     /// on /api/v1/sites, /api/v1/status and /metrics; checkpoints make a
-    /// restart resume where the last run stopped.
+    /// restart resume where the last run stopped. SIGTERM or SIGINT stops
+    /// it (checkpoint saved); SIGHUP reloads the config file.
     Run {
         /// Config file (defaults to the embedded default).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// HTTP address (overrides server.listen).
-        #[arg(long)]
+        /// HTTP address (overrides server.listen): IP:PORT, HOST:PORT,
+        /// [IPv6]:PORT or :PORT (every IPv4 interface).
+        #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
         /// Append every record as a JSON line with its dedup key
         /// ("dev:ino:first-line-hash:end-offset") to this file.
@@ -86,10 +109,33 @@ enum Command {
         #[arg(long, num_args = 0..=1, default_missing_value = "auto", value_name = "DIR")]
         demo: Option<PathBuf>,
     },
+    /// Check a config file: list every problem (file:line:column: field:
+    /// what is allowed) and exit 1, or print what `run` would do with it
+    /// and exit 0. Without --config, the embedded default is checked.
+    Validate {
+        /// Config file (defaults to the embedded default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print a shell completion script to stdout, e.g.
+    /// `sitepulse completions bash > /etc/bash_completion.d/sitepulse`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Run { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    if let Err(e) = logging::init(cli.log_format, cli.log_level.as_deref(), default_level) {
+        eprintln!("sitepulse: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Parse {
             format,
@@ -116,14 +162,83 @@ fn main() -> ExitCode {
                     d
                 }
             });
-            bin_run::cmd_run(cfg, bin_run::RunOpts { listen, tap, demo })
+            bin_run::cmd_run(
+                cfg,
+                bin_run::RunOpts {
+                    config,
+                    listen,
+                    tap,
+                    demo,
+                },
+            )
         }),
+        Command::Validate { config } => Ok(cmd_validate(config.as_deref())),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "sitepulse",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sitepulse: {e:#}");
+            // One problem per line (a config lists all of its own).
+            for line in format!("{e:#}").lines() {
+                eprintln!("sitepulse: {line}");
+            }
             ExitCode::from(2)
         }
     }
+}
+
+/// `validate`: every problem on stderr and 1, or the summary on stdout
+/// (warnings on stderr) and 0.
+fn cmd_validate(path: Option<&Path>) -> ExitCode {
+    let (name, text) = match path {
+        Some(p) => match config::read(p) {
+            Ok(t) => (p.to_owned(), t),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => (
+            PathBuf::from("<embedded default>"),
+            config::DEFAULT_YAML.to_owned(),
+        ),
+    };
+    let checked = config::check(&text);
+    let cfg = match checked.config {
+        Some(cfg) if checked.problems.is_empty() => cfg,
+        _ => {
+            let mut err = std::io::stderr().lock();
+            for p in &checked.problems {
+                let _ = writeln!(err, "{}", p.display(&name));
+            }
+            let n = checked.problems.len();
+            let _ = writeln!(
+                err,
+                "{}: {n} problem{}; `run` would refuse this config",
+                name.display(),
+                if n == 1 { "" } else { "s" }
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let env: Vec<(String, bool)> = checked
+        .env
+        .iter()
+        .map(|n| (n.clone(), std::env::var_os(n).is_some()))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}: valid", name.display());
+    let _ = write!(out, "{}", summary::summary(&cfg, &env));
+    for w in summary::warnings(&cfg) {
+        eprintln!("warning: {w}");
+    }
+    ExitCode::SUCCESS
 }

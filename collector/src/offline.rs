@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use sitepulse::config::Config;
@@ -116,7 +116,9 @@ pub fn cmd_parse(
     if let Some(e) = out.error
         && e.kind() != io::ErrorKind::BrokenPipe
     {
-        return Err(e).context("writing to stdout");
+        // A failure after the start: 1, not the usage/config 2.
+        eprintln!("sitepulse: writing to stdout: {e}");
+        return Ok(ExitCode::from(1));
     }
     eprint!("{}", report::parse_summary(&reports));
     if files.len() > 1 || skips.count > 0 {

@@ -5,22 +5,24 @@
 //! immutable snapshots that every reader loads without a lock ([`state`]).
 
 pub mod batch;
+pub mod reload;
 pub mod state;
 pub mod tap;
 pub mod worker;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use sitepulse_pipeline::join::JoinRule;
 use sitepulse_pipeline::{FormatChoice, Pipeline, PipelineError};
-use sitepulse_tail::{CheckpointError, Checkpoints, TailError, Tailer};
+use sitepulse_tail::{CheckpointError, Checkpoints, TailError, TailStats, Tailer};
 
 use crate::config::Config;
 use batch::{Batch, Batcher, Msg};
@@ -58,13 +60,54 @@ pub enum StopError {
     Panicked(&'static str),
 }
 
-/// A running collector.
+/// A running collector: the published state readers share, and the
+/// engine (reader and pipeline threads) that a reload replaces.
 #[derive(Debug)]
 pub struct Live {
     state: LiveState,
+    /// The pipeline thread's queue outlives the engines: the readers'
+    /// state wakes whichever pipeline thread runs now through it.
+    tx: SyncSender<Msg>,
+    tap: Option<PathBuf>,
+    /// The config the engine runs with.
+    cfg: Config,
+    engine: Option<Engine>,
+}
+
+/// The reader and pipeline threads of one config.
+#[derive(Debug)]
+struct Engine {
     stop: Arc<AtomicBool>,
-    reader: Option<JoinHandle<()>>,
-    worker: Option<JoinHandle<Result<(), SaveError>>>,
+    reader: Option<JoinHandle<TailStats>>,
+    worker: Option<JoinHandle<WorkerEnd>>,
+}
+
+/// What a pipeline thread hands back when it stops, for the next engine.
+struct WorkerEnd {
+    saved: Result<(), SaveError>,
+    pipeline: Pipeline,
+    checkpoints: Checkpoints,
+    rx: Receiver<Msg>,
+}
+
+impl std::fmt::Debug for WorkerEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerEnd")
+            .field("saved", &self.saved)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the next engine starts from.
+struct Handover {
+    checkpoints: Checkpoints,
+    pipeline: Pipeline,
+    rx: Receiver<Msg>,
+    /// Counters of the engines before (tailer and ingest), so what
+    /// readers see keeps counting across a reload.
+    tail_base: TailStats,
+    ingest: IngestSnapshot,
+    seq: u64,
 }
 
 /// Where `auto` puts checkpoints: `/var/lib/sitepulse` when it can be
@@ -123,22 +166,44 @@ impl Live {
                 "the checkpoint file is corrupt: moved aside; starting without it, as on a first start (tail.read_existing applies; tail.checkpoint_corrupt: fail refuses instead)"
             );
         }
-        let tailer = Tailer::new(&cfg.tail, checkpoints.clone())?;
-        let tap = match tap {
+        let now = crate::unix_now_f64();
+        let mut pipeline = Pipeline::new(&cfg.pipeline(), now.floor() as i64)?;
+        pipeline.start_live(now);
+        let queue = cfg.tail.queue_batches.max(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(queue);
+        let state = LiveState::new(tx.clone(), checkpoint_path, opened.quarantined);
+        let mut live = Live {
+            state,
+            tx,
+            tap: tap.map(Path::to_owned),
+            cfg: cfg.clone(),
+            engine: None,
+        };
+        let handover = Handover {
+            checkpoints,
+            pipeline,
+            rx,
+            tail_base: TailStats::default(),
+            ingest: IngestSnapshot::default(),
+            seq: 0,
+        };
+        live.engine = Some(live.spawn(cfg, handover)?);
+        Ok(live)
+    }
+
+    /// Starts the reader and pipeline threads of `cfg` from `h`.
+    fn spawn(&self, cfg: &Config, h: Handover) -> Result<Engine, LiveError> {
+        let tailer = Tailer::new(&cfg.tail, h.checkpoints.clone())?;
+        let tap = match &self.tap {
             Some(p) => Some(Tap::open(p).map_err(|source| LiveError::Io {
                 what: format!("tap {}", p.display()),
                 source,
             })?),
             None => None,
         };
-        let now = crate::unix_now_f64();
-        let mut pipeline = Pipeline::new(&cfg.pipeline(), now.floor() as i64)?;
-        pipeline.start_live(now);
         let stop = Arc::new(AtomicBool::new(false));
         let queue = cfg.tail.queue_batches.max(1);
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(queue);
         let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Batch>(queue + 2);
-        let state = LiveState::new(tx.clone(), checkpoint_path, opened.quarantined);
         let batch_bytes = cfg.tail.batch_bytes;
         // Validated with the config: compiling cannot fail here.
         let formats: Vec<(FormatChoice, Option<Arc<JoinRule>>)> = cfg
@@ -152,7 +217,9 @@ impl Live {
             .collect();
         let reader = {
             let stop = Arc::clone(&stop);
-            let shared = state.clone();
+            let shared = self.state.clone();
+            let tx = self.tx.clone();
+            let base = h.tail_base;
             std::thread::Builder::new()
                 .name("sitepulse-tail".into())
                 .spawn(move || {
@@ -167,7 +234,7 @@ impl Live {
                         formats,
                         closed: false,
                     };
-                    read_loop(tailer, batcher, &stop, &shared);
+                    read_loop(tailer, batcher, &stop, &shared, &base)
                 })
                 .map_err(|source| LiveError::Io {
                     what: "starting the reader thread".into(),
@@ -175,30 +242,39 @@ impl Live {
                 })?
         };
         let worker = {
-            let shared = state.clone();
+            let shared = self.state.clone();
             let interval = Duration::from_millis(cfg.tail.checkpoint_interval_ms.max(10));
             let forget_secs = cfg.tail.forget_after_secs;
+            let Handover {
+                checkpoints,
+                pipeline,
+                rx,
+                ingest,
+                seq,
+                ..
+            } = h;
             std::thread::Builder::new()
                 .name("sitepulse-pipeline".into())
                 .spawn(move || {
                     let obs = TapObserver {
                         tap,
                         key: String::new(),
-                        errors: 0,
+                        errors: ingest.tap_errors,
                     };
                     let mut w = Worker {
                         core: Core {
                             pipeline,
                             streams: HashMap::new(),
-                            closed: BTreeMap::new(),
-                            checkpoint_saved: None,
-                            checkpoint_saves: 0,
-                            checkpoint_failures: 0,
-                            checkpoint_error: None,
-                            tap_errors: 0,
+                            // What the engines before counted.
+                            closed: ingest.sources,
+                            checkpoint_saved: ingest.checkpoint_saved,
+                            checkpoint_saves: ingest.checkpoint_saves,
+                            checkpoint_failures: ingest.checkpoint_failures,
+                            checkpoint_error: ingest.checkpoint_error,
+                            tap_errors: ingest.tap_errors,
                         },
                         shared,
-                        seq: 0,
+                        seq,
                         obs,
                         checkpoints,
                         free: free_tx,
@@ -206,15 +282,20 @@ impl Live {
                         forget_secs,
                         urgent: false,
                     };
-                    w.run(&rx)
+                    let saved = w.run(&rx);
+                    WorkerEnd {
+                        saved,
+                        pipeline: w.core.pipeline,
+                        checkpoints: w.checkpoints,
+                        rx,
+                    }
                 })
                 .map_err(|source| LiveError::Io {
                     what: "starting the pipeline thread".into(),
                     source,
                 })?
         };
-        Ok(Live {
-            state,
+        Ok(Engine {
             stop,
             reader: Some(reader),
             worker: Some(worker),
@@ -224,6 +305,11 @@ impl Live {
     /// The state the HTTP server reads.
     pub fn state(&self) -> &LiveState {
         &self.state
+    }
+
+    /// The config the collector runs with.
+    pub fn config(&self) -> &Config {
+        &self.cfg
     }
 
     /// Stops reading, lets the pipeline thread finish what was read, and
@@ -237,18 +323,42 @@ impl Live {
     }
 
     fn shutdown(&mut self) -> Result<(), StopError> {
+        match self.engine.take().map(Engine::stop) {
+            None => Ok(()),
+            Some(Ok((end, _))) => end.saved.map_err(StopError::Save),
+            Some(Err(e)) => Err(e),
+        }
+    }
+}
+
+impl Engine {
+    /// Stops reading and waits for both threads: the pipeline thread
+    /// finishes what was read and saves the checkpoint a last time.
+    fn stop(mut self) -> Result<(WorkerEnd, TailStats), StopError> {
         self.stop.store(true, Ordering::SeqCst);
         let reader = self.reader.take().map(JoinHandle::join);
         let worker = self.worker.take().map(JoinHandle::join);
         // The pipeline thread's outcome first: it owns the checkpoint.
-        match worker {
-            Some(Err(_)) => return Err(StopError::Panicked("pipeline")),
-            Some(Ok(Err(e))) => return Err(StopError::Save(e)),
-            _ => {}
-        }
+        let end = match worker {
+            Some(Ok(end)) => end,
+            _ => return Err(StopError::Panicked("pipeline")),
+        };
         match reader {
-            Some(Err(_)) => Err(StopError::Panicked("reader")),
-            _ => Ok(()),
+            Some(Ok(stats)) => Ok((end, stats)),
+            _ => Err(StopError::Panicked("reader")),
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Dropped on an error path (not stopped): stop the threads anyway.
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
         }
     }
 }
@@ -264,7 +374,13 @@ impl Drop for Live {
 /// How often the reader refreshes the file list when nobody asks for it.
 const PUBLISH_IDLE: Duration = Duration::from_secs(10);
 
-fn read_loop(mut tailer: Tailer, mut sink: Batcher, stop: &AtomicBool, shared: &LiveState) {
+fn read_loop(
+    mut tailer: Tailer,
+    mut sink: Batcher,
+    stop: &AtomicBool,
+    shared: &LiveState,
+    base: &TailStats,
+) -> TailStats {
     let mut next_publish = Instant::now();
     while !stop.load(Ordering::SeqCst) && !sink.closed {
         tailer.step(TICK, &mut sink);
@@ -276,7 +392,7 @@ fn read_loop(mut tailer: Tailer, mut sink: Batcher, stop: &AtomicBool, shared: &
             shared.publish_tail(TailSnapshot {
                 seq: 0,
                 files: tailer.files(),
-                stats: tailer.stats(),
+                stats: reload::add_counters(base, tailer.stats()),
                 taken: Some(SystemTime::now()),
                 first_scan_done: true,
             });
@@ -285,4 +401,5 @@ fn read_loop(mut tailer: Tailer, mut sink: Batcher, stop: &AtomicBool, shared: &
     // Dropping the batcher flushes it and tells the pipeline thread it has
     // every batch.
     drop(sink);
+    reload::add_counters(base, tailer.stats())
 }

@@ -1,0 +1,143 @@
+//! What `sitepulse validate` prints for a valid config: what `run` would
+//! do with it, section by section, and the warnings worth a look before
+//! starting it (no sources, sources that match nothing yet).
+
+use std::fmt::{Debug, Write as _};
+
+use sitepulse_pipeline::FormatChoice;
+use sitepulse_pipeline::snapshot::WINDOW_NAMES;
+use sitepulse_tail::Discovery;
+
+use super::Config;
+use crate::listen::Listen;
+
+/// A config's warnings: not errors, but likely not what was meant.
+pub fn warnings(cfg: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if cfg.tail.sources.is_empty() {
+        out.push(NO_SOURCES.to_owned());
+    }
+    out
+}
+
+/// The warning for a config without sources, as `run` logs it too.
+pub const NO_SOURCES: &str = "tail.sources is empty: `run` will read no file and every per-site number stays at zero (add a source, or use --demo to try it out)";
+
+fn name(v: impl Debug) -> String {
+    format!("{v:?}").to_lowercase()
+}
+
+fn format_name(f: FormatChoice) -> &'static str {
+    f.source().map_or("auto", |s| s.name())
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The summary. `env` lists the variables the file references with
+/// whether each is set; files are counted with the globs as they match
+/// now.
+pub fn summary(cfg: &Config, env: &[(String, bool)]) -> String {
+    let mut s = String::new();
+    if !env.is_empty() {
+        let names: Vec<String> = env
+            .iter()
+            .map(|(n, set)| format!("{n}{}", if *set { "" } else { " (unset: default used)" }))
+            .collect();
+        let _ = writeln!(s, "environment: {}", names.join(", "));
+    }
+    let t = &cfg.tail;
+    let _ = writeln!(s, "sources: {}", t.sources.len());
+    for (i, src) in t.sources.iter().enumerate() {
+        let mut exclude = src.exclude.clone();
+        exclude.extend(t.exclude.iter().cloned());
+        let found = Discovery::new(&src.include, &exclude)
+            .map(|d| d.scan().0.len())
+            .unwrap_or(0);
+        let multiline = src
+            .multiline
+            .as_ref()
+            .map_or("parse.multiline".to_owned(), |m| name(m.mode));
+        let _ = writeln!(
+            s,
+            "  [{i}] format {}, multiline {multiline}, {found} file{} match now\n      include: {}\n      exclude: {}",
+            format_name(src.format),
+            if found == 1 { "" } else { "s" },
+            list(&src.include),
+            list(&src.exclude),
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  exclude (every source): {}\n  existing files at the first start: from the {}; files older than {} s skipped (0: none)",
+        list(&t.exclude),
+        name(t.read_existing),
+        t.ignore_older_secs,
+    );
+    let ckpt = if t.checkpoint_path == "auto" {
+        "auto (/var/lib/sitepulse/checkpoints.json when writable, else $XDG_STATE_HOME/sitepulse/checkpoints.json)".to_owned()
+    } else {
+        t.checkpoint_path.clone()
+    };
+    let _ = writeln!(
+        s,
+        "  checkpoint: {ckpt}, saved every {} ms; corrupt file: {}",
+        t.checkpoint_interval_ms,
+        name(t.checkpoint_corrupt),
+    );
+    let p = &cfg.parse;
+    let _ = writeln!(
+        s,
+        "parse: format {}, framing {}, lines cut at {} bytes, multiline {}",
+        format_name(p.format),
+        name(p.framing),
+        p.max_line_bytes,
+        name(p.multiline.mode),
+    );
+    let st = &cfg.sites;
+    let order: Vec<String> = st.resolve_order.iter().map(name).collect();
+    let _ = writeln!(
+        s,
+        "sites: named by {}; farm domains: {}; {} static site{}; new sites {} (at most {})",
+        order.join(" > "),
+        list(&st.domains),
+        st.static_sites.len(),
+        if st.static_sites.len() == 1 { "" } else { "s" },
+        if st.auto_create {
+            "created"
+        } else {
+            "not created (_unknown)"
+        },
+        st.max_sites,
+    );
+    let a = &cfg.aggregate;
+    let counted: Vec<&str> = a.request_sources.iter().map(|f| f.name()).collect();
+    let _ = writeln!(
+        s,
+        "windows: {} (kept {} s, 1 s counters for {} s, {} s slots); requests counted from: {}",
+        WINDOW_NAMES.join(", "),
+        a.retention_secs,
+        a.fine_secs,
+        a.slot_secs,
+        counted.join(", "),
+    );
+    let sv = &cfg.server;
+    let resolved = Listen::parse(&sv.listen)
+        .and_then(|l| l.resolve())
+        .map(|a| {
+            let a: Vec<String> = a.iter().map(ToString::to_string).collect();
+            a.join(" or ")
+        })
+        .unwrap_or_else(|e| format!("cannot resolve: {e}"));
+    let _ = writeln!(
+        s,
+        "server: listen {} ({resolved}); at most {} connections; shutdown grace {} s",
+        sv.listen, sv.max_connections, sv.shutdown_grace_secs,
+    );
+    s
+}
