@@ -473,9 +473,15 @@ impl Collector<'_> {
                 self.push(written.clone(), at, message.clone());
             }
             for (_, field, _) in &fresh {
-                if let Some(Step::Key(k)) = locate::steps(field).pop() {
-                    gone.push(k);
-                }
+                // The key, or the list an item was taken from.
+                let last_key = locate::steps(field)
+                    .into_iter()
+                    .rev()
+                    .find_map(|s| match s {
+                        Step::Key(k) => Some(k),
+                        Step::Index(_) => None,
+                    });
+                gone.extend(last_key);
             }
             let mut order: Vec<&String> = fresh.iter().map(|(_, f, _)| f).collect();
             order.sort_by_key(|f| locate::steps(f));

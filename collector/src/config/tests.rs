@@ -43,9 +43,9 @@ fn unknown_field_names_file_line_column_and_field() {
 #[test]
 fn bad_value_type_names_line_and_what_is_allowed() {
     let e = err("sites:\n  max_sites: lots\n");
-    assert!(
-        e.starts_with("c.yaml:2:14: sites.max_sites: expected a whole number from 0 to "),
-        "{e}"
+    assert_eq!(
+        e,
+        "c.yaml:2:14: sites.max_sites: expected a whole number, 0 or more"
     );
 }
 
