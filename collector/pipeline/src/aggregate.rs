@@ -5,21 +5,22 @@
 //! sketch (the 1h window, and latency for every window). Windows are read
 //! from the rings at query time; cumulative totals feed counters.
 //!
-//! Why not one-second state for the whole hour: at 56 bytes per
-//! site-second that is 96 MiB for 500 sites before any latency data, and a
+//! Why not one-second state for the whole hour: at 32 bytes per
+//! site-second that is 55 MiB for 500 sites before any latency data, and a
 //! 1h window gains nothing from 1-second edges (10 s is 0.3% of the
-//! window). With the defaults a site costs 16.8 KB (fine ring of 56-byte
+//! window). With the defaults a site costs 9.6 KB (fine ring of 32-byte
 //! seconds) + 31.7 KB (360 slots of 88 bytes) plus its sketch entries (one
 //! word per distinct latency bucket per slot, and a cumulative sketch that
-//! is sparse for quiet sites): 38.5 MiB when all 500 sites are busy every
+//! is sparse for quiet sites): 35.1 MiB when all 500 sites are busy every
 //! second for an hour (budget 64 MiB, tests/tests/alloc.rs; 31.6 MiB with
-//! the 16-bit counters this replaced).
+//! the 16-bit slot counters this replaced).
 //!
 //! Counters cannot wrap or stop where traffic can reach: a one-second
 //! bucket and a slot count requests, tracked codes and events in 32 bits
-//! (4 billion per second for one site), bytes and durations in 64. Only an
-//! absurd value (a `bytes` field near 2^64) saturates, and every saturation
-//! is counted in [`AggStats::saturated`]. Cumulative totals are 64-bit.
+//! (4 billion per second for one site), durations and a slot's bytes in 64,
+//! a second's bytes in 32 (4 GiB a second for one site, past any node's
+//! network). Only an absurd field value saturates, and every saturation is
+//! counted in [`AggStats::saturated`]. Cumulative totals are 64-bit.
 //!
 //! A window's rate divides by the time it actually covers
 //! ([`WindowStats::covered_secs`]), not by its length: right after a start
@@ -124,12 +125,15 @@ fn event_slot(event: Event) -> Option<usize> {
     }
 }
 
-/// One second of one site (fine ring).
+/// One second of one site (fine ring): 32 bytes, cleared each time a site
+/// moves to a new second, which on a farm of quiet sites is about once per
+/// line. Tracked codes are counted per slot only. `bytes` is 32-bit: 4 GiB
+/// for one site in one second is past any node's network (a saturation
+/// would be counted).
 #[derive(Debug, Clone, Copy, Default)]
 struct SecBucket {
     class: [u32; 5],
-    codes: [u32; 5],
-    bytes: u64,
+    bytes: u32,
     dur_us: u64,
 }
 
@@ -231,7 +235,11 @@ impl Totals {
         self.dur_us = self.dur_us.saturating_add(us);
         self.latency.add_us(us);
         self.timed_requests += 1;
-        let b = LATENCY_BUCKETS_US.partition_point(|&le| le < us);
+        // Branch-free: how many bounds lie below the duration.
+        let b: usize = LATENCY_BUCKETS_US
+            .iter()
+            .map(|&le| usize::from(le < us))
+            .sum();
         self.latency_buckets[b] += 1;
     }
 
@@ -301,7 +309,7 @@ pub struct WindowStats {
     pub covered_secs: f64,
     /// Requests by status class.
     pub class: [u64; 5],
-    /// Requests per [`TRACKED_CODES`] entry.
+    /// Requests per [`TRACKED_CODES`] entry (slot granularity).
     pub codes: [u64; 5],
     /// Response bytes.
     pub bytes: u64,
@@ -543,10 +551,9 @@ impl Aggregator {
             if sec > now - fine {
                 let b = &mut series.secs[at.fine];
                 saturated += sat_inc(&mut b.class[class]);
-                if let Some(c) = code {
-                    saturated += sat_inc(&mut b.codes[c]);
-                }
-                saturated += sat_add(&mut b.bytes, rec.bytes);
+                let bytes = u32::try_from(rec.bytes).unwrap_or(u32::MAX);
+                saturated += u64::from(b.bytes.checked_add(bytes).is_none());
+                b.bytes = b.bytes.saturating_add(bytes);
                 if let Some(us) = dur_us {
                     saturated += sat_add(&mut b.dur_us, us);
                 }
@@ -671,9 +678,8 @@ impl Aggregator {
                 let b = &series.secs[sec.rem_euclid(self.fine) as usize];
                 for i in 0..5 {
                     w.class[i] += u64::from(b.class[i]);
-                    w.codes[i] += u64::from(b.codes[i]);
                 }
-                w.bytes = w.bytes.saturating_add(b.bytes);
+                w.bytes = w.bytes.saturating_add(u64::from(b.bytes));
                 w.dur_us = w.dur_us.saturating_add(b.dur_us);
             }
         }
@@ -688,10 +694,12 @@ impl Aggregator {
             for i in 0..4 {
                 w.events[i] += u64::from(slot.events[i]);
             }
+            for i in 0..5 {
+                w.codes[i] += u64::from(slot.codes[i]);
+            }
             if !fine {
                 for i in 0..5 {
                     w.class[i] += u64::from(slot.class[i]);
-                    w.codes[i] += u64::from(slot.codes[i]);
                 }
                 w.bytes = w.bytes.saturating_add(slot.bytes);
                 w.dur_us = w.dur_us.saturating_add(slot.dur_us);
@@ -790,11 +798,11 @@ impl SiteSeries {
             let mut i = at.slot;
             for _ in 0..n {
                 let slot = &mut self.slots[i];
-                let sketch = std::mem::take(&mut slot.sketch);
-                *slot = Slot {
-                    sketch,
-                    ..Slot::default()
-                };
+                slot.class = [0; 5];
+                slot.codes = [0; 5];
+                slot.events = [0; 4];
+                slot.bytes = 0;
+                slot.dur_us = 0;
                 slot.sketch.clear();
                 i = if i == 0 { nslots - 1 } else { i - 1 };
             }
@@ -988,7 +996,8 @@ mod tests {
         a.record(s, T0, &huge);
         let t = a.totals(s).unwrap();
         assert_eq!((t.bytes, t.requests()), (u64::MAX, 2));
-        assert_eq!(a.window(s, 60).bytes, u64::MAX);
+        assert_eq!(a.window(s, 60).bytes, u64::from(u32::MAX));
+        assert_eq!(a.window(s, 3600).bytes, u64::MAX);
         assert!(a.stats().saturated >= 1);
     }
 
