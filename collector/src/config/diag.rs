@@ -42,6 +42,9 @@ pub fn saphyr_message(err: &Error) -> String {
         Error::NullIntoString { .. } => {
             "expected text, found nothing (quote it, or remove the key for its default)".into()
         }
+        Error::Unexpected { expected, .. } if *expected == "mapping start" => {
+            "expected a section of `key: value` entries (an empty section is `{}`, or leave the key out)".into()
+        }
         Error::Unexpected { expected, .. } => format!("expected {}", human_type(expected)),
         Error::DuplicateMappingKey { key, .. } => match key {
             Some(k) => format!("`{k}` is set twice here; a key may appear once per section"),
