@@ -63,7 +63,7 @@ fn a_steady_load_reads_as_itself_while_the_windows_fill() {
             .find(|x| x["site"] == "steady-example-org")
             .cloned()
             .unwrap_or_else(|| panic!("no site after {s} s: {sites}"));
-        for w in ["1m", "5m"] {
+        for w in ["1m", "5m", "1h"] {
             let rps = site[w]["rps"].as_f64().unwrap();
             let covered = site[w]["covered_secs"].as_f64().unwrap();
             seen.push(format!("{s}s {w}: {rps:.1} rps over {covered:.2} s"));
