@@ -5,11 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Real servers for tests/tests/real_servers.rs (nginx in front of PHP-FPM).
-# Later stages add Prometheus, Alertmanager, an SMTP server here.
+# Real servers: nginx in front of PHP-FPM (tests/tests/real_servers.rs),
+# Prometheus and promtool (tests/prometheus.rs scrapes `run`; the /metrics
+# tests check both text formats with `promtool check metrics`). Later
+# stages add Alertmanager and an SMTP server here.
 need=()
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || need+=(php-fpm)
+{ [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
