@@ -108,6 +108,8 @@ fn scrape(c: &mut Criterion) {
         let (series, total) = sum_of(&text, "sitepulse_site_requests_total");
         assert!(series >= SITES * 5, "{series} request series");
         assert_eq!(total as u64, requests, "{name}: requests encoded");
+        let samples = text.lines().filter(|l| !l.starts_with('#')).count();
+        eprintln!("{name}: {samples} samples, {} KiB", text.len() / 1024);
         g.bench_function(name, |b| {
             b.iter(|| black_box(render(black_box(&registry), format).unwrap().len()))
         });

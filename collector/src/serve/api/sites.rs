@@ -271,9 +271,15 @@ pub struct TotalsJson {
 pub struct SiteJson {
     /// The site's name.
     pub site: String,
-    /// The windows listed, by name (`1m`, `5m`, `1h`).
-    #[serde(flatten)]
-    pub windows: BTreeMap<&'static str, WindowJson>,
+    /// Last minute (unless `window` chose another).
+    #[serde(rename = "1m", skip_serializing_if = "Option::is_none")]
+    pub m1: Option<WindowJson>,
+    /// Last five minutes (unless `window` chose another).
+    #[serde(rename = "5m", skip_serializing_if = "Option::is_none")]
+    pub m5: Option<WindowJson>,
+    /// Last hour (unless `window` chose another).
+    #[serde(rename = "1h", skip_serializing_if = "Option::is_none")]
+    pub h1: Option<WindowJson>,
     /// Requests since start (`totals.requests`).
     pub total_requests: u64,
     /// Counters since start.
@@ -282,14 +288,17 @@ pub struct SiteJson {
 
 impl SiteJson {
     fn new(s: &SiteSnapshot, window: Option<usize>) -> Self {
-        let windows = (0..WINDOW_NAMES.len())
-            .filter(|i| window.is_none_or(|w| w == *i))
-            .map(|i| (WINDOW_NAMES[i], WindowJson::from(&s.windows[i])))
-            .collect();
+        let listed = |i: usize| {
+            window
+                .is_none_or(|w| w == i)
+                .then(|| WindowJson::from(&s.windows[i]))
+        };
         let t = &s.totals;
         SiteJson {
             site: s.name.clone(),
-            windows,
+            m1: listed(0),
+            m5: listed(1),
+            h1: listed(2),
             total_requests: t.requests(),
             totals: TotalsJson {
                 requests: t.requests(),

@@ -141,7 +141,7 @@ impl Collector for OwnMetrics {
             .sum();
         let sites = &published.sites;
         let cp = ingest;
-        let counters_: [(&str, &str, u64); 25] = [
+        let counters_: [(&str, &str, u64); 26] = [
             (
                 "rotations",
                 "Rotations seen (rename-and-create, symlink swaps).",
@@ -228,6 +228,11 @@ impl Collector for OwnMetrics {
                 "future_records",
                 "Records dated too far ahead (in totals, not in windows).",
                 sites.agg.future,
+            ),
+            (
+                "saturated_counters",
+                "Window counters that hit their ceiling (only absurd field values get there).",
+                sites.agg.saturated,
             ),
             (
                 "unknown_site_records",
