@@ -473,3 +473,30 @@ fn stock_pools_and_plesk_paths() {
     let id = l.label(&rec(b"", b"", b""), &f);
     assert_eq!(l.sites().name(id), "shop-example-org");
 }
+
+#[test]
+fn ingress_router_names_through_a_documented_pattern() {
+    // docs/sites.md: Traefik's Ingress provider names routers
+    // `<namespace>-<ingress>-<host>@kubernetes`; every site's Ingress is
+    // called `wordpress` here.
+    let cfg = SitesConfig {
+        router_pattern: r"^(?:(?:web|websecure)-)?(?P<site>.+?)-wordpress-".into(),
+        ..SitesConfig::default()
+    };
+    let mut l = Labeler::new(&cfg).unwrap();
+    let none = FileSites::default();
+    let a = l.label(
+        &rec(
+            b"websecure-site042-wordpress-site042-example-com@kubernetes",
+            b"",
+            b"",
+        ),
+        &none,
+    );
+    let ns = l.file_sites(&FileKeys {
+        namespace: Some("site042".into()),
+        path: None,
+    });
+    assert_eq!(l.label(&rec(b"", b"", b""), &ns), a);
+    assert_eq!(l.sites().name(a), "site042");
+}
