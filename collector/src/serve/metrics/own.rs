@@ -79,7 +79,10 @@ impl OwnMetrics {
     /// scrape interval.
     fn lag_secs(&self, behind: u64, taken: Option<SystemTime>) -> f64 {
         let Some(taken) = taken else { return 0.0 };
-        let ms = |t: SystemTime| (unix_secs(t) * 1000.0) as u64;
+        let ms = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64)
+        };
         if behind == 0 {
             self.caught_up_ms.fetch_max(ms(taken), Ordering::Relaxed);
             return 0.0;
@@ -363,5 +366,31 @@ impl Collector for OwnMetrics {
             gauge(e, name, help, v)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn lag_runs_from_the_last_time_everything_was_read() {
+        let (tx, _rx) = std::sync::mpsc::sync_channel(1);
+        let live = LiveState::new(tx, "/tmp/sitepulse-lag-ckpt.json".into(), None);
+        let started = live.started();
+        let m = OwnMetrics::new(live, Arc::default());
+        let at = |s: u64| Some(started + Duration::from_secs(s));
+        assert_eq!(m.lag_secs(100, None), 0.0);
+        // Behind from the start: the lag runs from the start.
+        assert_eq!(m.lag_secs(100, at(3)), 3.0);
+        assert_eq!(m.lag_secs(0, at(5)), 0.0);
+        assert_eq!(m.lag_secs(4096, at(9)), 4.0);
+        assert_eq!(m.lag_secs(1, at(12)), 7.0);
+        assert_eq!(m.lag_secs(0, at(13)), 0.0);
+        // An older file list cannot move the mark back.
+        assert_eq!(m.lag_secs(0, at(10)), 0.0);
+        assert_eq!(m.lag_secs(10, at(14)), 1.0);
     }
 }
