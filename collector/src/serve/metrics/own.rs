@@ -47,11 +47,6 @@ fn counters<'a, const N: usize>(
     Ok(())
 }
 
-fn unix_secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// The scrape-time collector of the `sitepulse_*` self-metrics.
 #[derive(Debug)]
 pub struct OwnMetrics {
