@@ -130,6 +130,22 @@ fn both_formats_per_site_counters_and_promtool() {
         assert!(s("process_open_fds").is_some_and(|v| v > 0.0));
         assert!(!body.contains("path=\"") && !body.contains("ino=\""));
     }
+    // One scrape of each format when the classic body was rendered.
+    assert_eq!(
+        sample(
+            &classic,
+            "sitepulse_http_metrics_scrapes_total{format=\"openmetrics\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &classic,
+            "sitepulse_http_metrics_scrapes_total{format=\"classic\"}"
+        ),
+        Some(1.0),
+        "the body counts the scrape that asked for it"
+    );
     if let Some((ok, said)) = promtool_check(&classic) {
         assert!(ok && said.trim().is_empty(), "promtool:\n{said}\n{classic}");
     }

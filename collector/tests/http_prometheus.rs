@@ -3,8 +3,9 @@
 //! (Debian's 2.42, which asks for OpenMetrics first) scrapes `/metrics`
 //! every second, and a PromQL query for the requests per site returns
 //! exactly the generator's per-site counts. The target must be healthy
-//! (no parse error on the OpenMetrics body) and the process and build
-//! families must be there.
+//! (no parse error on the OpenMetrics body it negotiated: promtool 2.42
+//! reads only the classic format, so this is the OpenMetrics check) and
+//! the process and build families must be there.
 //!
 //! Needs `/usr/bin/prometheus` (Debian's `prometheus` package; skipped with
 //! a loud message without it).
@@ -115,6 +116,14 @@ fn promql_per_site_counts_equal_the_corpus() {
     let t = &targets["data"]["activeTargets"][0];
     assert_eq!(t["health"], "up", "{t}");
     assert_eq!(t["lastError"], "", "{t}");
+    // Prometheus asked for OpenMetrics and got it, every time.
+    let formats: BTreeMap<String, f64> = prom
+        .vector("sitepulse_http_metrics_scrapes_total", "format")
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert!(formats["openmetrics"] > 0.0, "{formats:?}");
+    assert_eq!(formats["classic"], 0.0, "{formats:?}");
     for q in [
         "sitepulse_build_info",
         "process_resident_memory_bytes",

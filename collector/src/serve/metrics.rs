@@ -13,13 +13,17 @@ mod process;
 mod sites;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use prometheus_client::encoding::text;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, text};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use sitepulse_pipeline::snapshot::SitesSnapshot;
@@ -79,6 +83,14 @@ impl Format {
         best.map_or(Format::Classic, |(_, f)| f)
     }
 
+    /// Its name in `sitepulse_http_metrics_scrapes_total{format}`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => "openmetrics",
+            Format::Classic => "classic",
+        }
+    }
+
     fn index(self) -> usize {
         match self {
             Format::OpenMetrics => 0,
@@ -110,6 +122,7 @@ pub fn registry(live: LiveState, http: Arc<HttpStats>) -> Registry {
     let s = r.sub_registry_with_prefix("sitepulse");
     build_info(s);
     s.register_collector(Box::new(OwnMetrics::new(live.clone(), http)));
+    s.register_collector(Box::new(ScrapeCounts));
     s.register_collector(Box::new(SiteMetrics::live(live)));
     r
 }
@@ -144,6 +157,31 @@ pub fn render(registry: &Registry, format: Format) -> Result<String, std::fmt::E
     })
 }
 
+/// `/metrics` requests answered, per format (process-wide, like the
+/// `process_*` family: one server per process).
+static SCRAPES: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// `sitepulse_http_metrics_scrapes_total{format}`: which format scrapers
+/// get.
+#[derive(Debug, Default)]
+struct ScrapeCounts;
+
+impl Collector for ScrapeCounts {
+    fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
+        let mut fam = enc.encode_descriptor(
+            "http_metrics_scrapes",
+            "/metrics requests answered, by the format the Accept header chose.",
+            None,
+            MetricType::Counter,
+        )?;
+        for f in [Format::OpenMetrics, Format::Classic] {
+            let n = SCRAPES[f.index()].load(Ordering::Relaxed);
+            ConstCounter::new(n).encode(fam.encode_family(&[("format", f.name())])?)?;
+        }
+        Ok(())
+    }
+}
+
 /// A rendered body with the (published, tail) `seq`s and the tenth of a
 /// second it was rendered in.
 type Rendered = ((u64, u64, u64), Bytes);
@@ -159,6 +197,7 @@ pub struct MetricsCache {
 pub async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::negotiate(accept);
+    SCRAPES[format.index()].fetch_add(1, Ordering::Relaxed);
     st.live.want_tail();
     let tenth = SystemTime::now()
         .duration_since(UNIX_EPOCH)
