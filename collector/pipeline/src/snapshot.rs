@@ -13,7 +13,7 @@ use crate::aggregate::{
     AggStats, Aggregator, LATENCY_BUCKETS_SECS, PHP_ERROR_LEVELS, PoolTotals, Totals, WindowStats,
     per_sec,
 };
-use crate::label::{LabelStats, Labeler, SiteId};
+use crate::label::{LabelStats, Labeler, Namer, SiteId};
 
 /// Window lengths every snapshot carries, in seconds (`1m`, `5m`, `1h`).
 pub const WINDOWS_SECS: [u32; 3] = [60, 300, 3600];
@@ -192,6 +192,9 @@ pub struct SitesSnapshot {
     /// first site, its file's namespace the second): see
     /// [`Labeler::conflicts`].
     pub conflicts: Vec<(String, String)>,
+    /// How the site table writes names, so [`site`](Self::site) finds a
+    /// site by any spelling of its name.
+    pub namer: Namer,
 }
 
 impl SitesSnapshot {
@@ -223,6 +226,7 @@ impl SitesSnapshot {
             sites,
             agg: agg.stats(),
             label: labeler.stats(),
+            namer: labeler.sites().namer().clone(),
             conflicts: labeler
                 .conflicts()
                 .iter()
@@ -234,9 +238,15 @@ impl SitesSnapshot {
         }
     }
 
-    /// The site called `name`.
+    /// The site called `name`, or whose name has the same canonical form
+    /// (`site042.example.com` finds `site042-example-com`, and `site042`
+    /// when `example.com` is a farm domain; docs/sites.md).
     pub fn site(&self, name: &str) -> Option<&SiteSnapshot> {
-        self.sites.iter().find(|s| s.name == name)
+        if let Some(s) = self.sites.iter().find(|s| s.name == name) {
+            return Some(s);
+        }
+        let key = self.namer.canonical(name)?;
+        self.sites.iter().find(|s| s.name == key)
     }
 }
 
@@ -281,5 +291,7 @@ mod tests {
         assert_eq!(busy.total_requests(), 30);
         assert_eq!(busy.windows[0].quantile_ms(0.99), direct.quantile_ms(0.99));
         assert!(busy.windows[0].quantile_ms(0.42).is_none());
+        // Any spelling with the same canonical form finds the site.
+        assert_eq!(snap.site("BUSY").map(|s| s.id), Some(busy.id));
     }
 }

@@ -27,8 +27,7 @@ mod table;
 
 use config::KEY_KINDS;
 pub use config::{KeyKind, LabelConfigError, SitesConfig, StaticSite};
-use table::Namer;
-pub use table::SiteTable;
+pub use table::{Namer, SiteTable};
 
 /// Index of a site in the [`SiteTable`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,8 +9,8 @@ use foldhash::fast::RandomState;
 use super::{SiteId, UNKNOWN_SITE};
 
 /// Turns a name read from any key into its canonical form.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Namer {
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Namer {
     /// Farm domains as suffixes, longest first: (`.example.com`,
     /// `-example-com`).
     domains: Vec<(String, String)>,
@@ -36,7 +36,7 @@ impl Namer {
     /// `site042-example-com` → `site042`), `.` and `_` written `-` when
     /// merging (FPM pools are often `shop_example_org`);
     /// `None` when nothing is left.
-    pub(crate) fn canonical(&self, name: &str) -> Option<String> {
+    pub fn canonical(&self, name: &str) -> Option<String> {
         let mut s = name.to_ascii_lowercase();
         for (dot, dash) in &self.domains {
             if let Some(rest) = s
@@ -80,7 +80,8 @@ impl SiteTable {
         t
     }
 
-    pub(crate) fn namer(&self) -> &Namer {
+    /// How names are put in canonical form.
+    pub fn namer(&self) -> &Namer {
         &self.namer
     }
 
