@@ -420,7 +420,10 @@ fn wordpress_entries_and_counts() {
     assert_eq!(stats.php, c);
     assert!(c.fatal > 0 && c.database > 0);
     assert!(text.contains("PHP Fatal error:  Uncaught Error: "));
-    assert!(text.contains("\n#1 {main}\n") || text.contains("{main}\n  thrown in /var/www/html/"));
+    assert!(text.contains("\n#1 {main}\n") || text.contains("{main}\n  thrown in /var/www/site"));
+    // Shared hosting: every install under its own root, none under the
+    // stock one, so script paths name the site.
+    assert!(text.contains("/var/www/site") && !text.contains("/var/www/html/"));
 }
 
 #[test]

@@ -80,7 +80,10 @@ fn endpoints_serve_live_sites_and_a_restart_reads_nothing_twice() {
     // (or since the first line read, when older): a few here.
     let covered = m1["covered_secs"].as_f64().unwrap();
     assert!(covered > 0.0 && covered < 60.0, "{m1}");
-    assert!((m1["rps"].as_f64().unwrap() - 90.0 / covered).abs() < 0.01 * 90.0 / covered, "{m1}");
+    assert!(
+        (m1["rps"].as_f64().unwrap() - 90.0 / covered).abs() < 0.01 * 90.0 / covered,
+        "{m1}"
+    );
     assert!(
         (m1["error_ratio"].as_f64().unwrap() - 0.1).abs() < 1e-9,
         "{m1}"
@@ -149,7 +152,7 @@ fn config_errors_name_file_line_and_field() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("{}:5: tail.sources[1].include", p.display())),
+        err.contains(&format!("{}:5:17: tail.sources[1].include[0]", p.display())),
         "{err}"
     );
     std::fs::write(&p, "server:\n  listen: \"localhost\"\n").unwrap();
@@ -160,7 +163,7 @@ fn config_errors_name_file_line_and_field() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("{}:2: server.listen", p.display())),
+        err.contains(&format!("{}:2:11: server.listen", p.display())),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&d);
