@@ -91,11 +91,8 @@ impl ServerConfig {
     /// The first [`ServerConfigError`].
     pub fn validate(&self) -> Result<(), ServerConfigError> {
         let err = |field, message| Err(ServerConfigError { field, message });
-        if let Err(e) = self.listen.parse::<std::net::SocketAddr>() {
-            return err(
-                "listen",
-                format!("{:?} is not an address:port: {e}", self.listen),
-            );
+        if let Err(e) = crate::listen::Listen::parse(&self.listen) {
+            return err("listen", e);
         }
         let ranges: [(&'static str, u64, u64, u64); 5] = [
             ("shutdown_grace_secs", self.shutdown_grace_secs, 1, 3600),
@@ -396,5 +393,12 @@ mod tests {
         };
         assert_eq!(bad.validate().unwrap_err().field, "listen");
         assert!(ServerConfig::default().validate().is_ok());
+        for ok in [":9464", "localhost:9464", "0.0.0.0:9464", "[::1]:9464"] {
+            let cfg = ServerConfig {
+                listen: ok.into(),
+                ..ServerConfig::default()
+            };
+            assert!(cfg.validate().is_ok(), "{ok}");
+        }
     }
 }
