@@ -190,6 +190,33 @@ pub fn replay_table(p: &Pipeline, reports: &[FileReport], elapsed: Duration, top
             unknown.unknown_records, unknown.sites_refused
         );
     }
+    let split = p.labeler().split_names(8);
+    if !split.is_empty() {
+        let pairs: Vec<String> = split.iter().map(|(a, b)| format!("{a} / {b}")).collect();
+        let _ = writeln!(
+            out,
+            "sites: these look like one site under two naming schemes: {}; if so, add the \
+             domain to sites.domains (e.g. {}) or map them in sites.static_sites (docs/sites.md)",
+            pairs.join(", "),
+            split[0].1[split[0].0.len() + 1..].replace('-', ".")
+        );
+    }
+    if unknown.conflicts > 0 {
+        let t = p.labeler().sites();
+        let pairs: Vec<String> = p
+            .labeler()
+            .conflicts()
+            .iter()
+            .map(|&(own, ns)| format!("{} / namespace {}", t.name(own), t.name(ns)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "sites: {} records named another site than their namespace ({}): if those are one \
+             site, add its domain to sites.domains or map them in sites.static_sites (docs/sites.md)",
+            unknown.conflicts,
+            pairs.join(", ")
+        );
+    }
     for r in reports
         .iter()
         .filter(|r| r.unparsed_total() > 0 || r.truncated > 0)

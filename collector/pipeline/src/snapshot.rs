@@ -192,6 +192,9 @@ pub struct SitesSnapshot {
     /// first site, its file's namespace the second): see
     /// [`Labeler::conflicts`].
     pub conflicts: Vec<(String, String)>,
+    /// Sites that look like one site under two naming schemes (`site007`
+    /// and `site007-example-com`): see [`Labeler::split_names`].
+    pub split_names: Vec<(String, String)>,
     /// How the site table writes names, so [`site`](Self::site) finds a
     /// site by any spelling of its name.
     pub namer: Namer,
@@ -227,6 +230,7 @@ impl SitesSnapshot {
             agg: agg.stats(),
             label: labeler.stats(),
             namer: labeler.sites().namer().clone(),
+            split_names: labeler.split_names(16),
             conflicts: labeler
                 .conflicts()
                 .iter()

@@ -286,7 +286,21 @@ impl Worker {
         // Rates cover time up to now, not to the last tick.
         self.core.pipeline.tick_at(crate::unix_now_f64());
         let sites = self.core.pipeline.snapshot();
-        let before = self.shared.published().sites.conflicts.len();
+        let published = self.shared.published();
+        for (short, long) in sites
+            .split_names
+            .iter()
+            .filter(|p| !published.sites.split_names.contains(p))
+        {
+            tracing::warn!(
+                site = %short,
+                other = %long,
+                "sites {short:?} and {long:?} look like one site under two naming schemes; \
+                 if so, add the domain to sites.domains or map them in sites.static_sites \
+                 (docs/sites.md)"
+            );
+        }
+        let before = published.sites.conflicts.len();
         for (own, ns) in sites.conflicts.iter().skip(before) {
             tracing::warn!(
                 site = %own,

@@ -178,6 +178,10 @@ pub struct LabelJson {
     /// The first such pairs, `[site of the line's key, site of the
     /// namespace]` (see docs/sites.md).
     pub conflicts: Vec<[String; 2]>,
+    /// Sites that look like one site under two naming schemes, `[short,
+    /// long]` (`site007`, `site007-example-com`): a domain missing from
+    /// `sites.domains` (see docs/sites.md).
+    pub split_names: Vec<[String; 2]>,
 }
 
 /// A corrupt checkpoint file moved aside (`tail.checkpoint_corrupt`).
@@ -273,6 +277,12 @@ pub fn status_json(st: &LiveState) -> StatusJson {
                 .conflicts
                 .iter()
                 .map(|(own, ns)| [own.clone(), ns.clone()])
+                .collect(),
+            split_names: published
+                .sites
+                .split_names
+                .iter()
+                .map(|(a, b)| [a.clone(), b.clone()])
                 .collect(),
         },
         snapshot_age_secs: published.taken.map(secs_since),

@@ -232,6 +232,32 @@ impl Labeler {
         &self.conflicts
     }
 
+    /// Sites that look like one site under two naming schemes: a short
+    /// name and a longer one that extends it by a dashed domain
+    /// (`site007` and `site007-example-com`), as when namespaces and pools
+    /// are short names and hosts full ones, with no `domains` configured.
+    /// At most `max` pairs (short, long), by name. Order-independent: a
+    /// function of the table's names.
+    pub fn split_names(&self, max: usize) -> Vec<(String, String)> {
+        let mut names: Vec<&str> = self.table.iter().skip(1).map(|(_, n)| n).collect();
+        names.sort_unstable();
+        let mut out = Vec::new();
+        for (i, short) in names.iter().enumerate() {
+            let prefix = format!("{short}-");
+            let from = names[i + 1..].partition_point(|n| *n < prefix.as_str()) + i + 1;
+            for long in names[from..].iter().take_while(|n| n.starts_with(&prefix)) {
+                // A dashed domain after the short name: at least two labels.
+                if long[prefix.len()..].contains('-') {
+                    out.push(((*short).to_owned(), (*long).to_owned()));
+                    if out.len() >= max {
+                        return out;
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Resolves the file-level keys once per file.
     pub fn file_sites(&mut self, keys: &FileKeys) -> FileSites {
         FileSites {

@@ -500,3 +500,22 @@ fn ingress_router_names_through_a_documented_pattern() {
     assert_eq!(l.label(&rec(b"", b"", b""), &ns), a);
     assert_eq!(l.sites().name(a), "site042");
 }
+
+#[test]
+fn split_names_suggest_a_domain() {
+    let mut l = Labeler::new(&SitesConfig::default()).unwrap();
+    let none = FileSites::default();
+    for key in [&b"site007"[..], b"site0070", b"shop", b"site007-blog"] {
+        l.label(&rec(b"", b"", key), &none);
+    }
+    l.label(&rec(b"", b"site007.example.com", b""), &none);
+    l.label(&rec(b"", b"shop.example.org", b""), &none);
+    assert_eq!(
+        l.split_names(16),
+        [
+            ("shop".to_owned(), "shop-example-org".to_owned()),
+            ("site007".to_owned(), "site007-example-com".to_owned()),
+        ]
+    );
+    assert_eq!(l.split_names(1).len(), 1);
+}
