@@ -47,6 +47,10 @@ impl SiteId {
 /// Name of the site that collects unresolvable records.
 pub const UNKNOWN_SITE: &str = "_unknown";
 
+/// How deep (in `/`-separated parts) a script path's site directory may
+/// lie for its prefix to be cached; deeper ones are cached whole.
+const MAX_SCRIPT_DEPTH: usize = 8;
+
 /// How many disagreeing pairs [`Labeler::conflicts`] keeps.
 const MAX_CONFLICTS_KEPT: usize = 16;
 
@@ -286,7 +290,7 @@ impl Labeler {
                 KeyKind::Router => (self.lookup(KeyKind::Router, rec.router, esc), true),
                 KeyKind::Service => (self.lookup(KeyKind::Service, rec.service, esc), true),
                 KeyKind::Host => (self.lookup(KeyKind::Host, rec.host, esc), true),
-                KeyKind::Script => (self.lookup(KeyKind::Script, rec.script, esc), true),
+                KeyKind::Script => (self.lookup_script(rec.script, esc), true),
                 KeyKind::Pool => (self.lookup(KeyKind::Pool, rec.pool, esc), true),
                 KeyKind::Namespace => (file.namespace, false),
                 KeyKind::Path => (file.path, false),
@@ -321,6 +325,71 @@ impl Labeler {
             return *hit;
         }
         self.resolve_new(kind, key, escaped)
+    }
+
+    /// A script path's site, cached by the directory that names it: a
+    /// site has thousands of distinct script paths (every plugin file
+    /// under `/var/www/site042/`), so caching whole paths would run the
+    /// regex on most lines. The part up to and including the captured
+    /// directory decides (`/var/www/site042/` for every path under it);
+    /// paths the pattern does not match are cached whole.
+    #[inline]
+    fn lookup_script(&mut self, key: &[u8], escaped: bool) -> Option<SiteId> {
+        if key.is_empty() {
+            return None;
+        }
+        let cache = &self.cache[KeyKind::Script.slot()];
+        for i in memchr::memchr_iter(b'/', key)
+            .skip(1)
+            .take(MAX_SCRIPT_DEPTH)
+        {
+            if let Some(hit) = cache.get(&key[..=i]) {
+                return *hit;
+            }
+        }
+        if let Some(hit) = cache.get(key) {
+            return *hit;
+        }
+        self.resolve_script(key, escaped)
+    }
+
+    #[cold]
+    fn resolve_script(&mut self, key: &[u8], escaped: bool) -> Option<SiteId> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let raw: &[u8] = if escaped && memchr::memchr(b'\\', key).is_some() {
+            if crate::json::unescape_into(key, &mut scratch).is_err() {
+                scratch.clear();
+            }
+            &scratch
+        } else {
+            key
+        };
+        // Where the captured directory ends, when it ends in `/` within
+        // the depth the lookup scans (and the key was not escaped, so the
+        // prefix is the key's own bytes).
+        let prefix_end = (!std::ptr::eq(raw, &scratch[..]))
+            .then(|| self.path_re.captures(raw))
+            .flatten()
+            .and_then(|c| c.name("site").map(|m| m.end()))
+            .filter(|&end| {
+                raw.get(end) == Some(&b'/')
+                    && memchr::memchr_iter(b'/', &raw[..end]).count() <= MAX_SCRIPT_DEPTH
+            });
+        let id = self
+            .site_name(KeyKind::Script, raw)
+            .and_then(|name| self.resolve_name(KeyKind::Script, &name));
+        self.scratch = scratch;
+        let cache = &mut self.cache[KeyKind::Script.slot()];
+        if cache.len() >= self.max_cached_keys {
+            cache.clear();
+            self.stats.cache_resets += 1;
+        }
+        match prefix_end {
+            Some(end) => cache.insert(key[..=end].into(), id),
+            None => cache.insert(key.into(), id),
+        };
+        id
     }
 
     #[cold]

@@ -519,3 +519,45 @@ fn split_names_suggest_a_domain() {
     );
     assert_eq!(l.split_names(1).len(), 1);
 }
+
+#[test]
+fn script_paths_are_cached_by_their_site_directory() {
+    let mut l = Labeler::new(&SitesConfig::default()).unwrap();
+    let none = FileSites::default();
+    let script = |path: &str, l: &mut Labeler| {
+        let rec = Record {
+            script: path.as_bytes(),
+            ..Record::default()
+        };
+        let id = l.label(&rec, &none);
+        l.sites().name(id).to_owned()
+    };
+    for i in 0..10_000 {
+        let site = i % 10;
+        let got = script(
+            &format!("/var/www/site{site}/wp-content/plugins/p{i}/p{i}.php"),
+            &mut l,
+        );
+        assert_eq!(got, format!("site{site}"));
+    }
+    // One entry per site directory, not per path.
+    assert_eq!(l.cache[KeyKind::Script.slot()].len(), 10);
+    assert_eq!(l.stats().cache_resets, 0);
+    // Stock roots, Plesk roots, paths the pattern does not match.
+    for i in 0..100 {
+        assert_eq!(
+            script(&format!("/var/www/html/wp-content/x{i}.php"), &mut l),
+            "_unknown"
+        );
+    }
+    assert_eq!(
+        script(
+            "/var/www/vhosts/shop.example.org/httpdocs/index.php",
+            &mut l
+        ),
+        "shop-example-org"
+    );
+    assert_eq!(script("/opt/app/index.php", &mut l), "_unknown");
+    assert_eq!(script("/opt/app/index.php", &mut l), "_unknown");
+    assert_eq!(l.cache[KeyKind::Script.slot()].len(), 13);
+}
