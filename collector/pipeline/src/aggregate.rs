@@ -5,15 +5,15 @@
 //! sketch (the 1h window, and latency for every window). Windows are read
 //! from the rings at query time; cumulative totals feed counters.
 //!
-//! Why not one-second state for the whole hour: at 32 bytes per
-//! site-second that is 55 MiB for 500 sites before any latency data, and a
+//! Why not one-second state for the whole hour: at 40 bytes per
+//! site-second that is 69 MiB for 500 sites before any latency data, and a
 //! 1h window gains nothing from 1-second edges (10 s is 0.3% of the
-//! window). With the defaults a site costs 9.6 KB (fine ring of 32-byte
-//! seconds) + 31.7 KB (360 slots of 88 bytes) plus its sketch entries (one
+//! window). With the defaults a site costs 12 KB (fine ring of 40-byte
+//! seconds) + 34.6 KB (360 slots of 96 bytes) plus its sketch entries (one
 //! word per distinct latency bucket per slot, and a cumulative sketch that
-//! is sparse for quiet sites): 35.1 MiB when all 500 sites are busy every
+//! is sparse for quiet sites): 37.6 MiB when all 500 sites are busy every
 //! second for an hour (budget 64 MiB, tests/tests/alloc.rs; 31.6 MiB with
-//! the 16-bit slot counters this replaced).
+//! the 16-bit, eagerly cleared buckets this replaced).
 //!
 //! Counters cannot wrap or stop where traffic can reach: a one-second
 //! bucket and a slot count requests, tracked codes and events in 32 bits
@@ -125,27 +125,73 @@ fn event_slot(event: Event) -> Option<usize> {
     }
 }
 
-/// One second of one site (fine ring): 32 bytes, cleared each time a site
-/// moves to a new second, which on a farm of quiet sites is about once per
-/// line. Tracked codes are counted per slot only. `bytes` is 32-bit: 4 GiB
-/// for one site in one second is past any node's network (a saturation
-/// would be counted).
-#[derive(Debug, Clone, Copy, Default)]
+/// One second of one site (fine ring). It holds the counts of second
+/// `sec` only: a bucket tagged with another second is stale, read as empty
+/// and reset when written, so moving a quiet site to a new second costs
+/// nothing (clearing the gap eagerly cost a 10 KB memset per line on a farm
+/// of quiet sites). Tracked codes are counted per slot only. `bytes` is
+/// 32-bit: 4 GiB for one site in one second is past any node's network (a
+/// saturation would be counted).
+#[derive(Debug, Clone, Copy)]
 struct SecBucket {
+    sec: i64,
     class: [u32; 5],
     bytes: u32,
     dur_us: u64,
 }
 
-/// One slot of one site (coarse ring).
-#[derive(Debug, Clone, Default)]
+impl Default for SecBucket {
+    fn default() -> Self {
+        SecBucket {
+            sec: i64::MIN,
+            class: [0; 5],
+            bytes: 0,
+            dur_us: 0,
+        }
+    }
+}
+
+/// One slot of one site (coarse ring), tagged with its slot number
+/// (`block`) as a second's bucket is with its second.
+#[derive(Debug, Clone)]
 struct Slot {
+    block: i64,
     class: [u32; 5],
     codes: [u32; 5],
     events: [u32; 4],
     bytes: u64,
     dur_us: u64,
     sketch: SparseSketch,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            block: i64::MIN,
+            class: [0; 5],
+            codes: [0; 5],
+            events: [0; 4],
+            bytes: 0,
+            dur_us: 0,
+            sketch: SparseSketch::default(),
+        }
+    }
+}
+
+impl Slot {
+    /// Makes the slot hold `block`, emptying it if it held another.
+    #[inline]
+    fn claim(&mut self, block: i64) {
+        if self.block != block {
+            self.block = block;
+            self.class = [0; 5];
+            self.codes = [0; 5];
+            self.events = [0; 4];
+            self.bytes = 0;
+            self.dur_us = 0;
+            self.sketch.clear();
+        }
+    }
 }
 
 /// Upper bounds (seconds) of the request-duration histogram every site
@@ -534,6 +580,7 @@ impl Aggregator {
             return;
         }
         let slot = &mut series.slots[at.slot];
+        slot.claim(at.block);
         let mut saturated = 0;
         if let Some(e) = ev {
             saturated += sat_inc(&mut slot.events[e]);
@@ -550,6 +597,12 @@ impl Aggregator {
             }
             if sec > now - fine {
                 let b = &mut series.secs[at.fine];
+                if b.sec != sec {
+                    *b = SecBucket {
+                        sec,
+                        ..SecBucket::default()
+                    };
+                }
                 saturated += sat_inc(&mut b.class[class]);
                 let bytes = u32::try_from(rec.bytes).unwrap_or(u32::MAX);
                 saturated += u64::from(b.bytes.checked_add(bytes).is_none());
@@ -676,6 +729,9 @@ impl Aggregator {
         if fine {
             for sec in start..=end {
                 let b = &series.secs[sec.rem_euclid(self.fine) as usize];
+                if b.sec != sec {
+                    continue;
+                }
                 for i in 0..5 {
                     w.class[i] += u64::from(b.class[i]);
                 }
@@ -690,6 +746,9 @@ impl Aggregator {
         let first = start.div_euclid(self.slot_secs).max(last - nslots + 1);
         for block in first..=last {
             let slot = &series.slots[block.rem_euclid(nslots) as usize];
+            if slot.block != block {
+                continue;
+            }
             w.latency.merge_sparse(&slot.sketch);
             for i in 0..4 {
                 w.events[i] += u64::from(slot.events[i]);
@@ -779,34 +838,9 @@ fn sat_add(c: &mut u64, v: u64) -> u64 {
 }
 
 impl SiteSeries {
-    /// Clears the seconds and slots between the old head and `sec` (at
-    /// `at`), walking the rings backwards from `at` so no index needs a
-    /// division.
+    /// Moves the site's latest second to `sec` (at `at`). Nothing is
+    /// cleared: buckets and slots carry the second and slot they hold.
     fn advance(&mut self, sec: i64, at: RingPos) {
-        if let Some(h) = self.head {
-            let fine = self.secs.len();
-            let n = usize::try_from(sec - h).unwrap_or(usize::MAX).min(fine);
-            let mut i = at.fine;
-            for _ in 0..n {
-                self.secs[i] = SecBucket::default();
-                i = if i == 0 { fine - 1 } else { i - 1 };
-            }
-            let nslots = self.slots.len();
-            let n = usize::try_from(at.block - self.head_at.block)
-                .unwrap_or(usize::MAX)
-                .min(nslots);
-            let mut i = at.slot;
-            for _ in 0..n {
-                let slot = &mut self.slots[i];
-                slot.class = [0; 5];
-                slot.codes = [0; 5];
-                slot.events = [0; 4];
-                slot.bytes = 0;
-                slot.dur_us = 0;
-                slot.sketch.clear();
-                i = if i == 0 { nslots - 1 } else { i - 1 };
-            }
-        }
         self.head = Some(sec);
         self.head_at = at;
     }
