@@ -21,7 +21,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 # The writer: RPS lines a second, evenly spaced, stamped with the wall
 # clock in Traefik's CLF (the router names the site).
 writer() {
-    python3 - "$1" "$RPS" <<'PY'
+    exec python3 - "$1" "$RPS" <<'PY'
 import sys, time
 path, rps = sys.argv[1], int(sys.argv[2])
 f = open(path, "a", buffering=1)
