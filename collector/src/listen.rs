@@ -6,7 +6,8 @@
 //! - `:9464`: every IPv4 interface (`0.0.0.0:9464`);
 //! - `localhost:9464`, `node-7.example.com:9464`: a host name, resolved at
 //!   start; the first of its addresses that can be bound is used (IPv4
-//!   ones first).
+//!   ones first). `localhost` is always 127.0.0.1 then ::1 (RFC 6761),
+//!   even where no /etc/hosts names it.
 //!
 //! Port 0 picks a free port (logged at start).
 
@@ -71,6 +72,17 @@ impl Listen {
     pub fn resolve(&self) -> Result<Vec<SocketAddr>, String> {
         match self {
             Listen::Addr(a) => Ok(vec![*a]),
+            // RFC 6761 §6.3: `localhost` is the loopback, whatever the
+            // resolver says (a minimal container may have no /etc/hosts).
+            Listen::Host { host, port }
+                if host.eq_ignore_ascii_case("localhost")
+                    || host.to_ascii_lowercase().ends_with(".localhost") =>
+            {
+                Ok(vec![
+                    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), *port),
+                    SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), *port),
+                ])
+            }
             Listen::Host { host, port } => {
                 let mut addrs: Vec<SocketAddr> = (host.as_str(), *port)
                     .to_socket_addrs()
