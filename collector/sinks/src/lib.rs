@@ -30,7 +30,15 @@ pub mod send;
 pub mod spool;
 pub mod stats;
 
+use std::sync::Arc;
+
 use serde::Deserialize;
+use sitepulse_pipeline::snapshot::SitesSnapshot;
+
+/// Where the metrics sinks read per-site numbers: the latest published
+/// snapshot (the same the HTTP API and /metrics read), and the wall-clock
+/// time it was taken, Unix milliseconds.
+pub type SnapshotSource = Arc<dyn Fn() -> (Arc<SitesSnapshot>, u64) + Send + Sync>;
 
 /// The `sinks:` section.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, serde::Serialize)]
