@@ -26,6 +26,7 @@ pub mod loki;
 pub mod otlp;
 pub mod remote_write;
 pub mod retry;
+pub mod series;
 pub mod send;
 pub mod spool;
 pub mod stats;
