@@ -300,6 +300,7 @@ impl Drop for Collector {
     }
 }
 
+pub mod otlp_receiver;
 pub mod prometheus;
 
 /// Real servers (nginx, php-fpm) started by a test on loopback.
