@@ -4,17 +4,24 @@
 //! resource; an outage (receiver down, then refusing, with a sink restart
 //! in the middle) loses nothing; exported metrics equal the snapshot's.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sitepulse_pipeline::aggregate::CLASS_NAMES;
 use sitepulse_pipeline::record::Level;
+use sitepulse_pipeline::{NoObserver, Pipeline, PipelineConfig};
 use sitepulse_sinks::entry::LogEntry;
 use sitepulse_sinks::logs::LogSink;
 use sitepulse_sinks::otlp::{self, OtlpConfig};
 use sitepulse_sinks::retry::RetryConfig;
+use sitepulse_sinks::series::{self, Value};
 use sitepulse_tests::otlp_receiver::proto::common::v1::{KeyValue, any_value};
 use sitepulse_tests::otlp_receiver::proto::logs::v1::LogRecord;
+use sitepulse_tests::otlp_receiver::proto::metrics::v1::{
+    AggregationTemporality, Metric, metric, number_data_point,
+};
 use sitepulse_tests::otlp_receiver::{Code, OtlpReceiver};
 use tokio::sync::watch;
 
@@ -361,5 +368,239 @@ async fn refusals_and_partial_successes_are_counted_not_retried() {
     assert_eq!(rx.calls(), 2);
     stop.send(true).unwrap();
     sender.await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The Prometheus sample names a Collector's Prometheus exporters make of
+/// an OTLP metric ("OTLP Metric points to Prometheus" in
+/// <https://opentelemetry.io/docs/specs/otel/compatibility/prometheus_and_openmetrics/>):
+/// the unit's suffix unless the name has it, `_total` for a monotonic
+/// cumulative sum, `_bucket`/`_sum`/`_count` for a histogram.
+fn prometheus_names(m: &Metric) -> Vec<String> {
+    let suffix = match m.unit.as_str() {
+        "" => "",
+        "s" => "_seconds",
+        "By" => "_bytes",
+        u => panic!("{}: unit {u:?} not expected", m.name),
+    };
+    let mut base = m.name.clone();
+    if !base.ends_with(suffix) {
+        base.push_str(suffix);
+    }
+    let cumulative = AggregationTemporality::Cumulative as i32;
+    match m.data.as_ref().unwrap() {
+        metric::Data::Sum(s) => {
+            assert!(s.is_monotonic && s.aggregation_temporality == cumulative);
+            vec![format!("{base}_total")]
+        }
+        metric::Data::Gauge(_) => vec![base],
+        metric::Data::Histogram(h) => {
+            assert_eq!(h.aggregation_temporality, cumulative);
+            ["_bucket", "_sum", "_count"]
+                .map(|s| format!("{base}{s}"))
+                .to_vec()
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Labels of a data point, as `(name, value)` in order.
+fn labels(kv: &[KeyValue]) -> Vec<(String, String)> {
+    attrs(kv).into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_metrics_equal_the_snapshot() {
+    let now = sitepulse_tests::unix_now();
+    let mut p = Pipeline::new(&PipelineConfig::default(), now).unwrap();
+    let lines: String = [
+        ("site001", 200, 3),
+        ("site001", 200, 40),
+        ("site001", 502, 1500),
+        ("site001", 404, 7),
+        ("site002", 499, 70_000),
+        ("site002", 200, 120),
+    ]
+    .map(|(site, status, ms)| sitepulse_tests::clf_line(site, status, ms))
+    .concat();
+    let r = p
+        .process(
+            "access",
+            None,
+            lines.as_bytes(),
+            &mut NoObserver,
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(r.records, 6);
+    p.tick(now);
+    let snap = Arc::new(p.snapshot());
+    let taken_ms = now as u64 * 1000;
+    let shared = snap.clone();
+    let source: sitepulse_sinks::SnapshotSource = Arc::new(move || (shared.clone(), taken_ms));
+
+    let rx = OtlpReceiver::start().await;
+    let dir = spool_dir("metrics");
+    let cfg = OtlpConfig {
+        metrics_interval_secs: 1,
+        ..config(rx.endpoint())
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let (stats, task) = otlp::open_metrics(&cfg, &dir, source, stop_rx).unwrap();
+    let task = tokio::spawn(task);
+    wait_until("an export", Duration::from_secs(10), || {
+        !rx.metrics().is_empty()
+    })
+    .await;
+    // The snapshot does not change: later ticks export nothing more.
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let exports = rx.metrics();
+    assert_eq!(exports.len(), 1);
+    let rm = &exports[0].resource_metrics;
+    assert_eq!(rm.len(), 1);
+    let res = attrs(&rm[0].resource.as_ref().unwrap().attributes);
+    assert_eq!(res["service.name"], "sitepulse");
+    assert!(res.contains_key("service.instance.id"), "{res:?}");
+    assert_eq!(rm[0].scope_metrics.len(), 1);
+    assert_eq!(
+        rm[0].scope_metrics[0].scope.as_ref().unwrap().name,
+        "sitepulse"
+    );
+    let metrics = &rm[0].scope_metrics[0].metrics;
+
+    // Every series of the snapshot, exactly, as one data point.
+    let families = series::site_families(&snap);
+    let mut points = 0u64;
+    for fam in families.iter().filter(|f| !f.series.is_empty()) {
+        let m = metrics
+            .iter()
+            .find(|m| m.name == fam.name)
+            .unwrap_or_else(|| panic!("no metric {}", fam.name));
+        assert_eq!(m.description, fam.help);
+        for s in &fam.series {
+            let want: Vec<(String, String)> = s
+                .labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect::<BTreeMap<_, _>>()
+                .into_iter()
+                .collect();
+            points += 1;
+            match (&s.value, m.data.as_ref().unwrap()) {
+                (Value::Counter(v), metric::Data::Sum(sum)) => {
+                    let p = sum
+                        .data_points
+                        .iter()
+                        .find(|p| labels(&p.attributes) == want)
+                        .unwrap_or_else(|| panic!("{} {want:?}", fam.name));
+                    assert_eq!(p.value, Some(number_data_point::Value::AsInt(*v as i64)));
+                    assert_eq!(p.time_unix_nano, taken_ms * 1_000_000);
+                    assert!(
+                        p.start_time_unix_nano > 0 && p.start_time_unix_nano <= p.time_unix_nano
+                    );
+                }
+                (Value::Gauge(v), metric::Data::Gauge(g)) => {
+                    let p = g
+                        .data_points
+                        .iter()
+                        .find(|p| labels(&p.attributes) == want)
+                        .unwrap_or_else(|| panic!("{} {want:?}", fam.name));
+                    assert_eq!(p.value, Some(number_data_point::Value::AsDouble(*v)));
+                }
+                (Value::Histogram(h), metric::Data::Histogram(hist)) => {
+                    let p = hist
+                        .data_points
+                        .iter()
+                        .find(|p| labels(&p.attributes) == want)
+                        .unwrap_or_else(|| panic!("{} {want:?}", fam.name));
+                    assert_eq!(p.bucket_counts, h.counts);
+                    assert_eq!((p.count, p.sum), (h.count, Some(h.sum)));
+                    let series::Kind::Histogram { bounds } = fam.kind else {
+                        panic!()
+                    };
+                    assert_eq!(p.explicit_bounds, bounds);
+                }
+                (v, d) => panic!("{}: {v:?} exported as {d:?}", fam.name),
+            }
+        }
+    }
+    assert_eq!(stats.snapshot(0).sent_items, points);
+
+    // And against the snapshot itself, for a few numbers.
+    let point = |name: &str, l: &[(&str, &str)]| {
+        let want: Vec<(String, String)> = l
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        let m = metrics.iter().find(|m| m.name == name).unwrap();
+        match m.data.as_ref().unwrap() {
+            metric::Data::Sum(s) => s
+                .data_points
+                .iter()
+                .find(|p| labels(&p.attributes) == want)
+                .map(|p| p.value),
+            metric::Data::Gauge(g) => g
+                .data_points
+                .iter()
+                .find(|p| labels(&p.attributes) == want)
+                .map(|p| p.value),
+            _ => None,
+        }
+        .flatten()
+        .unwrap_or_else(|| panic!("{name} {l:?}"))
+    };
+    let s1 = snap.site("site001").unwrap();
+    let class = |c: &str| CLASS_NAMES.iter().position(|n| *n == c).unwrap();
+    assert_eq!(s1.totals.class[class("2xx")], 2);
+    assert_eq!(
+        point(
+            "sitepulse_site_requests",
+            &[("site", "site001"), ("code_class", "2xx")]
+        ),
+        number_data_point::Value::AsInt(2)
+    );
+    assert_eq!(
+        point(
+            "sitepulse_site_requests_by_code",
+            &[("site", "site002"), ("code", "499")]
+        ),
+        number_data_point::Value::AsInt(1)
+    );
+    assert_eq!(
+        point(
+            "sitepulse_site_rps",
+            &[("site", "site001"), ("window", "1m")]
+        ),
+        number_data_point::Value::AsDouble(s1.window("1m").unwrap().rps())
+    );
+    let hist = metrics
+        .iter()
+        .find(|m| m.name == "sitepulse_site_request_duration_seconds")
+        .unwrap();
+    let Some(metric::Data::Histogram(h)) = &hist.data else {
+        panic!()
+    };
+    let p = h
+        .data_points
+        .iter()
+        .find(|p| attrs(&p.attributes)["site"] == "site001")
+        .unwrap();
+    assert_eq!(p.count, 4);
+    assert!((p.sum.unwrap() - 1.55).abs() < 1e-9, "{:?}", p.sum);
+
+    // A Collector's Prometheus exporter gives back the names of /metrics.
+    let exported: BTreeSet<String> = metrics.iter().flat_map(prometheus_names).collect();
+    let mut scraped = BTreeSet::new();
+    for f in &families {
+        f.for_each_sample(|s| {
+            scraped.insert(s.name.to_owned());
+        });
+    }
+    assert_eq!(exported, scraped);
+
+    stop.send(true).unwrap();
+    task.await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

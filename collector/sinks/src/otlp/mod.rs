@@ -20,6 +20,7 @@
 pub mod config;
 pub mod deliver;
 pub mod logs;
+pub mod metrics;
 
 #[cfg(test)]
 mod tests;
@@ -32,13 +33,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::{Notify, watch};
 
 pub use self::config::OtlpConfig;
-use self::deliver::LogsDeliver;
+use self::deliver::{LogsDeliver, MetricsDeliver};
 use self::logs::{Batcher, Sealed};
 use crate::entry::LogEntry;
 use crate::logs::LogSink;
 use crate::spool::{HEADER_BYTES, Pushed, SharedSpool, Spool, SpoolError};
 use crate::stats::SinkStats;
-use crate::{SinkError, send};
+use crate::{SinkError, SnapshotSource, send};
 
 /// The OTLP logs sink's producer half, owned by the pipeline thread.
 #[derive(Debug)]
@@ -96,6 +97,50 @@ pub fn open_logs(
         },
         sender,
     ))
+}
+
+/// Opens the OTLP metrics sink: its spool in `<spool_dir>/metrics`, and
+/// the task to spawn on a tokio runtime, which exports `source`'s latest
+/// snapshot every `metrics_interval_secs` and sends the exports (until
+/// `shutdown` turns true). Its counters count data points.
+///
+/// # Errors
+/// When the spool cannot be opened, or the endpoint or a header is not
+/// usable.
+pub fn open_metrics(
+    cfg: &OtlpConfig,
+    spool_dir: &Path,
+    source: SnapshotSource,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(Arc<SinkStats>, impl Future<Output = ()> + Send + 'static), SinkError> {
+    let spool = Spool::open(&spool_dir.join("metrics"), cfg.spool.clone())?;
+    let stats = Arc::new(SinkStats::default());
+    stats.spool(&spool);
+    let spool = SharedSpool::new(spool);
+    let wake = Arc::new(Notify::new());
+    let deliver = MetricsDeliver::new(cfg, stats.clone()).map_err(SinkError::Other)?;
+    let sender = send::run_sender(
+        "otlp",
+        spool.clone(),
+        stats.clone(),
+        cfg.retry.clone(),
+        wake.clone(),
+        shutdown.clone(),
+        deliver,
+    );
+    let exporter = metrics::Exporter::new(cfg, metrics::process_start_ns(send::unix_ms()));
+    let exports = metrics::run_exports(
+        exporter,
+        std::time::Duration::from_secs(cfg.metrics_interval_secs),
+        source,
+        spool,
+        stats.clone(),
+        wake,
+        shutdown,
+    );
+    Ok((stats, async move {
+        tokio::join!(sender, exports);
+    }))
 }
 
 impl OtlpLogSink {

@@ -324,3 +324,146 @@ fn config_defaults_and_problems() {
     assert!(ok.problems().is_empty(), "{:?}", ok.problems());
     assert!(super::deliver::endpoint(&ok).is_ok());
 }
+
+mod metrics {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+    use prost::Message;
+    use sitepulse_pipeline::snapshot::SitesSnapshot;
+    use sitepulse_pipeline::{NoObserver, Pipeline, PipelineConfig};
+
+    use super::super::config::OtlpConfig;
+    use super::super::metrics::{Exporter, resource, unit};
+    use super::attrs;
+    use crate::series;
+
+    const NOW: i64 = 1_796_083_200;
+
+    /// A snapshot of `n` sites with `per_site` 200s each.
+    fn snapshot(n: usize, per_site: usize) -> SitesSnapshot {
+        let mut p = Pipeline::new(&PipelineConfig::default(), NOW).unwrap();
+        let mut lines = String::new();
+        for s in 0..n {
+            for _ in 0..per_site {
+                lines.push_str(&format!(
+                    "10.42.0.1 - - [30/Nov/2026:23:59:30 +0000] \"GET / HTTP/1.1\" 200 10 \"-\" \"curl/8\" 1 \"websecure-site{s:03}@kubernetes\" \"http://10.42.1.1:80\" 5ms\n"
+                ));
+            }
+        }
+        p.process(
+            "access",
+            None,
+            lines.as_bytes(),
+            &mut NoObserver,
+            &mut |_| {},
+        )
+        .unwrap();
+        p.tick(NOW);
+        p.snapshot()
+    }
+
+    /// `site`'s 2xx count and its start time in an export.
+    fn requests_2xx(frames: &[(Vec<u8>, u32)], site: &str) -> Option<(i64, u64)> {
+        for (f, _) in frames {
+            let req = ExportMetricsServiceRequest::decode(&f[..]).unwrap();
+            for m in &req.resource_metrics[0].scope_metrics[0].metrics {
+                let Some(metric::Data::Sum(s)) = &m.data else {
+                    continue;
+                };
+                if m.name != "sitepulse_site_requests" {
+                    continue;
+                }
+                for p in &s.data_points {
+                    let a = attrs(&p.attributes);
+                    if a["site"] == site && a["code_class"] == "2xx" {
+                        let Some(number_data_point::Value::AsInt(v)) = p.value else {
+                            panic!()
+                        };
+                        return Some((v, p.start_time_unix_nano));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_large_export_is_cut_into_frames_under_batch_bytes() {
+        let snap = snapshot(60, 1);
+        let cfg = OtlpConfig {
+            batch_bytes: 4096,
+            ..OtlpConfig::default()
+        };
+        let mut ex = Exporter::new(&cfg, 5);
+        let out = ex.export(&snap, 1_000);
+        let want = series::sample_count(&series::site_families(&snap));
+        assert!(out.frames.len() > 5, "{} frames", out.frames.len());
+        let mut points = 0;
+        for (f, n) in &out.frames {
+            assert!(f.len() < 4096 + 2048, "{} bytes", f.len());
+            let req = ExportMetricsServiceRequest::decode(&f[..]).unwrap();
+            let mut in_frame = 0;
+            for m in &req.resource_metrics[0].scope_metrics[0].metrics {
+                in_frame += match m.data.as_ref().unwrap() {
+                    metric::Data::Sum(s) => s.data_points.len(),
+                    metric::Data::Gauge(g) => g.data_points.len(),
+                    metric::Data::Histogram(h) => h.data_points.len(),
+                    _ => panic!(),
+                };
+            }
+            assert_eq!(in_frame as u32, *n);
+            points += in_frame;
+        }
+        assert_eq!(points as u64, out.points);
+        // A histogram series is one data point, not bounds + 3 samples.
+        let fams = series::site_families(&snap);
+        let series_count: usize = fams.iter().map(|f| f.series.len()).sum();
+        assert_eq!(points, series_count);
+        assert!(want > series_count);
+    }
+
+    #[test]
+    fn a_counter_that_goes_down_starts_again() {
+        let cfg = OtlpConfig::default();
+        let mut ex = Exporter::new(&cfg, 5_000_000_000);
+        let first = ex.export(&snapshot(2, 3), 10_000);
+        assert_eq!(
+            requests_2xx(&first.frames, "site000"),
+            Some((3, 5_000_000_000))
+        );
+        let again = ex.export(&snapshot(2, 3), 20_000);
+        assert_eq!(
+            requests_2xx(&again.frames, "site000"),
+            Some((3, 5_000_000_000))
+        );
+        // A rebuilt pipeline: counts restart below the last export's.
+        let reset = ex.export(&snapshot(2, 1), 30_000);
+        assert_eq!(
+            requests_2xx(&reset.frames, "site000"),
+            Some((1, 20_000_000_000))
+        );
+        // A snapshot taken before the sink's start never gets a later start.
+        let mut ex = Exporter::new(&cfg, 50_000_000_000);
+        let early = ex.export(&snapshot(1, 1), 40_000);
+        assert_eq!(
+            requests_2xx(&early.frames, "site000"),
+            Some((1, 40_000_000_000))
+        );
+    }
+
+    #[test]
+    fn units_and_resource() {
+        assert_eq!(unit("sitepulse_site_request_duration_seconds"), "s");
+        assert_eq!(unit("sitepulse_site_response_bytes"), "By");
+        assert_eq!(unit("sitepulse_site_rps"), "");
+        let cfg = OtlpConfig {
+            resource_attributes: [("k8s.node.name".to_owned(), "pinned".to_owned())].into(),
+            ..OtlpConfig::default()
+        };
+        let r = attrs(&resource(&cfg, Some("node-7")).attributes);
+        assert_eq!(r["service.name"], "sitepulse");
+        assert_eq!(r["service.instance.id"], "node-7");
+        assert_eq!(r["k8s.node.name"], "pinned");
+        assert_eq!(r.len(), 3);
+    }
+}
