@@ -66,6 +66,10 @@ pub struct Origin<'a> {
     pub message: &'a Message<'a>,
     /// What the file's path says of its pod (Kubernetes log layouts).
     pub pod: Option<&'a PodLabels>,
+    /// The event second the record was counted in: its own time, else the
+    /// container runtime's, else the previous record's (a sink stamps a
+    /// line without a time with it, so a re-read stamps it the same).
+    pub event_sec: i64,
 }
 
 /// Receives the pipeline's output besides the aggregate. The method
@@ -101,6 +105,9 @@ pub struct Pipeline {
     /// Wall-clock second as the caller last said ([`tick`](Self::tick),
     /// [`refresh_clock`](Self::refresh_clock)): the pipeline reads no clock.
     now_sec: i64,
+    /// Records go to the aggregate (off for a pipeline that only labels
+    /// records for a sink re-reading a file: see [`set_aggregate`](Self::set_aggregate)).
+    aggregate: bool,
 }
 
 /// A pipeline could not be built from the config.
@@ -132,9 +139,17 @@ impl Pipeline {
             agg: Aggregator::new(&cfg.aggregate)?,
             last_sec: None,
             now_sec: now_unix_secs,
+            aggregate: true,
         };
         p.refresh_clock(now_unix_secs);
         Ok(p)
+    }
+
+    /// Whether records are counted in the per-site windows. A pipeline
+    /// that re-reads a file for a sink that fell behind only labels them:
+    /// the live pipeline counted those lines already.
+    pub fn set_aggregate(&mut self, on: bool) {
+        self.aggregate = on;
     }
 
     /// The labeler (site table and its counters).
@@ -253,6 +268,7 @@ impl Pipeline {
             source: *source,
             labeler: &mut self.labeler,
             agg: &mut self.agg,
+            aggregate: self.aggregate,
             file_sites,
             last_sec: &mut self.last_sec,
             now_sec: self.now_sec,
@@ -381,6 +397,7 @@ struct Stage<'p, O> {
     source: Option<LogFormat>,
     labeler: &'p mut Labeler,
     agg: &'p mut Aggregator,
+    aggregate: bool,
     file_sites: &'p FileSites,
     last_sec: &'p mut Option<i64>,
     now_sec: i64,
@@ -452,11 +469,14 @@ impl<O: Observer> Stage<'_, O> {
         };
         *self.last_sec = Some(sec);
         let site = self.labeler.label(&rec, self.file_sites);
-        self.agg.record(site, sec, &rec);
+        if self.aggregate {
+            self.agg.record(site, sec, &rec);
+        }
         let origin = Origin {
             name: self.name,
             message: msg,
             pod: self.pod,
+            event_sec: sec,
         };
         self.obs
             .record(&origin, &rec, site, self.labeler.sites().name(site));

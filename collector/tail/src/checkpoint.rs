@@ -12,7 +12,7 @@
 //! later the sinks' acknowledgements), which makes delivery at-least-once
 //! with `(file identity, offset)` as each line's dedup key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -21,8 +21,14 @@ use serde::{Deserialize, Serialize};
 
 use super::identity::FileId;
 
-/// The checkpoint file format version this build writes and reads.
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// The newest checkpoint file format version this build writes and reads.
+/// Version 2 adds the sinks' shipping cursors ([`Entry::ship`]); a file
+/// with none is still written as version 1, so a rollback to a build
+/// without sinks reads it.
+pub const CHECKPOINT_VERSION: u32 = 2;
+
+/// The versions this build reads.
+pub const CHECKPOINT_VERSIONS_READ: [u32; 2] = [1, 2];
 
 /// One file's committed position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +46,12 @@ pub struct Entry {
     /// another file (absent: its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<(u64, u64)>,
+    /// Shipping cursors of the sinks that lag behind `offset`, by sink
+    /// name: the sink has every line before its cursor; lines from there
+    /// to `offset` are re-read for it (they are aggregated already). A
+    /// sink not named here has every line before `offset`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ship: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -102,7 +114,7 @@ pub enum CheckpointError {
     /// Written by a build with another format version. Never quarantined
     /// (see [`CheckpointCorrupt`]).
     #[error(
-        "{path}: checkpoint format version {found}, this build reads version {CHECKPOINT_VERSION}"
+        "{path}: checkpoint format version {found}, this build reads versions 1 and {CHECKPOINT_VERSION}"
     )]
     Version { path: PathBuf, found: u32 },
     /// Not a checkpoint, and it could not be moved aside.
@@ -178,7 +190,7 @@ impl Checkpoints {
                 message: e.to_string(),
             };
             let v: Version = serde_json::from_slice(&text).map_err(parse_err)?;
-            if v.version != CHECKPOINT_VERSION {
+            if !CHECKPOINT_VERSIONS_READ.contains(&v.version) {
                 return Err(CheckpointError::Version {
                     path: path.to_owned(),
                     found: v.version,
@@ -297,15 +309,40 @@ impl Checkpoints {
         {
             return;
         }
+        // The sinks' cursors stay with the file (same identity).
+        let ship = self
+            .entries
+            .get(&(id.dev, id.ino))
+            .filter(|e| e.id.fp == id.fp || e.id.fp_len < id.fp_len)
+            .map(|e| e.ship.clone())
+            .unwrap_or_default();
         let e = Entry {
             id,
             offset,
             path: path.to_string_lossy().into_owned(),
             updated_unix_secs: unix_now(),
             key,
+            ship,
         };
         self.entries.insert((id.dev, id.ino), e);
         self.dirty = true;
+    }
+
+    /// Sets (`Some`) or clears sink `sink`'s shipping cursor of the file
+    /// `(dev, ino)`; a cursor at or past the entry's offset is cleared.
+    pub fn set_ship(&mut self, dev: u64, ino: u64, sink: &str, at: Option<u64>) {
+        let Some(e) = self.entries.get_mut(&(dev, ino)) else {
+            return;
+        };
+        let at = at.filter(|&a| a < e.offset);
+        let changed = match at {
+            Some(a) => e.ship.insert(sink.to_owned(), a) != Some(a),
+            None => e.ship.remove(sink).is_some(),
+        };
+        if changed {
+            e.updated_unix_secs = unix_now();
+            self.dirty = true;
+        }
     }
 
     /// Whether entries changed since the last [`save`](Self::save) (or
@@ -353,7 +390,12 @@ impl Checkpoints {
         files.sort_by(|a, b| a.path.cmp(&b.path).then(a.id.ino.cmp(&b.id.ino)));
         // One entry per line: compact (a node has thousands) yet readable.
         // Written from references: no entry is cloned per save.
-        let mut json = to_lines(CHECKPOINT_VERSION, unix_now(), &files)
+        let version = if files.iter().any(|e| !e.ship.is_empty()) {
+            CHECKPOINT_VERSION
+        } else {
+            1
+        };
+        let mut json = to_lines(version, unix_now(), &files)
             .map_err(|e| io_err(&self.path)(io::Error::other(e)))?;
         json.push(b'\n');
         let tmp = self.tmp_path();
@@ -467,12 +509,12 @@ mod tests {
         assert!(e.starts_with(&format!("{}:2:", ck.display())), "{e}");
         std::fs::write(
             &ck,
-            r#"{"version": 2, "written_unix_secs": 0, "files": []}"#,
+            r#"{"version": 3, "written_unix_secs": 0, "files": []}"#,
         )
         .unwrap();
         let e = Checkpoints::load(&ck).unwrap_err().to_string();
         assert!(
-            e.contains("version 2") && e.contains(&ck.display().to_string()),
+            e.contains("version 3") && e.contains(&ck.display().to_string()),
             "{e}"
         );
         let e = Checkpoints::load(&d).unwrap_err().to_string();
@@ -495,6 +537,48 @@ mod tests {
             fp: 0,
             fp_len: 0,
         }
+    }
+
+    /// Shipping cursors survive a save and a later commit of the live
+    /// offset; a file with none is written as version 1 (a rollback to a
+    /// build without sinks reads it), one with a cursor as version 2.
+    #[test]
+    fn ship_cursors_round_trip() {
+        let d = tmp("ship");
+        let ck = d.join("c.json");
+        let mut c = Checkpoints::load(&ck).unwrap();
+        c.commit(fake_id(1), Path::new("/x/1.log"), 100, None);
+        c.commit(fake_id(2), Path::new("/x/2.log"), 50, None);
+        c.save().unwrap();
+        assert!(
+            std::fs::read_to_string(&ck)
+                .unwrap()
+                .contains("\"version\":1")
+        );
+        c.set_ship(1, 1, "loki", Some(40));
+        c.set_ship(1, 2, "loki", Some(50)); // not behind: nothing to keep
+        assert!(c.is_dirty());
+        c.commit(fake_id(1), Path::new("/x/1.log"), 120, None);
+        c.save().unwrap();
+        assert!(
+            std::fs::read_to_string(&ck)
+                .unwrap()
+                .contains("\"version\":2")
+        );
+        let l = Checkpoints::load(&ck).unwrap();
+        assert_eq!(l.get(1, 1).unwrap().offset, 120);
+        assert_eq!(l.get(1, 1).unwrap().ship.get("loki"), Some(&40));
+        assert!(l.get(1, 2).unwrap().ship.is_empty());
+        c.set_ship(1, 1, "loki", None);
+        c.save().unwrap();
+        assert!(
+            Checkpoints::load(&ck)
+                .unwrap()
+                .get(1, 1)
+                .unwrap()
+                .ship
+                .is_empty()
+        );
     }
 
     /// Issue 13 (3): a save that fails once its temporary file exists (here
@@ -622,12 +706,12 @@ mod tests {
         assert!(ck.exists());
         std::fs::write(
             &ck,
-            r#"{"version": 2, "written_unix_secs": 0, "files": []}"#,
+            r#"{"version": 3, "written_unix_secs": 0, "files": []}"#,
         )
         .unwrap();
         let e = Checkpoints::open(&ck, CheckpointCorrupt::Quarantine).unwrap_err();
         assert!(
-            matches!(e, CheckpointError::Version { found: 2, .. }),
+            matches!(e, CheckpointError::Version { found: 3, .. }),
             "{e}"
         );
         assert!(ck.exists());
