@@ -73,11 +73,20 @@ pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Installs rustls' ring provider, process-wide. The sinks build reqwest
+/// with rustls and no default provider (ring, not aws-lc: no cmake or C++
+/// build); cargo unifies that feature into every reqwest of the workspace,
+/// so any client a test builds needs a provider installed first.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The one HTTP client of the tests.
 pub mod http {
     use super::*;
 
     static CLIENT: LazyLock<reqwest::blocking::Client> = LazyLock::new(|| {
+        install_tls();
         reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(10))
             .no_proxy()
@@ -300,6 +309,7 @@ impl Drop for Collector {
     }
 }
 
+pub mod loki_receiver;
 pub mod otlp_receiver;
 pub mod prometheus;
 

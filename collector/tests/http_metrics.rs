@@ -39,6 +39,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 /// GET /metrics with `accept`: content type and body.
 fn scrape(port: u16, accept: Option<&str>) -> (String, String) {
+    sitepulse_tests::install_tls();
     let client = reqwest::blocking::Client::builder()
         .no_proxy()
         .build()

@@ -60,15 +60,14 @@ pub struct LogEntry<'a> {
 }
 
 impl<'a> LogEntry<'a> {
-    /// The entry of a record the pipeline hands its observer. `fallback_ns`
-    /// is the time used when neither the line nor the container runtime
-    /// gives one.
+    /// The entry of a record the pipeline hands its observer. A line with
+    /// no time of its own (nor the container runtime's) is stamped with the
+    /// second it was counted in.
     pub fn of(
         origin: &'a Origin<'a>,
         rec: &'a Record<'a>,
         site: &'a str,
         node: &'a str,
-        fallback_ns: i64,
     ) -> LogEntry<'a> {
         let pod = origin.pod;
         let stream = match origin.message.stream {
@@ -76,7 +75,10 @@ impl<'a> LogEntry<'a> {
             s => s.name(),
         };
         LogEntry {
-            ts_ns: rec.ts_ns.or(origin.message.ts_ns).unwrap_or(fallback_ns),
+            ts_ns: rec
+                .ts_ns
+                .or(origin.message.ts_ns)
+                .unwrap_or(origin.event_sec.saturating_mul(1_000_000_000)),
             line: origin.message.bytes,
             site,
             source: rec.source.name(),

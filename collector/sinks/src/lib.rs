@@ -26,8 +26,8 @@ pub mod loki;
 pub mod otlp;
 pub mod remote_write;
 pub mod retry;
-pub mod series;
 pub mod send;
+pub mod series;
 pub mod spool;
 pub mod stats;
 

@@ -136,7 +136,8 @@ pub async fn run_sender<D: Deliver>(
         let Some(frame) = frame else {
             tokio::select! {
                 () = wake.notified() => {}
-                _ = shutdown.changed() => {}
+                // A dropped stop sender means stop too.
+                r = shutdown.changed() => if r.is_err() { break },
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             continue;
@@ -178,7 +179,7 @@ pub async fn run_sender<D: Deliver>(
                 }
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => {}
+                    r = shutdown.changed() => if r.is_err() { break },
                 }
             }
         }

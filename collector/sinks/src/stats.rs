@@ -32,6 +32,9 @@ pub struct SinkStats {
     dropped: Mutex<BTreeMap<String, u64>>,
     /// The last error, for the status page.
     last_error: Mutex<Option<String>>,
+    /// Bytes of files the sink lagged on that were gone before it caught
+    /// up, by reason (`rotated_away`, `truncated`).
+    lost: Mutex<BTreeMap<String, u64>>,
 }
 
 /// A copy of a sink's counters at one moment.
@@ -49,6 +52,7 @@ pub struct SinkStatsSnapshot {
     pub blocked: bool,
     pub failed_requests: BTreeMap<String, u64>,
     pub dropped_items: BTreeMap<String, u64>,
+    pub lost_bytes: BTreeMap<String, u64>,
     pub last_error: Option<String>,
 }
 
@@ -77,6 +81,11 @@ impl SinkStats {
     /// Items that will never be delivered, and why.
     pub fn dropped(&self, reason: &str, items: u64) {
         bump(&self.dropped, reason, items);
+    }
+
+    /// Bytes of lines gone from their file before the sink got them.
+    pub fn lost(&self, reason: &str, bytes: u64) {
+        bump(&self.lost, reason, bytes);
     }
 
     /// Items dropped for `reason` so far.
@@ -121,6 +130,7 @@ impl SinkStats {
             blocked: self.blocked.load(Relaxed),
             failed_requests: lock(&self.failed),
             dropped_items: lock(&self.dropped),
+            lost_bytes: lock(&self.lost),
             last_error: self
                 .last_error
                 .lock()

@@ -46,6 +46,9 @@ pub struct Config {
     pub tail: TailConfig<FormatChoice>,
     /// `run`'s HTTP endpoints.
     pub server: ServerConfig,
+    /// Where records and per-site series are forwarded (Loki,
+    /// Prometheus remote_write, OTLP); none by default.
+    pub sinks: sitepulse_sinks::SinksConfig,
 }
 
 /// One problem in a config file.
@@ -223,6 +226,9 @@ impl Config {
                     _ => out.push((format!("tail.{field}"), message)),
                 }
             }
+        }
+        for p in self.sinks.problems() {
+            out.push((format!("sinks.{}", p.field), p.message));
         }
         for (i, source) in self.tail.sources.iter().enumerate() {
             if let Some(m) = &source.multiline

@@ -5,7 +5,10 @@
 //! immutable snapshots that every reader loads without a lock ([`state`]).
 
 pub mod batch;
+pub(crate) mod catchup;
 pub mod reload;
+pub mod ship;
+pub(crate) mod sinks;
 pub mod state;
 pub mod tap;
 pub mod worker;
@@ -26,6 +29,10 @@ use sitepulse_tail::{CheckpointError, Checkpoints, TailError, TailStats, Tailer}
 
 use crate::config::Config;
 use batch::{Batch, Batcher, Msg};
+use catchup::CatchUp;
+use ship::{Outputs, ShipObserver};
+use sinks::SinkSet;
+use sitepulse_sinks::logs::LogSink;
 pub use state::{IngestSnapshot, LiveState, Published, TailSnapshot};
 use tap::{Tap, TapObserver};
 use worker::{Core, TICK, Worker};
@@ -46,6 +53,9 @@ pub enum LiveError {
     /// The tap file or a thread could not be created.
     #[error("{what}")]
     Io { what: String, source: io::Error },
+    /// A sink could not be opened (its spool, its client).
+    #[error("sinks: {0}")]
+    Sinks(#[from] sitepulse_sinks::SinkError),
 }
 
 /// The collector did not stop cleanly.
@@ -72,6 +82,8 @@ pub struct Live {
     /// The config the engine runs with.
     cfg: Config,
     engine: Option<Engine>,
+    /// The sinks' senders (the producers run in the engine).
+    sinks: Option<SinkSet>,
 }
 
 /// The reader and pipeline threads of one config.
@@ -88,6 +100,8 @@ struct WorkerEnd {
     pipeline: Pipeline,
     checkpoints: Checkpoints,
     rx: Receiver<Msg>,
+    /// The log sinks' producers, committed.
+    log_sinks: Vec<Box<dyn LogSink>>,
 }
 
 impl std::fmt::Debug for WorkerEnd {
@@ -108,6 +122,7 @@ struct Handover {
     tail_base: TailStats,
     ingest: IngestSnapshot,
     seq: u64,
+    log_sinks: Vec<Box<dyn LogSink>>,
 }
 
 /// Where `auto` puts checkpoints: `/var/lib/sitepulse` when it can be
@@ -172,12 +187,14 @@ impl Live {
         let queue = cfg.tail.queue_batches.max(1);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(queue);
         let state = LiveState::new(tx.clone(), checkpoint_path, opened.quarantined);
+        let (sink_set, log_sinks) = SinkSet::open(&cfg.sinks, &state)?;
         let mut live = Live {
             state,
             tx,
             tap: tap.map(Path::to_owned),
             cfg: cfg.clone(),
             engine: None,
+            sinks: Some(sink_set),
         };
         let handover = Handover {
             checkpoints,
@@ -186,6 +203,7 @@ impl Live {
             tail_base: TailStats::default(),
             ingest: IngestSnapshot::default(),
             seq: 0,
+            log_sinks,
         };
         live.engine = Some(live.spawn(cfg, handover)?);
         Ok(live)
@@ -251,15 +269,20 @@ impl Live {
                 rx,
                 ingest,
                 seq,
+                log_sinks,
                 ..
             } = h;
+            let pcfg = cfg.pipeline();
             std::thread::Builder::new()
                 .name("sitepulse-pipeline".into())
                 .spawn(move || {
-                    let obs = TapObserver {
-                        tap,
-                        key: String::new(),
-                        errors: ingest.tap_errors,
+                    let obs = Outputs {
+                        tap: TapObserver {
+                            tap,
+                            key: String::new(),
+                            errors: ingest.tap_errors,
+                        },
+                        ship: ShipObserver::new(log_sinks, ship::node_name()),
                     };
                     let mut w = Worker {
                         core: Core {
@@ -276,6 +299,7 @@ impl Live {
                         shared,
                         seq,
                         obs,
+                        catchup: CatchUp::new(pcfg),
                         checkpoints,
                         free: free_tx,
                         interval,
@@ -288,6 +312,7 @@ impl Live {
                         pipeline: w.core.pipeline,
                         checkpoints: w.checkpoints,
                         rx,
+                        log_sinks: w.obs.ship.sinks,
                     }
                 })
                 .map_err(|source| LiveError::Io {
@@ -323,11 +348,17 @@ impl Live {
     }
 
     fn shutdown(&mut self) -> Result<(), StopError> {
-        match self.engine.take().map(Engine::stop) {
+        let r = match self.engine.take().map(Engine::stop) {
             None => Ok(()),
             Some(Ok((end, _))) => end.saved.map_err(StopError::Save),
             Some(Err(e)) => Err(e),
+        };
+        // After the engine: its last save committed every batch to the
+        // spools, and the senders may take their time on what is left.
+        if let Some(s) = self.sinks.take() {
+            s.stop();
         }
+        r
     }
 }
 

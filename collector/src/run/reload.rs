@@ -79,6 +79,7 @@ impl Live {
             new.tail.queue_batches = old.tail.queue_batches;
         }
         let windows_kept = format!("{:?}", new.pipeline()) == format!("{:?}", old.pipeline());
+        let old_sinks = old.sinks.clone();
         // Built before the old engine stops, so a failure changes nothing.
         let fresh = if windows_kept {
             None
@@ -101,6 +102,21 @@ impl Live {
             None => Checkpoints::load(end.checkpoints.path()).unwrap_or(end.checkpoints),
             Some(_) => end.checkpoints,
         };
+        // Sinks: the same producers and senders when `sinks:` is unchanged;
+        // else the old senders stop (the old engine committed every batch
+        // to the spools) and the new sinks open on those spools.
+        let log_sinks = if new.sinks == old_sinks {
+            end.log_sinks
+        } else {
+            drop(end.log_sinks);
+            if let Some(s) = self.sinks.take() {
+                s.stop();
+            }
+            let (set, logs) = super::sinks::SinkSet::open(&new.sinks, &self.state)
+                .map_err(|e| ReloadError::Failed(e.into()))?;
+            self.sinks = Some(set);
+            logs
+        };
         let published = self.state.published();
         let handover = Handover {
             checkpoints,
@@ -109,6 +125,7 @@ impl Live {
             tail_base,
             ingest: published.ingest.clone(),
             seq: published.seq,
+            log_sinks,
         };
         let engine = self.spawn(&new, handover).map_err(ReloadError::Failed)?;
         self.engine = Some(engine);

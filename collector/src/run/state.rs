@@ -39,6 +39,8 @@ pub struct IngestSnapshot {
     pub checkpoint_error: Option<String>,
     /// Tap write errors.
     pub tap_errors: u64,
+    /// The log sinks: counters and how far files lag for each.
+    pub sinks: Vec<super::ship::SinkView>,
 }
 
 /// What the pipeline thread publishes.
@@ -87,6 +89,9 @@ struct Inner {
     started: SystemTime,
     checkpoint_path: PathBuf,
     quarantined: Option<Quarantined>,
+    /// The metrics sinks (remote_write, OTLP metrics): they read
+    /// snapshots, not records, so the pipeline thread does not know them.
+    metric_sinks: ArcSwap<Vec<super::ship::SinkView>>,
 }
 
 /// Older than this, the pipeline thread's snapshot means it stopped (it
@@ -117,8 +122,35 @@ impl LiveState {
                 started: SystemTime::now(),
                 checkpoint_path,
                 quarantined,
+                metric_sinks: ArcSwap::from_pointee(Vec::new()),
             }),
         }
+    }
+
+    /// Every sink: the log sinks of the latest publication, then the
+    /// metrics sinks.
+    pub fn sinks(&self) -> Vec<super::ship::SinkView> {
+        let mut v = self.published().ingest.sinks.clone();
+        v.extend(self.inner.metric_sinks.load().iter().cloned());
+        v
+    }
+
+    pub(crate) fn set_metric_sinks(&self, sinks: Vec<super::ship::SinkView>) {
+        self.inner.metric_sinks.store(Arc::new(sinks));
+    }
+
+    /// The latest per-site snapshot for the metrics sinks, and when it was
+    /// taken (Unix ms).
+    pub(crate) fn snapshot_source(&self) -> sitepulse_sinks::SnapshotSource {
+        let me = self.clone();
+        Arc::new(move || {
+            let p = me.published();
+            let ms = p.taken.map_or(0, |t| {
+                t.duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64)
+            });
+            (Arc::new(p.sites.clone()), ms)
+        })
     }
 
     /// The latest per-site and ingest snapshot (at most a tick old).

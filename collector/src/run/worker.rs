@@ -32,8 +32,9 @@ use sitepulse_pipeline::{FileFeed, FileReport, FormatChoice, Pipeline};
 use sitepulse_tail::{CheckpointError, Checkpoints, FileId, StreamId};
 
 use super::batch::{Batch, Msg, SNIFF_BYTES, head_hash};
+use super::catchup::{CatchUp, Turn};
+use super::ship::{Outputs, SinkView};
 use super::state::{IngestSnapshot, LiveState, Published};
-use super::tap::TapObserver;
 
 /// How often the windows advance with the wall clock and a snapshot is
 /// published.
@@ -58,6 +59,14 @@ pub enum SaveError {
     /// past records it may have lost.
     #[error("tap: {0}")]
     Tap(#[source] io::Error),
+    /// A log sink's spool could not be written or synced, so the
+    /// checkpoint was not moved past records it may have lost.
+    #[error("sink {sink}: {error}")]
+    Sink {
+        sink: &'static str,
+        #[source]
+        error: sitepulse_sinks::spool::SpoolError,
+    },
     /// Writing the checkpoint file failed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -116,6 +125,9 @@ pub(crate) struct StreamState {
     committed: u64,
     /// Highest end offset fed.
     fed: u64,
+    /// Per log sink: its shipping cursor while it lags behind `committed`
+    /// (`None`: in step, records go to it as they are read).
+    ship: Vec<Option<u64>>,
 }
 
 impl StreamState {
@@ -169,6 +181,7 @@ impl Core {
             checkpoint_failures: self.checkpoint_failures,
             checkpoint_error: self.checkpoint_error.clone(),
             tap_errors: self.tap_errors,
+            sinks: Vec::new(),
         }
     }
 }
@@ -177,7 +190,8 @@ pub(crate) struct Worker {
     pub(crate) core: Core,
     pub(crate) shared: LiveState,
     pub(crate) seq: u64,
-    pub(crate) obs: TapObserver,
+    pub(crate) obs: Outputs,
+    pub(crate) catchup: CatchUp,
     pub(crate) checkpoints: Checkpoints,
     pub(crate) free: SyncSender<Batch>,
     pub(crate) interval: Duration,
@@ -243,6 +257,7 @@ impl Worker {
                 next_tick = now + TICK;
                 self.core.pipeline.tick_at(crate::unix_now_f64());
                 self.flush_waiting(now);
+                self.poll_sinks();
                 // This publication also answers any reader that asked.
                 self.shared.take_publish_wanted();
                 self.publish();
@@ -257,6 +272,7 @@ impl Worker {
                 next_save = now + self.interval;
                 let _ = self.save();
             }
+            self.catch_up();
         }
         let saved = self.save();
         self.publish();
@@ -274,7 +290,9 @@ impl Worker {
                 && feed.pending_offset().is_some()
                 && now.duration_since(s.last_fed) >= Duration::from_millis(feed.max_wait_ms())
             {
+                self.obs.ship.begin(&s.ship);
                 core.pipeline.flush(feed, &mut self.obs);
+                self.obs.ship.end(&mut s.ship);
                 s.committed = s.fed;
             }
         }
@@ -310,11 +328,13 @@ impl Worker {
                  sites.static_sites (docs/sites.md)"
             );
         }
+        let mut ingest = self.core.ingest();
+        ingest.sinks = self.sink_views();
         self.shared.publish(Published {
             seq: self.seq,
             taken: Some(SystemTime::now()),
             sites,
-            ingest: self.core.ingest(),
+            ingest,
         });
     }
 
@@ -347,6 +367,20 @@ impl Worker {
                         .commit(id, &path, offset, copy_key(&id, key));
                     self.urgent = true;
                 }
+                // A restart: the sinks that lagged behind this file's live
+                // cursor still do.
+                let ship = self
+                    .obs
+                    .ship
+                    .sinks
+                    .iter()
+                    .map(|k| {
+                        self.checkpoints
+                            .get(id.dev, id.ino)
+                            .and_then(|e| e.ship.get(k.name()).copied())
+                            .filter(|&at| at < offset)
+                    })
+                    .collect();
                 let feed = (!prefix.is_empty()).then(|| {
                     let complete = prefix.len() < SNIFF_BYTES;
                     Box::new(core.pipeline.open_feed_as(
@@ -372,6 +406,7 @@ impl Worker {
                         start: offset,
                         committed: offset,
                         fed: offset,
+                        ship,
                     },
                 );
             }
@@ -399,14 +434,15 @@ impl Worker {
                             s.join.as_deref(),
                         ))
                     });
-                    self.obs.key.clear();
+                    self.obs.tap.key.clear();
                     let _ = write!(
-                        self.obs.key,
+                        self.obs.tap.key,
                         "{}:{}:{:016x}:",
                         s.key.0,
                         s.key.1,
                         s.head.unwrap_or(0)
                     );
+                    self.obs.ship.begin(&s.ship);
                     let mut start = 0usize;
                     for l in &batch.lines {
                         let line = RawLine {
@@ -419,6 +455,7 @@ impl Worker {
                         core.pipeline.feed(feed, line, &mut self.obs);
                         start = l.end as usize + 1;
                     }
+                    self.obs.ship.end(&mut s.ship);
                     if let Some(last) = batch.lines.last() {
                         s.fed = last.end_offset;
                         s.committed = feed
@@ -426,7 +463,7 @@ impl Worker {
                             .map_or(last.end_offset, |p| p.min(last.end_offset));
                     }
                 }
-                core.tap_errors = self.obs.errors;
+                core.tap_errors = self.obs.tap.errors;
                 let _ = self.free.try_send(batch);
             }
             Msg::Parked { stream } => {
@@ -441,7 +478,9 @@ impl Worker {
                     && feed.partial_offset().is_none()
                     && feed.pending_offset().is_some()
                 {
+                    self.obs.ship.begin(&s.ship);
                     core.pipeline.flush(feed, &mut self.obs);
+                    self.obs.ship.end(&mut s.ship);
                     s.committed = s.fed;
                 }
                 if let Some(s) = core.streams.get_mut(&stream)
@@ -465,11 +504,21 @@ impl Worker {
                 if let Some(mut s) = core.streams.remove(&stream) {
                     // The file ended: what the framer holds is complete.
                     if let Some(feed) = &mut s.feed {
+                        self.obs.ship.begin(&s.ship);
                         core.pipeline.flush(feed, &mut self.obs);
+                        self.obs.ship.end(&mut s.ship);
                     }
                     s.committed = s.fed;
                     self.checkpoints
                         .commit(id, &s.path, s.committed, copy_key(&id, s.key));
+                    // A sink behind on a closed file catches up from the
+                    // checkpoint entry.
+                    for (k, at) in self.obs.ship.sinks.iter().zip(&s.ship) {
+                        self.checkpoints.set_ship(id.dev, id.ino, k.name(), *at);
+                    }
+                    if (0..self.obs.ship.sinks.len()).any(|i| self.catchup.is_current(i, &id)) {
+                        self.catchup.drop_current();
+                    }
                     if let Some(f) = &s.feed {
                         core.closed
                             .entry(s.source_name())
@@ -486,11 +535,27 @@ impl Worker {
     /// and writes the checkpoint file; the outcome also goes to the
     /// published state (error, failure count) and, on a change, the log.
     fn save(&mut self) -> Result<(), SaveError> {
+        // The sinks' records first: sealed into their spools and synced,
+        // or the checkpoint does not pass them.
+        let now_ms = sitepulse_sinks::send::unix_ms();
+        for sink in &mut self.obs.ship.sinks {
+            if let Err(error) = sink.commit(now_ms) {
+                let e = SaveError::Sink {
+                    sink: sink.name(),
+                    error,
+                };
+                self.save_failed(&e);
+                return Err(e);
+            }
+        }
         let open: HashSet<(u64, u64)> = {
             let core = &self.core;
             for s in core.streams.values() {
                 self.checkpoints
                     .commit(s.id, &s.path, s.committed, copy_key(&s.id, s.key));
+                for (k, at) in self.obs.ship.sinks.iter().zip(&s.ship) {
+                    self.checkpoints.set_ship(s.id.dev, s.id.ino, k.name(), *at);
+                }
             }
             core.streams
                 .values()
@@ -501,8 +566,12 @@ impl Worker {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let forget = self.forget_secs as i64;
-        self.checkpoints
-            .retain(|e| open.contains(&(e.id.dev, e.id.ino)) || now - e.updated_unix_secs < forget);
+        // A file a sink still has to catch up on is kept.
+        self.checkpoints.retain(|e| {
+            open.contains(&(e.id.dev, e.id.ino))
+                || !e.ship.is_empty()
+                || now - e.updated_unix_secs < forget
+        });
         if !self.checkpoints.is_dirty() {
             // Nothing moved: the file on disk is current.
             self.core.checkpoint_saved = Some(SystemTime::now());
@@ -510,12 +579,12 @@ impl Worker {
         }
         // The tap did not reach the disk: do not move the checkpoint past
         // lines it may have lost.
-        let saved = match self.obs.sync() {
+        let saved = match self.obs.tap.sync() {
             Ok(()) => self.checkpoints.save().map_err(SaveError::from),
             Err(e) => {
                 // Counted where the batch handler reads tap errors from.
-                self.obs.errors += 1;
-                self.core.tap_errors = self.obs.errors;
+                self.obs.tap.errors += 1;
+                self.core.tap_errors = self.obs.tap.errors;
                 Err(SaveError::Tap(e))
             }
         };
@@ -532,20 +601,170 @@ impl Worker {
                     );
                 }
             }
-            Err(e) => {
-                core.checkpoint_failures += 1;
-                let msg = e.to_string();
-                // Once per change, not on every retry.
-                if core.checkpoint_error.as_deref() != Some(msg.as_str()) {
-                    tracing::error!(
-                        error = %msg,
-                        "checkpoint saves are failing; retrying every {} ms (readiness fails meanwhile)",
-                        self.interval.as_millis()
-                    );
-                }
-                core.checkpoint_error = Some(msg);
-            }
+            Err(e) => self.save_failed(e),
         }
         saved
+    }
+
+    /// Records a failed save for readers and, once per change of error,
+    /// the log.
+    fn save_failed(&mut self, e: &SaveError) {
+        let core = &mut self.core;
+        core.checkpoint_failures += 1;
+        let msg = e.to_string();
+        if core.checkpoint_error.as_deref() != Some(msg.as_str()) {
+            tracing::error!(
+                error = %msg,
+                "checkpoint saves are failing; retrying every {} ms (readiness fails meanwhile)",
+                self.interval.as_millis()
+            );
+        }
+        core.checkpoint_error = Some(msg);
+    }
+
+    /// Seals the sinks' batches that waited long enough.
+    fn poll_sinks(&mut self) {
+        let now_ms = sitepulse_sinks::send::unix_ms();
+        for sink in &mut self.obs.ship.sinks {
+            if let Err(e) = sink.poll(now_ms) {
+                tracing::warn!(sink = sink.name(), error = %e, "sealing a batch into the spool failed; retried");
+            }
+        }
+    }
+
+    /// One turn of re-reading for a log sink that lags, if one does and
+    /// its spool has room (see [`super::catchup`]).
+    fn catch_up(&mut self) {
+        for i in 0..self.obs.ship.sinks.len() {
+            if !self.obs.ship.sinks[i].can_resume() {
+                continue;
+            }
+            self.obs.ship.sinks[i].resume();
+            let name = self.obs.ship.sinks[i].name();
+            // An open file first, else one closed while lagging.
+            let open = self
+                .core
+                .streams
+                .iter()
+                .filter_map(|(k, s)| s.ship.get(i).copied().flatten().map(|at| (*k, at)))
+                .min_by_key(|&(k, _)| (!self.catchup.is_current(i, &self.core.streams[&k].id), k));
+            let (from, target, id, path, format, join, stream) = if let Some((k, at)) = open {
+                let s = &self.core.streams[&k];
+                (
+                    at,
+                    s.committed,
+                    s.id,
+                    s.path.clone(),
+                    s.format,
+                    s.join.clone(),
+                    Some(k),
+                )
+            } else {
+                let open_ids: HashSet<(u64, u64)> = self
+                    .core
+                    .streams
+                    .values()
+                    .map(|s| (s.id.dev, s.id.ino))
+                    .collect();
+                let Some(e) = self.checkpoints.entries().find(|e| {
+                    e.ship.contains_key(name) && !open_ids.contains(&(e.id.dev, e.id.ino))
+                }) else {
+                    continue;
+                };
+                (
+                    e.ship[name],
+                    e.offset,
+                    e.id,
+                    PathBuf::from(&e.path),
+                    FormatChoice::Auto,
+                    None,
+                    None,
+                )
+            };
+            self.obs.ship.now_ms = sitepulse_sinks::send::unix_ms();
+            let turn = self.catchup.turn(
+                i,
+                &id,
+                &path,
+                from,
+                target,
+                format,
+                join.as_ref(),
+                &mut self.obs.ship,
+            );
+            let at = match turn {
+                Ok(Turn::At(at)) => Some(at),
+                Ok(Turn::Done) => None,
+                Ok(Turn::Lost { why }) => {
+                    let stats = self.obs.ship.sinks[i].stats();
+                    stats.lost(why, target.saturating_sub(from));
+                    tracing::error!(
+                        sink = name,
+                        path = %path.display(),
+                        bytes = target.saturating_sub(from),
+                        why,
+                        "lines the sink did not get yet are gone from the file ({why}); \
+                         counted in sitepulse_sink_lost_bytes_total"
+                    );
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(sink = name, path = %path.display(), error = %e, "re-reading for the sink failed; retried");
+                    return;
+                }
+            };
+            match stream {
+                Some(k) => {
+                    if let Some(s) = self.core.streams.get_mut(&k) {
+                        s.ship[i] = at;
+                    }
+                }
+                None => self.checkpoints.set_ship(id.dev, id.ino, name, at),
+            }
+            // One turn per loop: live batches come first.
+            return;
+        }
+    }
+
+    /// The log sinks as readers see them.
+    fn sink_views(&self) -> Vec<SinkView> {
+        let mut views: Vec<SinkView> = self
+            .obs
+            .ship
+            .sinks
+            .iter()
+            .map(|k| SinkView {
+                name: k.name(),
+                stats: k.stats(),
+                lagging_files: 0,
+                lag_bytes: 0,
+            })
+            .collect();
+        let open: HashSet<(u64, u64)> = self
+            .core
+            .streams
+            .values()
+            .map(|s| (s.id.dev, s.id.ino))
+            .collect();
+        for s in self.core.streams.values() {
+            for (v, at) in views.iter_mut().zip(&s.ship) {
+                if let Some(at) = at {
+                    v.lagging_files += 1;
+                    v.lag_bytes += s.committed.saturating_sub(*at);
+                }
+            }
+        }
+        for e in self.checkpoints.entries() {
+            if open.contains(&(e.id.dev, e.id.ino)) {
+                continue;
+            }
+            for v in &mut views {
+                if let Some(at) = e.ship.get(v.name) {
+                    v.lagging_files += 1;
+                    v.lag_bytes += e.offset.saturating_sub(*at);
+                }
+            }
+        }
+        views
     }
 }

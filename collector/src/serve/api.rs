@@ -105,6 +105,20 @@ pub struct StatusJson {
     pub label: LabelJson,
     /// Age of the per-site snapshot these numbers come from.
     pub snapshot_age_secs: Option<f64>,
+    /// Each sink's counters, spool and lag.
+    pub sinks: Vec<SinkJson>,
+}
+
+/// One sink on the status page.
+#[derive(Debug, Serialize)]
+pub struct SinkJson {
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub stats: sitepulse_sinks::stats::SinkStatsSnapshot,
+    /// Files whose shipping cursor for this sink is behind the live one.
+    pub lagging_files: u64,
+    /// Bytes between those cursors.
+    pub lag_bytes: u64,
 }
 
 /// Tailer counters.
@@ -286,6 +300,18 @@ pub fn status_json(st: &LiveState) -> StatusJson {
                 .collect(),
         },
         snapshot_age_secs: published.taken.map(secs_since),
+        sinks: {
+            let now_ms = sitepulse_sinks::send::unix_ms();
+            st.sinks()
+                .iter()
+                .map(|v| SinkJson {
+                    name: v.name,
+                    stats: v.stats.snapshot(now_ms),
+                    lagging_files: v.lagging_files,
+                    lag_bytes: v.lag_bytes,
+                })
+                .collect()
+        },
     }
 }
 

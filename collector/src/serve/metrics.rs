@@ -10,6 +10,7 @@
 mod classic;
 mod own;
 mod process;
+mod sinks;
 mod sites;
 
 use std::sync::Arc;

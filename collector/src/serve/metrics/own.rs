@@ -360,7 +360,10 @@ impl Collector for OwnMetrics {
         for (name, help, v) in gauges {
             gauge(e, name, help, v)?;
         }
-        Ok(())
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        super::sinks::encode(e, &self.live.sinks(), now_ms)
     }
 }
 
