@@ -27,6 +27,13 @@ fn name(v: impl Debug) -> String {
     format!("{v:?}").to_lowercase()
 }
 
+fn when_full(w: sitepulse_sinks::spool::WhenFull) -> &'static str {
+    match w {
+        sitepulse_sinks::spool::WhenFull::Block => "block",
+        sitepulse_sinks::spool::WhenFull::DropOldest => "drop_oldest",
+    }
+}
+
 fn format_name(f: FormatChoice) -> &'static str {
     f.source().map_or("auto", |s| s.name())
 }
@@ -139,5 +146,53 @@ pub fn summary(cfg: &Config, env: &[(String, bool)]) -> String {
         "server: listen {} ({resolved}); at most {} connections; shutdown grace {} s",
         sv.listen, sv.max_connections, sv.shutdown_grace_secs,
     );
+    let k = &cfg.sinks;
+    if !k.any() {
+        let _ = writeln!(s, "sinks: none");
+        return s;
+    }
+    let spool = if k.spool_dir.is_empty() || k.spool_dir == "auto" {
+        "auto (spool/ beside the checkpoint)".to_owned()
+    } else {
+        k.spool_dir.clone()
+    };
+    let _ = writeln!(s, "sinks: spools in {spool}");
+    let mib = |b: u64| b as f64 / f64::from(1u32 << 20);
+    if let Some(l) = &k.loki {
+        let _ = writeln!(
+            s,
+            "  loki: {} ({}), labels {}, metadata {}; batches of {} KiB or {} ms; spool {:.0} MiB, when full {}",
+            l.endpoint,
+            name(l.encoding),
+            list(&l.labels),
+            list(&l.structured_metadata),
+            l.batch_bytes / 1024,
+            l.batch_wait_ms,
+            mib(l.spool.max_bytes),
+            when_full(l.spool.when_full),
+        );
+    }
+    if let Some(r) = &k.prometheus_remote_write {
+        let _ = writeln!(
+            s,
+            "  prometheus_remote_write: {} every {} s; spool {:.0} MiB, when full {}",
+            r.endpoint,
+            r.interval_secs,
+            mib(r.spool.max_bytes),
+            when_full(r.spool.when_full),
+        );
+    }
+    if let Some(o) = &k.otlp {
+        let _ = writeln!(
+            s,
+            "  otlp: {} (logs {}, metrics {} every {} s); spool {:.0} MiB, when full {}",
+            o.endpoint,
+            if o.logs { "on" } else { "off" },
+            if o.metrics { "on" } else { "off" },
+            o.metrics_interval_secs,
+            mib(o.spool.max_bytes),
+            when_full(o.spool.when_full),
+        );
+    }
     s
 }

@@ -287,3 +287,33 @@ fn summary_says_what_would_run() {
     assert_eq!(summary::warnings(&none), [summary::NO_SOURCES]);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn sink_problems_name_their_line() {
+    let text = "\
+sinks:
+  loki:
+    endpoint: ftp://loki:3100
+    labels: [site, bogus]
+    batch_wait_ms: 0
+    spool:
+      max_bytes: 10
+  prometheus_remote_write:
+    endpoint: http://prometheus:9090/api/v1/write
+    interval_seconds: 15
+";
+    assert_eq!(
+        problems(text),
+        [
+            p(3, 15, "sinks.loki.endpoint"),
+            p(4, 13, "sinks.loki.labels"),
+            p(5, 20, "sinks.loki.batch_wait_ms"),
+            p(6, 5, "sinks.loki.spool.segment_bytes"),
+            p(7, 18, "sinks.loki.spool.max_bytes"),
+            p(10, 5, "sinks.prometheus_remote_write.interval_seconds"),
+        ]
+    );
+    let e = err(text);
+    assert!(e.contains("unknown field \"bogus\""), "{e}");
+    assert!(e.contains("http:// or https://"), "{e}");
+}

@@ -149,7 +149,7 @@ impl LokiConfig {
         if self.timeout_secs == 0 {
             out.push(("timeout_secs".into(), "must be at least 1".into()));
         }
-        if self.spool.max_bytes < 2 * self.batch_bytes {
+        if self.spool.max_bytes >= 1 << 20 && self.spool.max_bytes < 2 * self.batch_bytes {
             out.push((
                 "spool.max_bytes".into(),
                 "must hold at least two batches (2 × batch_bytes)".into(),
