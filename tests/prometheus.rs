@@ -96,6 +96,22 @@ impl Prometheus {
     /// # Panics
     /// When it exits or is not ready in time (with its log).
     pub fn start(bin: &Path, dir: &Path, job: &str, targets: &[u16], scrape_secs: u32) -> Self {
+        Self::start_with(bin, dir, job, targets, scrape_secs, &[])
+    }
+
+    /// [`start`](Self::start) with more command-line flags
+    /// (`--web.enable-remote-write-receiver`).
+    ///
+    /// # Panics
+    /// As `start`.
+    pub fn start_with(
+        bin: &Path,
+        dir: &Path,
+        job: &str,
+        targets: &[u16],
+        scrape_secs: u32,
+        flags: &[&str],
+    ) -> Self {
         std::fs::create_dir_all(dir.join("data")).unwrap();
         let targets: Vec<String> = targets.iter().map(|p| format!("'127.0.0.1:{p}'")).collect();
         let cfg = dir.join("prometheus.yml");
@@ -117,6 +133,7 @@ impl Prometheus {
                 dir.join("data").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
