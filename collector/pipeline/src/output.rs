@@ -86,7 +86,7 @@ fn time(out: &mut Vec<u8>, first: &mut bool, name: &str, ns: Option<i64>) {
 
 /// The keys of [`write_record`], in order: the schema in
 /// `docs/record.schema.json` lists the same.
-pub const KEYS: [&str; 43] = [
+pub const KEYS: [&str; 44] = [
     "site",
     "source",
     "ts",
@@ -111,6 +111,7 @@ pub const KEYS: [&str; 43] = [
     "referer",
     "user_agent",
     "request_count",
+    "trace_id",
     "pool",
     "pid",
     "script",
@@ -174,6 +175,8 @@ pub fn write_record(out: &mut Vec<u8>, rec: &Record<'_>, origin: &Origin<'_>) {
         "request_count",
         (rec.request_count != 0).then_some(rec.request_count),
     );
+    // Only ever hex digits (see `Record::trace_id`): written as is.
+    text(out, f, "trace_id", rec.trace_id, false);
     text(out, f, "pool", rec.pool, e);
     num(out, f, "pid", (rec.pid != 0).then_some(rec.pid));
     text(out, f, "script", rec.script, e);
@@ -283,5 +286,16 @@ mod tests {
         assert_eq!(v["duration_ms"], 1.5);
         assert_eq!(v["duration_ns"], 1_500_000);
         assert_eq!(v["bytes"], 0);
+        assert_eq!(v["trace_id"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn trace_id_when_the_line_has_one() {
+        let line = br#"{"RequestMethod":"GET","DownstreamStatus":200,"request_Traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}"#;
+        let rec = crate::parse::traefik_json::parse(line).unwrap();
+        let mut out = Vec::new();
+        write_record(&mut out, &rec, &Origin::default());
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["trace_id"], "0af7651916cd43dd8448eb211c80319c");
     }
 }

@@ -334,6 +334,11 @@ pub struct Record<'b> {
     /// JSON object): what a sink ships as structured metadata. Empty when
     /// the line has none.
     pub attrs: &'b [u8],
+    /// W3C trace id of the request (32 lowercase hex digits, see
+    /// [`valid_trace_id`]): Traefik's `TraceId`/`trace_id` with tracing on,
+    /// else the trace-id field of a kept `traceparent` request header.
+    /// Empty when the line has none, or only an all-zero or malformed one.
+    pub trace_id: &'b [u8],
     /// Set when the line did not parse as its file's format and became a
     /// [`LogFormat::Text`] record instead: which field failed and why.
     pub error: Option<crate::field::ParseError>,
@@ -345,5 +350,136 @@ impl Record<'_> {
     /// Duration in milliseconds, for display.
     pub fn duration_ms(&self) -> Option<f64> {
         self.duration_ns.map(|ns| ns as f64 / 1e6)
+    }
+}
+
+/// Whether `id` is a valid W3C trace id: 32 lowercase hex digits, not all
+/// zero (W3C Trace Context, "trace-id":
+/// <https://www.w3.org/TR/trace-context/#trace-id>; OpenTelemetry's
+/// `TraceID.String()`, which Traefik writes, is lowercase too).
+///
+/// # Performance
+/// One pass over 32 bytes, no allocation.
+pub fn valid_trace_id(id: &[u8]) -> bool {
+    id.len() == 32 && lower_hex(id) && id.iter().any(|&c| c != b'0')
+}
+
+/// The trace id of a W3C `traceparent` value
+/// (`00-<trace-id>-<parent-id>-<flags>`), checked as the spec's
+/// "Versioning of traceparent" asks (<https://www.w3.org/TR/trace-context/#versioning-of-traceparent>):
+/// a version of two lowercase hex digits other than `ff`; version `00`
+/// exactly 55 bytes, a later version at least 55 with a `-` after the
+/// flags when longer; a valid trace id; a parent id of 16 lowercase hex
+/// digits, not all zero; flags of two. `None` for anything else (several
+/// headers joined with `,` included).
+///
+/// # Performance
+/// Slice comparisons over at most 55 bytes; the result borrows `value`.
+pub fn traceparent_trace_id(value: &[u8]) -> Option<&[u8]> {
+    let head = value.get(..55)?;
+    let version = &head[..2];
+    if !lower_hex(version) || version == b"ff" {
+        return None;
+    }
+    let more = value.len() > 55;
+    if more && (version == b"00" || value[55] != b'-') {
+        return None;
+    }
+    if head[2] != b'-' || head[35] != b'-' || head[52] != b'-' {
+        return None;
+    }
+    let (id, parent, flags) = (&head[3..35], &head[36..52], &head[53..]);
+    let ok = valid_trace_id(id)
+        && lower_hex(parent)
+        && parent.iter().any(|&c| c != b'0')
+        && lower_hex(flags);
+    ok.then_some(id)
+}
+
+/// The 16 bytes of a trace id [`valid_trace_id`] accepts; `None` for any
+/// other text.
+pub fn trace_id_bytes(id: &[u8]) -> Option<[u8; 16]> {
+    if !valid_trace_id(id) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (o, pair) in out.iter_mut().zip(id.chunks_exact(2)) {
+        let [h, l] = pair else { return None };
+        *o = (hex_val(*h) << 4) | hex_val(*l);
+    }
+    Some(out)
+}
+
+/// A trace id's 32 lowercase hex digits, as [`trace_id_bytes`] read them.
+pub fn trace_id_hex(id: &[u8; 16]) -> [u8; 32] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    for (o, b) in out.chunks_exact_mut(2).zip(id) {
+        o[0] = DIGITS[usize::from(b >> 4)];
+        o[1] = DIGITS[usize::from(b & 0xf)];
+    }
+    out
+}
+
+fn lower_hex(b: &[u8]) -> bool {
+    b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A lowercase hex digit's value (0 for anything else: callers check first).
+fn hex_val(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The examples of W3C Trace Context, section "traceparent Header".
+    #[test]
+    fn traceparent_values() {
+        let id = &b"4bf92f3577b34da6a3ce929d0e0e4736"[..];
+        for v in [
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+            // A later version may append fields after a `-`.
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09",
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-will-be-like",
+        ] {
+            assert_eq!(traceparent_trace_id(v.as_bytes()), Some(id), "{v}");
+        }
+        for v in [
+            "",
+            "00",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.x",
+            "REDACTED",
+            // Two headers, joined as Traefik joins a header's values.
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01,00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ] {
+            assert_eq!(traceparent_trace_id(v.as_bytes()), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn trace_id_round_trip() {
+        let hex = b"0af7651916cd43dd8448eb211c80319c";
+        let bytes = trace_id_bytes(hex).unwrap();
+        assert_eq!(bytes[..3], [0x0a, 0xf7, 0x65]);
+        assert_eq!(&trace_id_hex(&bytes), hex);
+        assert!(trace_id_bytes(&[b'0'; 32]).is_none());
+        assert!(trace_id_bytes(b"0af7651916cd43dd8448eb211c80319").is_none());
+        assert!(trace_id_bytes(b"0af7651916cd43dd8448eb211c80319C").is_none());
+        assert!(!valid_trace_id(b""));
     }
 }

@@ -8,13 +8,17 @@
 //! `BackendURL`; v1 and v2 write the service URL as Go's `url.URL` object
 //! (`{"Scheme":"http",…,"Host":"10.0.0.5:80",…}`), v3 as a string
 //! (traefik#10891); `ClientHost` and `StartUTC` may be dropped by
-//! `accessLog.fields`, leaving `ClientAddr` and `StartLocal`.
+//! `accessLog.fields`, leaving `ClientAddr` and `StartLocal`. With tracing
+//! on, v3.2 and later write the request's `TraceId` (and `SpanId`), v3.6.11
+//! and later also OpenTelemetry's `trace_id` (`span_id`); v3.3.3 to v3.3.6
+//! wrote all-zero ids with tracing off (logger.go; traefik#10921, #11450,
+//! #11715, d7cc334).
 
 use memchr::memchr2;
 
 use crate::json::{self, Value};
 use crate::parse::{Field, ParseError};
-use crate::record::{LogFormat, Record};
+use crate::record::{LogFormat, Record, traceparent_trace_id, valid_trace_id};
 use crate::time;
 
 /// Parses one Traefik JSON access-log line.
@@ -28,7 +32,10 @@ use crate::time;
 /// `RouterName` (v1 `FrontendName`), `ServiceName` (v1 `BackendName`),
 /// `ServiceURL` (v1 `BackendURL`; of the object form, its `Host`),
 /// `RequestCount`, `StartUTC` (else `StartLocal`, else `time`),
-/// `request_User-Agent` and `request_Referer`. Other keys are ignored, as
+/// `request_User-Agent`, `request_Referer`, and the trace id: `TraceId` or
+/// `trace_id`, else the trace-id field of `request_Traceparent` (the W3C
+/// header, kept by `fields.headers`); an id that is not 32 lowercase hex
+/// digits, or is all zero, is left out. Other keys are ignored, as
 /// are non-string values of text fields. Text fields are the raw JSON
 /// string contents, `-` becoming empty; [`Record::json_escaped`] is set
 /// when any of them holds an escape.
@@ -60,6 +67,7 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, ParseError> {
         client_addr: b"",
         request_addr: b"",
         split_duration: [None; 2],
+        traceparent: b"",
     };
     json::for_each_member(line, |key, value| acc.member(key, value))?;
     acc.finish()
@@ -84,6 +92,8 @@ struct Acc<'b> {
     request_addr: &'b [u8],
     /// `OriginDuration`, `Overhead`: their sum for a line without `Duration`.
     split_duration: [Option<u64>; 2],
+    /// `request_Traceparent`, for a line without Traefik's own trace id.
+    traceparent: &'b [u8],
 }
 
 impl<'b> Acc<'b> {
@@ -180,6 +190,22 @@ impl<'b> Acc<'b> {
             }
             b"request_User-Agent" => self.rec.user_agent = self.text(value),
             b"request_Referer" => self.rec.referer = self.text(value),
+            // Traefik's own id names the trace its spans went to; a kept
+            // `traceparent` header (read in `finish`) is what the client
+            // sent, the same trace when Traefik continued it. Escapes
+            // cannot occur in a valid id, so the raw text is the id.
+            b"TraceId" | b"trace_id" => {
+                if let Value::Str { raw, .. } = value
+                    && valid_trace_id(raw)
+                {
+                    self.rec.trace_id = raw;
+                }
+            }
+            b"request_Traceparent" => {
+                if let Value::Str { raw, .. } = value {
+                    self.traceparent = raw;
+                }
+            }
             b"StartUTC" | b"StartLocal" | b"time" => {
                 let slot = match key {
                     b"StartUTC" => 0,
@@ -225,6 +251,11 @@ impl<'b> Acc<'b> {
         }
         if self.rec.host.is_empty() {
             self.rec.host = self.request_addr;
+        }
+        if self.rec.trace_id.is_empty()
+            && let Some(id) = traceparent_trace_id(self.traceparent)
+        {
+            self.rec.trace_id = id;
         }
         if self.rec.duration_ns.is_none()
             && let [Some(origin), Some(overhead)] = self.split_duration
@@ -352,6 +383,7 @@ mod tests {
         LINE,
         br#"{"ClientHost":"2001:db8::1","DownstreamStatus":502,"Duration":1.234e+06,"OriginStatus":0,"RequestMethod":"POST","RequestPath":"/x?q=\"a\"","ServiceURL":{"Scheme":"http","Host":"b"},"request_User-Agent":"ua \u00e9","time":"2026-11-22T10:00:00Z"}"#,
         br#"{"RequestMethod":"GET","OriginStatus":404,"OriginContentSize":17,"StartLocal":"2026-11-22T11:00:00+01:00","RequestCount":null}"#,
+        br#"{"RequestMethod":"GET","TraceId":"00000000000000000000000000000000","request_Traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}"#,
     ];
 
     #[test]
@@ -563,6 +595,74 @@ mod tests {
         let r =
             parse(br#"{"RequestMethod":"GET","RequestAddr":"site042.example.com:8443"}"#).unwrap();
         assert_eq!(r.host, b"site042.example.com:8443");
+    }
+
+    /// Issue 16: trace ids. The lines are shaped as Traefik v3.6 writes
+    /// them with tracing on (pkg/middlewares/accesslog/logger_test.go,
+    /// "default config with tracing": `TraceId`, `SpanId`, `trace_id`,
+    /// `span_id`), and with `fields.headers.names.traceparent: keep`
+    /// (`request_Traceparent`, the header as Go canonicalises it; its value
+    /// the W3C spec's example).
+    #[test]
+    fn issue_16_trace_ids() {
+        const TRACED: &[u8] = br#"{"ClientAddr":"10.42.0.1:51234","ClientHost":"10.42.0.1","ClientPort":"51234","ClientUsername":"-","DownstreamContentSize":1234,"DownstreamStatus":200,"Duration":12345678,"OriginContentSize":1234,"OriginDuration":11000000,"OriginStatus":200,"Overhead":1345678,"RequestAddr":"site042.example.com","RequestContentSize":0,"RequestCount":42,"RequestHost":"site042.example.com","RequestMethod":"GET","RequestPath":"/","RequestPort":"-","RequestProtocol":"HTTP/2.0","RequestScheme":"https","RetryAttempts":0,"RouterName":"websecure-site042-example-com@kubernetes","ServiceAddr":"10.42.1.17:80","ServiceName":"default-site042-80@kubernetes","ServiceURL":"http://10.42.1.17:80","SpanId":"00f067aa0ba902b7","StartLocal":"2026-11-22T11:00:00.000000001+01:00","StartUTC":"2026-11-22T10:00:00.000000001Z","TraceId":"4bf92f3577b34da6a3ce929d0e0e4736","entryPointName":"websecure","level":"info","msg":"","span_id":"00f067aa0ba902b7","time":"2026-11-22T10:00:00Z","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#;
+        const HEADER: &[u8] = br#"{"ClientHost":"10.42.0.1","DownstreamStatus":200,"Duration":1000000,"RequestHost":"site042.example.com","RequestMethod":"GET","RequestPath":"/","StartUTC":"2026-11-22T10:00:00Z","request_Traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","request_User-Agent":"curl/8.5.0"}"#;
+        let r = parse(TRACED).unwrap();
+        assert_eq!(r.trace_id, b"4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!((r.status, r.duration_ns), (200, Some(12_345_678)));
+        let r = parse(HEADER).unwrap();
+        assert_eq!(r.trace_id, b"0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(r.user_agent, b"curl/8.5.0");
+        assert!(!r.json_escaped);
+
+        let with = |fields: &str| {
+            let line = format!(r#"{{"RequestMethod":"GET",{fields}}}"#);
+            String::from_utf8(parse(line.as_bytes()).unwrap().trace_id.to_vec()).unwrap()
+        };
+        // Traefik's id wins over the header, whichever comes first.
+        let tp =
+            r#""request_Traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01""#;
+        let own = r#""TraceId":"4bf92f3577b34da6a3ce929d0e0e4736""#;
+        assert_eq!(
+            with(&format!("{tp},{own}")),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(
+            with(&format!("{own},{tp}")),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        // `trace_id` alone (a `fields.names` that drops the deprecated one).
+        assert_eq!(
+            with(r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736""#),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        // Traefik v3.3.3 to v3.3.6 wrote zero ids with tracing off
+        // (traefik#11715): none, or the header's.
+        assert_eq!(
+            with(r#""SpanId":"0000000000000000","TraceId":"00000000000000000000000000000000""#),
+            ""
+        );
+        assert_eq!(
+            with(&format!(
+                r#""TraceId":"00000000000000000000000000000000",{tp}"#
+            )),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        // Malformed, redacted, escaped or non-string values are left out.
+        for v in [
+            r#""TraceId":"4BF92F3577B34DA6A3CE929D0E0E4736""#,
+            r#""TraceId":"4bf92f3577b34da6a3ce929d0e0e473""#,
+            r#""TraceId":"\u0034bf92f3577b34da6a3ce929d0e0e4736""#,
+            r#""TraceId":null"#,
+            r#""trace_id":42"#,
+            r#""request_Traceparent":"REDACTED""#,
+            r#""request_Traceparent":"00-00000000000000000000000000000000-b7ad6b7169203331-01""#,
+            r#""request_Traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01,00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01""#,
+        ] {
+            assert_eq!(with(v), "", "{v}");
+        }
+        // The lines without a trace id have none.
+        assert_eq!(parse(LINE).unwrap().trace_id, b"");
     }
 
     #[test]
