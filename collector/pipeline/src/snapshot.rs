@@ -10,8 +10,8 @@
 //! a few hundred KiB and a few milliseconds once a second.
 
 use crate::aggregate::{
-    AggStats, Aggregator, LATENCY_BUCKETS_SECS, PHP_ERROR_LEVELS, PoolTotals, Totals, WindowStats,
-    per_sec,
+    AggStats, Aggregator, BucketExemplars, LATENCY_BUCKETS_SECS, PHP_ERROR_LEVELS, PoolTotals,
+    Totals, WindowStats, per_sec,
 };
 use crate::label::{LabelStats, Labeler, Namer, SiteId};
 
@@ -102,6 +102,9 @@ pub struct LatencyHistogram {
     pub count: u64,
     /// Their summed durations, seconds.
     pub sum_secs: f64,
+    /// The latest request with a trace id per bucket (OpenMetrics
+    /// exemplars); `None` for a site that never had one.
+    pub exemplars: Option<Box<BucketExemplars>>,
 }
 
 /// A site's counters since start: monotonic, for Prometheus counters.
@@ -137,6 +140,7 @@ impl SiteTotals {
                 buckets: t.latency_buckets,
                 count: t.timed_requests,
                 sum_secs: t.dur_us as f64 / 1e6,
+                exemplars: t.exemplars.clone(),
             },
             php_errors: t.php_errors,
             pools: t.pools.clone(),
@@ -297,5 +301,36 @@ mod tests {
         assert!(busy.windows[0].quantile_ms(0.42).is_none());
         // Any spelling with the same canonical form finds the site.
         assert_eq!(snap.site("BUSY").map(|s| s.id), Some(busy.id));
+        assert!(busy.totals.latency.exemplars.is_none());
+    }
+
+    /// Issue 16: a bucket's latest request with a trace id reaches the
+    /// snapshot as its exemplar.
+    #[test]
+    fn exemplars_reach_the_snapshot() {
+        let mut labeler = Labeler::new(&SitesConfig::default()).unwrap();
+        let mut agg = Aggregator::new(&AggregateConfig::default()).unwrap();
+        let now = 1_796_083_200;
+        let file = labeler.file_sites(&crate::label::FileKeys::default());
+        let line = br#"{"RequestMethod":"GET","DownstreamStatus":200,"Duration":30000000,"RouterName":"websecure-traced@kubernetes","StartUTC":"2026-12-01T00:00:00.5Z","TraceId":"4bf92f3577b34da6a3ce929d0e0e4736"}"#;
+        let rec = crate::parse::traefik_json::parse(line).unwrap();
+        let site = labeler.label(&rec, &file);
+        agg.record(site, now, &rec);
+        agg.advance_to(now);
+        let snap = SitesSnapshot::take(&agg, &labeler);
+        let h = &snap.site("traced").unwrap().totals.latency;
+        let ex = h.exemplars.as_deref().unwrap();
+        // 30 ms: the bucket of 0.05 s.
+        let b = LATENCY_BUCKETS_SECS
+            .iter()
+            .position(|&le| le == 0.05)
+            .unwrap();
+        assert_eq!(h.buckets[b], 1);
+        assert_eq!(
+            &crate::record::trace_id_hex(&ex[b].trace_id),
+            b"4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!((ex[b].value_secs, ex[b].ts_ns), (0.03, rec.ts_ns.unwrap()));
+        assert_eq!(ex.iter().filter(|e| e.is_set()).count(), 1);
     }
 }

@@ -37,7 +37,8 @@ use crate::record::{Event, LogFormat, Record};
 use crate::sketch::{DenseSketch, SparseSketch};
 use totals::php_error_slot;
 pub use totals::{
-    LATENCY_BUCKETS_SECS, MAX_POOLS_PER_SITE, OTHER_POOL, PHP_ERROR_LEVELS, PoolTotals, Totals,
+    BucketExemplars, Exemplar, LATENCY_BUCKETS_SECS, MAX_POOLS_PER_SITE, OTHER_POOL,
+    PHP_ERROR_LEVELS, PoolTotals, Totals,
 };
 
 /// Aggregation settings (`aggregate:` in the config file).
@@ -437,7 +438,8 @@ impl Aggregator {
             }
             t.bytes = t.bytes.saturating_add(rec.bytes);
             if let Some(us) = dur_us {
-                t.add_duration(us);
+                let ts_ns = rec.ts_ns.unwrap_or(sec.saturating_mul(1_000_000_000));
+                t.add_duration(us, rec.trace_id, ts_ns);
             }
         }
         if let Some(e) = ev {
@@ -681,6 +683,10 @@ impl Aggregator {
                     + std::mem::size_of_val(&*s.slots)
                     + s.slots.iter().map(|l| l.sketch.heap_bytes()).sum::<usize>()
                     + s.totals.latency.heap_bytes()
+                    + s.totals
+                        .exemplars
+                        .as_deref()
+                        .map_or(0, std::mem::size_of_val)
             })
             .sum::<usize>()
             + self.sites.capacity() * std::mem::size_of::<SiteSeries>()

@@ -328,3 +328,74 @@ fn config_validation() {
     };
     assert!(Aggregator::new(&bad).is_err());
 }
+
+/// Issue 16: each bucket keeps its latest request with a trace id, with
+/// the duration (in the bucket) and the record's time (else its second's).
+#[test]
+fn exemplars_latest_per_bucket() {
+    let mut a = Aggregator::new(&AggregateConfig::default()).unwrap();
+    let s = SiteId(2);
+    let traced = |ms: u64, id: &'static [u8], ts_ns: Option<i64>| Record {
+        trace_id: id,
+        ts_ns,
+        ..access(200, ms)
+    };
+    let (id1, id2) = (
+        b"4bf92f3577b34da6a3ce929d0e0e4736",
+        b"0af7651916cd43dd8448eb211c80319c",
+    );
+    let lines: [(i64, Record<'static>); 6] = [
+        (T0, traced(7, id1, Some(T0 * 1_000_000_000 + 5))),
+        (T0 + 1, traced(8, id2, None)),
+        // An id the parser would not have given is no exemplar.
+        (T0 + 1, traced(9, b"4BF92F3577B34DA6A3CE929D0E0E4736", None)),
+        (T0 + 2, traced(5, id1, None)),
+        (T0 + 2, traced(120_000, id1, None)),
+        // Late lines count in the totals, and so keep their exemplar.
+        (T0 - 7200, traced(300, id2, None)),
+    ];
+    // The same requests without ids first, so the sketches hold every
+    // bucket they will need.
+    for (sec, rec) in &lines {
+        a.record(
+            s,
+            *sec,
+            &Record {
+                trace_id: b"",
+                ..rec.clone()
+            },
+        );
+    }
+    let before = a.heap_bytes();
+    assert!(a.totals(s).unwrap().exemplars.is_none());
+    for (sec, rec) in &lines {
+        a.record(s, *sec, rec);
+    }
+    let t = a.totals(s).unwrap();
+    let ex = t.exemplars.as_deref().unwrap();
+    let hex = |e: &Exemplar| crate::record::trace_id_hex(&e.trace_id);
+    // 7, 8 and 9 ms fall in (5, 10] ms: the last traced one is kept.
+    assert_eq!(&hex(&ex[1]), id2);
+    assert_eq!(
+        (ex[1].value_secs, ex[1].ts_ns),
+        (0.008, (T0 + 1) * 1_000_000_000)
+    );
+    // Exactly 5 ms is `le="0.005"`.
+    assert_eq!(&hex(&ex[0]), id1);
+    assert_eq!(ex[0].value_secs, 0.005);
+    assert!(ex[0].value_secs <= LATENCY_BUCKETS_SECS[0]);
+    // Past the last bound: `+Inf`.
+    assert_eq!(&hex(&ex[LATENCY_BUCKETS_SECS.len()]), id1);
+    assert_eq!(ex[LATENCY_BUCKETS_SECS.len()].value_secs, 120.0);
+    assert_eq!(&hex(&ex[6]), id2);
+    assert_eq!(ex[6].ts_ns, (T0 - 7200) * 1_000_000_000);
+    let set: Vec<usize> = (0..ex.len()).filter(|&i| ex[i].is_set()).collect();
+    assert_eq!(set, [0, 1, 6, LATENCY_BUCKETS_SECS.len()]);
+    assert_eq!(t.latency_buckets[1], 6);
+    // One array per site, counted in the heap.
+    assert_eq!(
+        a.heap_bytes() - before,
+        std::mem::size_of::<BucketExemplars>()
+    );
+    assert!(a.totals(SiteId(1)).is_none_or(|t| t.exemplars.is_none()));
+}

@@ -1,8 +1,9 @@
 //! What each site has counted since start: monotonic totals for the
 //! Prometheus counters (requests by class and code, bytes, an exact
-//! request-duration histogram, PHP errors by level, FPM events by pool).
+//! request-duration histogram with its latest exemplar per bucket, PHP
+//! errors by level, FPM events by pool).
 
-use crate::record::Event;
+use crate::record::{Event, trace_id_bytes};
 use crate::sketch::TotalSketch;
 
 /// Upper bounds (seconds) of the request-duration histogram every site
@@ -55,6 +56,32 @@ pub struct PoolTotals {
     pub slow_requests: u64,
 }
 
+/// One request of a histogram bucket that carried a trace id: an
+/// OpenMetrics exemplar (a trace id, the observed value and its time), so
+/// a dashboard can jump from a latency bucket to a trace.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Exemplar {
+    /// The W3C trace id's 16 bytes; all zero (an invalid id, never kept)
+    /// when the bucket has no exemplar yet.
+    pub trace_id: [u8; 16],
+    /// The request's duration, seconds (µs precision, as the bucket was
+    /// chosen, so the value lies within its bucket).
+    pub value_secs: f64,
+    /// The record's event time, Unix nanoseconds.
+    pub ts_ns: i64,
+}
+
+impl Exemplar {
+    /// Whether the slot holds an exemplar.
+    pub fn is_set(&self) -> bool {
+        self.trace_id != [0; 16]
+    }
+}
+
+/// The latest exemplar per [`LATENCY_BUCKETS_SECS`] bucket (the last entry
+/// is `+Inf`); unset slots have no request with a trace id yet.
+pub type BucketExemplars = [Exemplar; LATENCY_BUCKETS_SECS.len() + 1];
+
 /// Cumulative per-site totals since start (monotonic, for counters).
 #[derive(Debug, Clone, Default)]
 pub struct Totals {
@@ -75,6 +102,9 @@ pub struct Totals {
     pub latency_buckets: [u64; LATENCY_BUCKETS_SECS.len() + 1],
     /// Requests with a duration (the histogram's count).
     pub timed_requests: u64,
+    /// The latest request with a trace id per bucket; allocated when the
+    /// site's first one comes, so sites without traces hold nothing.
+    pub exemplars: Option<Box<BucketExemplars>>,
     /// PHP errors per [`PHP_ERROR_LEVELS`] entry.
     pub php_errors: [u64; PHP_ERROR_LEVELS.len()],
     /// FPM events per pool, in order of first appearance.
@@ -87,8 +117,15 @@ impl Totals {
         self.class.iter().sum()
     }
 
+    /// Counts a request of `us` µs; with a trace id (`trace`, as
+    /// [`crate::record::Record::trace_id`] holds it), the request becomes
+    /// its bucket's exemplar, stamped `ts_ns`.
+    ///
+    /// # Performance
+    /// No allocation but the site's first exemplar array; a trace id costs
+    /// a 32-digit hex decode.
     #[inline]
-    pub(super) fn add_duration(&mut self, us: u64) {
+    pub(super) fn add_duration(&mut self, us: u64, trace: &[u8], ts_ns: i64) {
         self.dur_us = self.dur_us.saturating_add(us);
         self.latency.add_us(us);
         self.timed_requests += 1;
@@ -98,6 +135,23 @@ impl Totals {
             .map(|&le| usize::from(le < us))
             .sum();
         self.latency_buckets[b] += 1;
+        if !trace.is_empty() {
+            self.keep_exemplar(b, us, trace, ts_ns);
+        }
+    }
+
+    fn keep_exemplar(&mut self, bucket: usize, us: u64, trace: &[u8], ts_ns: i64) {
+        let Some(trace_id) = trace_id_bytes(trace) else {
+            return;
+        };
+        let slots = self.exemplars.get_or_insert_with(Box::default);
+        if let Some(slot) = slots.get_mut(bucket) {
+            *slot = Exemplar {
+                trace_id,
+                value_secs: us as f64 / 1e6,
+                ts_ns,
+            };
+        }
     }
 
     /// Counts a max-children or slow-request event for `pool`.
