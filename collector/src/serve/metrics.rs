@@ -148,6 +148,7 @@ pub fn snapshot_registry(snap: Arc<SitesSnapshot>) -> Registry {
 pub fn render(registry: &Registry, format: Format) -> Result<String, std::fmt::Error> {
     let mut om = String::with_capacity(64 * 1024);
     text::encode(&mut om, registry)?;
+    let om = sites::with_exemplars(om);
     Ok(match format {
         Format::OpenMetrics => om,
         Format::Classic => {
