@@ -97,7 +97,7 @@ impl<'a> LogEntry<'a> {
             host: rec.host,
             client: rec.client,
             pool: rec.pool,
-            trace_id: &[],
+            trace_id: rec.trace_id,
         }
     }
 

@@ -127,3 +127,51 @@ fn bytes_that_are_not_utf8_are_replaced_not_refused() {
     let req = decode(split_frame(&s.frame).1).unwrap();
     assert_eq!(req.streams[0].entries[0].line, "bad \u{fffd} byte");
 }
+
+/// Issue 16: a Traefik JSON line with a trace id (Traefik v3 with tracing
+/// on) gets it as `trace_id` structured metadata, through `LogEntry::of`;
+/// a line without one gets none.
+#[test]
+fn a_trace_id_becomes_structured_metadata() {
+    use sitepulse_pipeline::driver::Origin;
+    use sitepulse_pipeline::frame::Message;
+    let cfg = LokiConfig {
+        endpoint: "http://127.0.0.1:1/loki/api/v1/push".into(),
+        ..LokiConfig::default()
+    };
+    let mut b = Batcher::new(&cfg);
+    let lines: [&[u8]; 2] = [
+        br#"{"ClientHost":"10.42.0.1","DownstreamStatus":200,"Duration":1000000,"RequestMethod":"GET","RequestPath":"/","SpanId":"00f067aa0ba902b7","StartUTC":"2026-11-22T10:00:00Z","TraceId":"4bf92f3577b34da6a3ce929d0e0e4736"}"#,
+        br#"{"ClientHost":"10.42.0.1","DownstreamStatus":200,"Duration":1000000,"RequestMethod":"GET","RequestPath":"/","StartUTC":"2026-11-22T10:00:01Z"}"#,
+    ];
+    for line in lines {
+        let rec = sitepulse_pipeline::parse::traefik_json::parse(line).unwrap();
+        let message = Message {
+            bytes: line,
+            end_offset: 1,
+            ..Message::default()
+        };
+        let origin = Origin {
+            name: "/var/log/traefik/access.json",
+            message: &message,
+            pod: None,
+            event_sec: 0,
+        };
+        let e = LogEntry::of(&origin, &rec, "a", "node-1");
+        assert_eq!(b.add(&e, 0), None);
+    }
+    let s = b.seal(0).unwrap();
+    let req = decode(split_frame(&s.frame).1).unwrap();
+    let trace = |i: usize| {
+        req.streams[0].entries[i]
+            .structured_metadata
+            .iter()
+            .find(|p| p.name == "trace_id")
+            .map(|p| p.value.clone())
+    };
+    assert_eq!(
+        trace(0).as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    assert_eq!(trace(1), None);
+}
