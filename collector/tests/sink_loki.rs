@@ -324,3 +324,105 @@ fn an_outage_with_a_full_spool_a_rotation_and_a_restart_loses_nothing() {
     });
     c.sigterm(GRACE).unwrap();
 }
+
+/// The outage at node scale: `SOAK_FILES` files (default 200) written in
+/// rounds to `SOAK_LINES` lines each (default 500), half of them rotated
+/// while Loki is down and the spool full, `SOAK_RESTARTS` restarts (default
+/// 2) — one a SIGKILL — then Loki back behind 503s. Every line must arrive.
+/// `tests/soak/sink_loki.sh` runs it large; CI runs it at the default size
+/// only when `SOAK` is set (it is `#[ignore]`d otherwise).
+#[test]
+#[ignore = "soak: run by tests/soak/sink_loki.sh"]
+fn soak_many_files_outage_rotations_and_kills() {
+    let env = |k: &str, d: u32| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (files, per_file, restarts) = (
+        env("SOAK_FILES", 200),
+        env("SOAK_LINES", 500),
+        env("SOAK_RESTARTS", 2),
+    );
+    let d = tmpdir("loki", "soak");
+    let mut rx = LokiReceiver::new();
+    let cfg = config(
+        &d,
+        &format!(
+            "    endpoint: \"{}\"\n    batch_bytes: 262144\n    batch_wait_ms: 200\n    retry: {{initial_backoff_ms: 20, max_backoff_ms: 500}}\n    spool: {{max_bytes: 2097152, segment_bytes: 262144}}\n",
+            rx.url()
+        ),
+    );
+    let t = unix_now() - 600;
+    let rounds = 4u32;
+    let mut c = start(&cfg, &d, 0);
+    let begun = Instant::now();
+    for round in 0..rounds {
+        for f in 0..files {
+            let mut text = String::new();
+            for k in 0..per_file / rounds {
+                let i = round * (per_file / rounds) + k;
+                text.push_str(&line(
+                    &format!("site{:03}", f % 50),
+                    &format!("/f{f}/{i}"),
+                    t + i64::from(i),
+                ));
+            }
+            append(&d.join(format!("logs/f{f}.log")), &text);
+        }
+        if round == 1 {
+            // Half the files rotated while the sink lags.
+            for f in (0..files).step_by(2) {
+                let p = d.join(format!("logs/f{f}.log"));
+                std::fs::rename(&p, d.join(format!("logs/f{f}.log.1"))).unwrap();
+            }
+        }
+        if round < restarts {
+            std::thread::sleep(Duration::from_secs(2));
+            if round % 2 == 0 {
+                c.sigkill().unwrap();
+            } else {
+                c.sigterm(GRACE).unwrap();
+            }
+            c = start(&cfg, &d, round + 1);
+        }
+    }
+    let written = files * (per_file / rounds) * rounds;
+    rx.set(Behaviour {
+        fail: Some((503, 10)),
+        ..Behaviour::default()
+    });
+    rx.start();
+    let deadline = Instant::now() + Duration::from_secs(u64::from(written) / 2000 + 120);
+    loop {
+        let got = paths(&rx.entries()).len() as u32;
+        if got >= written {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{got} of {written} lines after the deadline: {}",
+            sink_status(&c)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let entries = rx.entries();
+    let got = paths(&entries);
+    assert_eq!(got.len() as u32, written);
+    let mut first: BTreeMap<&str, &Received> = BTreeMap::new();
+    for e in &entries {
+        if let Some(f) = first.insert(&e.meta["path"], e) {
+            assert_eq!(f, e, "a duplicate differs");
+        }
+    }
+    let s = sink_status(&c);
+    assert_eq!(s["lost_bytes"], serde_json::json!({}), "{s}");
+    eprintln!(
+        "soak: {files} files, {written} lines, {} entries received ({} duplicates) in {:.0} s; status {s}",
+        entries.len(),
+        entries.len() as u32 - written,
+        begun.elapsed().as_secs_f64()
+    );
+    c.sigterm(GRACE).unwrap();
+}

@@ -27,6 +27,55 @@ pub const FIELDS: &[&str] = &[
     "trace_id",
 ];
 
+/// A field of [`FIELDS`], resolved once from its name (sinks look fields
+/// up per record; matching names there would cost a string compare each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Site,
+    Source,
+    Level,
+    Namespace,
+    Node,
+    Pod,
+    Container,
+    Stream,
+    File,
+    Method,
+    Path,
+    Status,
+    DurationMs,
+    Host,
+    Client,
+    Pool,
+    TraceId,
+}
+
+impl Field {
+    /// The field named `name`, if it is one of [`FIELDS`].
+    pub fn from_name(name: &str) -> Option<Field> {
+        Some(match name {
+            "site" => Field::Site,
+            "source" => Field::Source,
+            "level" => Field::Level,
+            "namespace" => Field::Namespace,
+            "node" => Field::Node,
+            "pod" => Field::Pod,
+            "container" => Field::Container,
+            "stream" => Field::Stream,
+            "file" => Field::File,
+            "method" => Field::Method,
+            "path" => Field::Path,
+            "status" => Field::Status,
+            "duration_ms" => Field::DurationMs,
+            "host" => Field::Host,
+            "client" => Field::Client,
+            "pool" => Field::Pool,
+            "trace_id" => Field::TraceId,
+            _ => return None,
+        })
+    }
+}
+
 /// One record, ready for a log sink.
 #[derive(Debug, Clone, Copy)]
 pub struct LogEntry<'a> {
@@ -117,38 +166,52 @@ impl<'a> LogEntry<'a> {
     /// The value of a field of [`FIELDS`], appended to `out`; `false` when
     /// the entry has no value for it (the field is then left out).
     pub fn field(&self, name: &str, out: &mut String) -> bool {
+        Field::from_name(name).is_some_and(|f| self.value(f, out))
+    }
+
+    /// The value of `f`, appended to `out`; `false` when the entry has
+    /// none.
+    pub fn value(&self, f: Field, out: &mut String) -> bool {
         let start = out.len();
         let bytes = |out: &mut String, b: &[u8]| match std::str::from_utf8(b) {
             Ok(s) => out.push_str(s),
             Err(_) => out.push_str(&String::from_utf8_lossy(b)),
         };
-        match name {
-            "site" => out.push_str(self.site),
-            "source" => out.push_str(self.source),
-            "level" => out.push_str(self.level_name()),
-            "namespace" => out.push_str(self.namespace),
-            "node" => out.push_str(self.node),
-            "pod" => out.push_str(self.pod),
-            "container" => out.push_str(self.container),
-            "stream" => out.push_str(self.stream),
-            "file" => out.push_str(self.file),
-            "method" => bytes(out, self.method),
-            "path" => bytes(out, self.path),
-            "status" if self.status > 0 => {
-                use std::fmt::Write as _;
-                let _ = write!(out, "{}", self.status);
+        match f {
+            Field::Site => out.push_str(self.site),
+            Field::Source => out.push_str(self.source),
+            Field::Level => out.push_str(self.level_name()),
+            Field::Namespace => out.push_str(self.namespace),
+            Field::Node => out.push_str(self.node),
+            Field::Pod => out.push_str(self.pod),
+            Field::Container => out.push_str(self.container),
+            Field::Stream => out.push_str(self.stream),
+            Field::File => out.push_str(self.file),
+            Field::Method => bytes(out, self.method),
+            Field::Path => bytes(out, self.path),
+            Field::Status => {
+                if self.status > 0 {
+                    let mut b = [0u8; 5];
+                    let mut n = self.status;
+                    let mut i = b.len();
+                    while n > 0 {
+                        i -= 1;
+                        b[i] = b'0' + (n % 10) as u8;
+                        n /= 10;
+                    }
+                    out.push_str(std::str::from_utf8(&b[i..]).unwrap_or_default());
+                }
             }
-            "duration_ms" => {
+            Field::DurationMs => {
                 if let Some(d) = self.duration_ns {
                     use std::fmt::Write as _;
                     let _ = write!(out, "{}", d as f64 / 1e6);
                 }
             }
-            "host" => bytes(out, self.host),
-            "client" => bytes(out, self.client),
-            "pool" => bytes(out, self.pool),
-            "trace_id" => bytes(out, self.trace_id),
-            _ => {}
+            Field::Host => bytes(out, self.host),
+            Field::Client => bytes(out, self.client),
+            Field::Pool => bytes(out, self.pool),
+            Field::TraceId => bytes(out, self.trace_id),
         }
         out.len() > start
     }

@@ -95,15 +95,20 @@ pub(crate) fn put_entry<'m>(
 }
 
 /// Appends one `PushRequest.streams` field: the labels, then the entries
-/// already encoded by [`put_entry`] (`entries`, in the order given by
-/// `order`: ranges into it).
-pub(crate) fn put_stream(out: &mut Vec<u8>, labels: &str, entries: &[u8], order: &[(u32, u32)]) {
+/// already encoded by [`put_entry`], taken from `entries` at `ranges` in
+/// that order.
+pub(crate) fn put_stream(
+    out: &mut Vec<u8>,
+    labels: &str,
+    entries: &[u8],
+    ranges: impl Iterator<Item = (u32, u32)> + Clone,
+) {
     let body =
-        field_len(labels.len()) + order.iter().map(|&(a, b)| (b - a) as usize).sum::<usize>();
+        field_len(labels.len()) + ranges.clone().map(|(a, b)| (b - a) as usize).sum::<usize>();
     out.push(tag_len(1));
     put_varint(out, body as u64);
     put_bytes(out, 1, labels.as_bytes());
-    for &(a, b) in order {
+    for (a, b) in ranges {
         out.extend_from_slice(&entries[a as usize..b as usize]);
     }
 }
@@ -111,6 +116,10 @@ pub(crate) fn put_stream(out: &mut Vec<u8>, labels: &str, entries: &[u8], order:
 /// Appends a label value escaped as Loki's (and Prometheus') label
 /// strings want it: `\`, `"` and newlines escaped.
 pub(crate) fn put_label_value(out: &mut String, v: &str) {
+    if memchr::memchr3(b'\\', b'"', b'\n', v.as_bytes()).is_none() {
+        out.push_str(v);
+        return;
+    }
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -212,8 +221,13 @@ mod tests {
         }
         order.swap(0, 3);
         let mut body = Vec::new();
-        put_stream(&mut body, "{site=\"a\"}", &entries, &order);
-        put_stream(&mut body, "{site=\"b\"}", &entries, &order[..1]);
+        put_stream(&mut body, "{site=\"a\"}", &entries, order.iter().copied());
+        put_stream(
+            &mut body,
+            "{site=\"b\"}",
+            &entries,
+            order[..1].iter().copied(),
+        );
         let req = PushRequest::decode(&body[..]).unwrap();
         assert_eq!(req.streams.len(), 2);
         let s = &req.streams[0];
