@@ -190,22 +190,7 @@ impl<'b> Acc<'b> {
             }
             b"request_User-Agent" => self.rec.user_agent = self.text(value),
             b"request_Referer" => self.rec.referer = self.text(value),
-            // Traefik's own id names the trace its spans went to; a kept
-            // `traceparent` header (read in `finish`) is what the client
-            // sent, the same trace when Traefik continued it. Escapes
-            // cannot occur in a valid id, so the raw text is the id.
-            b"TraceId" | b"trace_id" => {
-                if let Value::Str { raw, .. } = value
-                    && valid_trace_id(raw)
-                {
-                    self.rec.trace_id = raw;
-                }
-            }
-            b"request_Traceparent" => {
-                if let Value::Str { raw, .. } = value {
-                    self.traceparent = raw;
-                }
-            }
+            b"TraceId" | b"trace_id" | b"request_Traceparent" => self.trace(key, value),
             b"StartUTC" | b"StartLocal" | b"time" => {
                 let slot = match key {
                     b"StartUTC" => 0,
@@ -220,6 +205,24 @@ impl<'b> Acc<'b> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A trace id key. Out of line, so the keys every line has keep
+    /// [`member`](Self::member) lean.
+    #[inline(never)]
+    fn trace(&mut self, key: &[u8], value: Value<'b>) {
+        let Value::Str { raw, .. } = value else {
+            return;
+        };
+        // Traefik's own id names the trace its spans went to; a kept
+        // `traceparent` header (read in `finish`) is what the client sent,
+        // the same trace when Traefik continued it. Escapes cannot occur
+        // in a valid id, so the raw text is the id.
+        if key == b"request_Traceparent" {
+            self.traceparent = raw;
+        } else if self.rec.trace_id.is_empty() && valid_trace_id(raw) {
+            self.rec.trace_id = raw;
         }
     }
 
