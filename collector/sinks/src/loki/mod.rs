@@ -23,16 +23,15 @@ mod tests;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use tokio::sync::{Notify, watch};
 
-use self::batch::{Batcher, Sealed};
+use self::batch::Batcher;
 pub use self::config::{Encoding, LokiConfig};
 use self::deliver::LokiDeliver;
 use crate::entry::LogEntry;
-use crate::logs::LogSink;
-use crate::spool::{Pushed, SharedSpool, Spool, SpoolError};
+use crate::logs::{LogSink, Producer};
+use crate::spool::{SharedSpool, Spool, SpoolError};
 use crate::stats::SinkStats;
 use crate::{SinkError, send};
 
@@ -40,16 +39,7 @@ use crate::{SinkError, send};
 #[derive(Debug)]
 pub struct LokiSink {
     batcher: Batcher,
-    spool: SharedSpool,
-    wake: Arc<Notify>,
-    stats: Arc<SinkStats>,
-    /// Spool bytes free when last looked (only grows behind our back, as
-    /// the sender acknowledges).
-    room: u64,
-    /// Sealed frames the spool refused (kept until it takes them).
-    pending: Vec<Sealed>,
-    /// Refusing entries until the spool is at most half full.
-    blocked: bool,
+    producer: Producer,
 }
 
 /// Opens the Loki sink: its spool in `spool_dir`, and the sender to spawn
@@ -62,11 +52,8 @@ pub fn open(
     spool_dir: &Path,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(LokiSink, impl Future<Output = ()> + Send + 'static), SinkError> {
-    let spool = Spool::open(spool_dir, cfg.spool.clone())?;
+    let spool = SharedSpool::new(Spool::open(spool_dir, cfg.spool.clone())?);
     let stats = Arc::new(SinkStats::default());
-    stats.spool(&spool);
-    let room = spool.max_bytes().saturating_sub(spool.bytes());
-    let spool = SharedSpool::new(spool);
     let wake = Arc::new(Notify::new());
     let deliver = LokiDeliver::new(cfg, stats.clone()).map_err(SinkError::Client)?;
     let sender = send::run_sender(
@@ -81,12 +68,7 @@ pub fn open(
     Ok((
         LokiSink {
             batcher: Batcher::new(cfg),
-            spool,
-            wake,
-            stats,
-            room,
-            pending: Vec::new(),
-            blocked: false,
+            producer: Producer::new("loki", spool, wake, stats),
         },
         sender,
     ))
@@ -99,52 +81,11 @@ fn spooled_bound(raw: u64) -> u64 {
 }
 
 impl LokiSink {
-    /// Pushes sealed frames to the spool; those it refuses stay pending.
-    fn flush_pending(&mut self, now_ms: u64) -> Result<(), SpoolError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let mut spool = self.spool.lock();
-        let mut result = Ok(());
-        let mut pushed = 0;
-        for s in &self.pending {
-            match spool.push(&s.frame, s.entries, now_ms) {
-                Ok(Pushed::Stored) => {}
-                Ok(Pushed::DroppedOldest { frames, items }) => {
-                    self.stats.dropped("spool_full", items);
-                    tracing::warn!(
-                        sink = "loki",
-                        frames,
-                        entries = items,
-                        "spool full: dropped the oldest batches (spool.when_full: drop_oldest)"
-                    );
-                }
-                Ok(Pushed::Full) => break,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-            self.stats
-                .accepted_items
-                .fetch_add(u64::from(s.entries), Relaxed);
-            pushed += 1;
-        }
-        self.pending.drain(..pushed);
-        self.stats.spool(&spool);
-        self.room = spool.max_bytes().saturating_sub(spool.bytes());
-        drop(spool);
-        if pushed > 0 {
-            self.wake.notify_one();
-        }
-        result
-    }
-
     fn seal(&mut self, t: usize, now_ms: u64) -> Result<(), SpoolError> {
-        if let Some(s) = self.batcher.seal(t) {
-            self.pending.push(s);
+        match self.batcher.seal(t) {
+            Some(s) => self.producer.push(s.frame, s.entries, now_ms),
+            None => self.producer.flush(now_ms),
         }
-        self.flush_pending(now_ms)
     }
 }
 
@@ -154,26 +95,9 @@ impl LogSink for LokiSink {
     }
 
     fn offer(&mut self, entry: &LogEntry<'_>, now_unix_ms: u64) -> bool {
-        if self.blocked || !self.pending.is_empty() {
-            return false;
-        }
         let need = spooled_bound(self.batcher.open_bytes() + Batcher::cost(entry));
-        if need > self.room {
-            let spool = self.spool.lock();
-            self.room = spool.max_bytes().saturating_sub(spool.bytes());
-            drop(spool);
-            if need > self.room {
-                if !self.blocked {
-                    tracing::warn!(
-                        sink = "loki",
-                        "spool full: shipping to Loki pauses (the log files keep the lines; \
-                         per-site numbers keep flowing) until the spool is half empty"
-                    );
-                }
-                self.blocked = true;
-                self.stats.blocked.store(true, Relaxed);
-                return false;
-            }
+        if !self.producer.admit(need) {
+            return false;
         }
         if let Some(t) = self.batcher.add(entry, now_unix_ms) {
             // A spool error keeps the frame pending; commit reports it.
@@ -186,42 +110,25 @@ impl LogSink for LokiSink {
         for t in self.batcher.due(now_unix_ms) {
             self.seal(t, now_unix_ms)?;
         }
-        self.flush_pending(now_unix_ms)
+        self.producer.flush(now_unix_ms)
     }
 
     fn commit(&mut self, now_unix_ms: u64) -> Result<(), SpoolError> {
         for t in self.batcher.open() {
-            if let Some(s) = self.batcher.seal(t) {
-                self.pending.push(s);
-            }
+            self.seal(t, now_unix_ms)?;
         }
-        self.flush_pending(now_unix_ms)?;
-        if !self.pending.is_empty() {
-            return Err(SpoolError::Full);
-        }
-        self.spool.lock().sync()
-    }
-
-    fn discard(&mut self) {
-        for t in self.batcher.open() {
-            let _ = self.batcher.seal(t);
-        }
-        self.pending.clear();
-        self.blocked = true;
-        self.stats.blocked.store(true, Relaxed);
+        self.producer.commit(now_unix_ms)
     }
 
     fn can_resume(&self) -> bool {
-        let spool = self.spool.lock();
-        spool.bytes() <= spool.max_bytes() / 2
+        self.producer.can_resume()
     }
 
     fn resume(&mut self) {
-        self.blocked = false;
-        self.stats.blocked.store(false, Relaxed);
+        self.producer.resume();
     }
 
     fn stats(&self) -> Arc<SinkStats> {
-        self.stats.clone()
+        self.producer.stats()
     }
 }

@@ -28,16 +28,15 @@ mod tests;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use tokio::sync::{Notify, watch};
 
 pub use self::config::OtlpConfig;
 use self::deliver::{LogsDeliver, MetricsDeliver};
-use self::logs::{Batcher, Sealed};
+use self::logs::Batcher;
 use crate::entry::LogEntry;
-use crate::logs::LogSink;
-use crate::spool::{HEADER_BYTES, Pushed, SharedSpool, Spool, SpoolError};
+use crate::logs::{LogSink, Producer};
+use crate::spool::{HEADER_BYTES, SharedSpool, Spool, SpoolError};
 use crate::stats::SinkStats;
 use crate::{SinkError, SnapshotSource, send};
 
@@ -45,16 +44,7 @@ use crate::{SinkError, SnapshotSource, send};
 #[derive(Debug)]
 pub struct OtlpLogSink {
     batcher: Batcher,
-    spool: SharedSpool,
-    wake: Arc<Notify>,
-    stats: Arc<SinkStats>,
-    /// Spool bytes free when last looked (only grows behind our back, as
-    /// the sender acknowledges).
-    room: u64,
-    /// Sealed frames the spool refused (kept until it takes them).
-    pending: Vec<Sealed>,
-    /// Refusing entries until the spool is at most half full.
-    blocked: bool,
+    producer: Producer,
 }
 
 /// Opens the OTLP logs sink: its spool in `<spool_dir>/logs` (`spool_dir`
@@ -69,11 +59,8 @@ pub fn open_logs(
     spool_dir: &Path,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(OtlpLogSink, impl Future<Output = ()> + Send + 'static), SinkError> {
-    let spool = Spool::open(&spool_dir.join("logs"), cfg.spool.clone())?;
+    let spool = SharedSpool::new(Spool::open(&spool_dir.join("logs"), cfg.spool.clone())?);
     let stats = Arc::new(SinkStats::default());
-    stats.spool(&spool);
-    let room = spool.max_bytes().saturating_sub(spool.bytes());
-    let spool = SharedSpool::new(spool);
     let wake = Arc::new(Notify::new());
     let deliver = LogsDeliver::new(cfg, stats.clone()).map_err(SinkError::Other)?;
     let sender = send::run_sender(
@@ -88,12 +75,7 @@ pub fn open_logs(
     Ok((
         OtlpLogSink {
             batcher: Batcher::new(cfg),
-            spool,
-            wake,
-            stats,
-            room,
-            pending: Vec::new(),
-            blocked: false,
+            producer: Producer::new("otlp", spool, wake, stats),
         },
         sender,
     ))
@@ -144,53 +126,11 @@ pub fn open_metrics(
 }
 
 impl OtlpLogSink {
-    /// Pushes sealed frames to the spool; those it refuses stay pending.
-    fn flush_pending(&mut self, now_ms: u64) -> Result<(), SpoolError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let mut spool = self.spool.lock();
-        let mut result = Ok(());
-        let mut pushed = 0;
-        for s in &self.pending {
-            match spool.push(&s.frame, s.entries, now_ms) {
-                Ok(Pushed::Stored) => {}
-                Ok(Pushed::DroppedOldest { frames, items }) => {
-                    self.stats.dropped("spool_full", items);
-                    tracing::warn!(
-                        sink = "otlp",
-                        signal = "logs",
-                        frames,
-                        records = items,
-                        "spool full: dropped the oldest batches (spool.when_full: drop_oldest)"
-                    );
-                }
-                Ok(Pushed::Full) => break,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-            self.stats
-                .accepted_items
-                .fetch_add(u64::from(s.entries), Relaxed);
-            pushed += 1;
-        }
-        self.pending.drain(..pushed);
-        self.stats.spool(&spool);
-        self.room = spool.max_bytes().saturating_sub(spool.bytes());
-        drop(spool);
-        if pushed > 0 {
-            self.wake.notify_one();
-        }
-        result
-    }
-
     fn seal(&mut self, now_ms: u64) -> Result<(), SpoolError> {
-        if let Some(s) = self.batcher.seal() {
-            self.pending.push(s);
+        match self.batcher.seal() {
+            Some(s) => self.producer.push(s.frame, s.entries, now_ms),
+            None => self.producer.flush(now_ms),
         }
-        self.flush_pending(now_ms)
     }
 }
 
@@ -200,25 +140,9 @@ impl LogSink for OtlpLogSink {
     }
 
     fn offer(&mut self, entry: &LogEntry<'_>, now_unix_ms: u64) -> bool {
-        if self.blocked || !self.pending.is_empty() {
-            return false;
-        }
         let need = self.batcher.open_bytes() + self.batcher.cost(entry) + HEADER_BYTES;
-        if need > self.room {
-            let spool = self.spool.lock();
-            self.room = spool.max_bytes().saturating_sub(spool.bytes());
-            drop(spool);
-            if need > self.room {
-                tracing::warn!(
-                    sink = "otlp",
-                    signal = "logs",
-                    "spool full: shipping OTLP logs pauses (the log files keep the lines; \
-                     per-site numbers keep flowing) until the spool is half empty"
-                );
-                self.blocked = true;
-                self.stats.blocked.store(true, Relaxed);
-                return false;
-            }
+        if !self.producer.admit(need) {
+            return false;
         }
         if self.batcher.add(entry, now_unix_ms) {
             // A spool error keeps the frame pending; commit reports it.
@@ -231,38 +155,23 @@ impl LogSink for OtlpLogSink {
         if self.batcher.due(now_unix_ms) {
             self.seal(now_unix_ms)?;
         }
-        self.flush_pending(now_unix_ms)
+        self.producer.flush(now_unix_ms)
     }
 
     fn commit(&mut self, now_unix_ms: u64) -> Result<(), SpoolError> {
-        if let Some(s) = self.batcher.seal() {
-            self.pending.push(s);
-        }
-        self.flush_pending(now_unix_ms)?;
-        if !self.pending.is_empty() {
-            return Err(SpoolError::Full);
-        }
-        self.spool.lock().sync()
-    }
-
-    fn discard(&mut self) {
-        let _ = self.batcher.seal();
-        self.pending.clear();
-        self.blocked = true;
-        self.stats.blocked.store(true, Relaxed);
+        self.seal(now_unix_ms)?;
+        self.producer.commit(now_unix_ms)
     }
 
     fn can_resume(&self) -> bool {
-        let spool = self.spool.lock();
-        spool.bytes() <= spool.max_bytes() / 2
+        self.producer.can_resume()
     }
 
     fn resume(&mut self) {
-        self.blocked = false;
-        self.stats.blocked.store(false, Relaxed);
+        self.producer.resume();
     }
 
     fn stats(&self) -> Arc<SinkStats> {
-        self.stats.clone()
+        self.producer.stats()
     }
 }
