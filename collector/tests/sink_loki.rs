@@ -329,8 +329,10 @@ fn an_outage_with_a_full_spool_a_rotation_and_a_restart_loses_nothing() {
 /// rounds to `SOAK_LINES` lines each (default 500), half of them rotated
 /// while Loki is down and the spool full, `SOAK_RESTARTS` restarts (default
 /// 2) — one a SIGKILL — then Loki back behind 503s. Every line must arrive.
-/// `tests/soak/sink_loki.sh` runs it large; CI runs it at the default size
-/// only when `SOAK` is set (it is `#[ignore]`d otherwise).
+/// Ignored in CI (a minute or more at scale); `tests/soak/sink_loki.sh`
+/// runs it (`SOAK_FILES=… SOAK_LINES=… SOAK_RESTARTS=…`), or
+/// `cargo test -p sitepulse --test sink_loki soak -- --ignored` at the
+/// default size.
 #[test]
 #[ignore = "soak: run by tests/soak/sink_loki.sh"]
 fn soak_many_files_outage_rotations_and_kills() {
