@@ -4,8 +4,10 @@
 //! parses the command line and wires these; integration tests drive them
 //! directly. See ARCHITECTURE.md at the repository root.
 
+pub mod autoscale;
 pub mod config;
 pub mod demo;
+pub mod fpm;
 pub mod limits;
 pub mod listen;
 pub mod report;

@@ -49,6 +49,8 @@ pub struct Config {
     /// Where records and per-site series are forwarded (Loki,
     /// Prometheus remote_write, OTLP); none by default.
     pub sinks: sitepulse_sinks::SinksConfig,
+    /// What autoscalers read, and through which interfaces.
+    pub autoscale: crate::autoscale::AutoscaleConfig,
 }
 
 /// One problem in a config file.
@@ -229,6 +231,9 @@ impl Config {
         }
         for p in self.sinks.problems() {
             out.push((format!("sinks.{}", p.field), p.message));
+        }
+        if let Err(e) = self.autoscale.validate() {
+            out.push((format!("autoscale.{}", e.field), e.message));
         }
         for (i, source) in self.tail.sources.iter().enumerate() {
             if let Some(m) = &source.multiline

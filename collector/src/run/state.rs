@@ -13,13 +13,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use sitepulse_pipeline::snapshot::SitesSnapshot;
 use sitepulse_tail::checkpoint::Quarantined;
 use sitepulse_tail::{FileStatus, StreamId, TailStats};
 
 use super::batch::Msg;
 use super::worker::SourceCounts;
+use crate::autoscale::values::ReadyPods;
+use crate::fpm::FpmSnapshot;
 
 /// Ingest counters as of one snapshot.
 #[derive(Debug, Clone, Default)]
@@ -92,6 +94,11 @@ struct Inner {
     /// The metrics sinks (remote_write, OTLP metrics): they read
     /// snapshots, not records, so the pipeline thread does not know them.
     metric_sinks: ArcSwap<Vec<super::ship::SinkView>>,
+    /// The PHP-FPM scraper's latest round.
+    fpm: ArcSwap<FpmSnapshot>,
+    /// Ready pods per site from the Kubernetes API; `None` when it is not
+    /// enabled.
+    ready_pods: ArcSwapOption<ReadyPods>,
 }
 
 /// Older than this, the pipeline thread's snapshot means it stopped (it
@@ -123,6 +130,8 @@ impl LiveState {
                 checkpoint_path,
                 quarantined,
                 metric_sinks: ArcSwap::from_pointee(Vec::new()),
+                fpm: ArcSwap::from_pointee(FpmSnapshot::default()),
+                ready_pods: ArcSwapOption::empty(),
             }),
         }
     }
@@ -151,6 +160,26 @@ impl LiveState {
             });
             (Arc::new(p.sites.clone()), ms)
         })
+    }
+
+    /// The PHP-FPM scraper's latest round.
+    pub fn fpm(&self) -> Arc<FpmSnapshot> {
+        self.inner.fpm.load_full()
+    }
+
+    /// Publishes a scrape round.
+    pub fn set_fpm(&self, snap: FpmSnapshot) {
+        self.inner.fpm.store(Arc::new(snap));
+    }
+
+    /// Ready pods per site, when the Kubernetes API is enabled.
+    pub fn ready_pods(&self) -> Option<Arc<ReadyPods>> {
+        self.inner.ready_pods.load_full()
+    }
+
+    /// Publishes the Kubernetes API's pod counts.
+    pub fn set_ready_pods(&self, pods: ReadyPods) {
+        self.inner.ready_pods.store(Some(Arc::new(pods)));
     }
 
     /// The latest per-site and ingest snapshot (at most a tick old).

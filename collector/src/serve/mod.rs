@@ -140,6 +140,8 @@ pub struct AppState {
     pub cache: Arc<api::RenderCache>,
     /// What `/metrics` encodes.
     pub registry: Arc<prometheus_client::registry::Registry>,
+    /// `/api/v1/autoscale`'s access rules and freshness limits.
+    pub autoscale: Arc<crate::autoscale::metrics_api::Shared>,
 }
 
 impl AppState {
@@ -151,7 +153,14 @@ impl AppState {
             live,
             http,
             cache: Arc::default(),
+            autoscale: Arc::default(),
         }
+    }
+
+    /// With `/api/v1/autoscale`'s access rules and limits.
+    pub fn with_autoscale(mut self, shared: crate::autoscale::metrics_api::Shared) -> Self {
+        self.autoscale = Arc::new(shared);
+        self
     }
 }
 
@@ -162,6 +171,10 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/api/v1/sites", get(api::sites))
         .route("/api/v1/sites/{site}", get(api::site))
         .route("/api/v1/status", get(api::status))
+        .route(
+            "/api/v1/autoscale/{site}",
+            get(crate::autoscale::metrics_api::site),
+        )
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

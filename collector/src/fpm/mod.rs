@@ -1,0 +1,134 @@
+//! PHP-FPM's own view of its pools: the status page (`pm.status_path`,
+//! `?json&full` off) scraped over FastCGI straight from the pool's listen
+//! socket, or over HTTP through an nginx sidecar. The logs tell how many
+//! requests a site gets and how long they take; only FPM can tell how many
+//! are waiting for a worker (`listen queue`) and how many workers are busy,
+//! which is what an autoscaler of PHP sites needs.
+//!
+//! The scraper publishes an immutable [`FpmSnapshot`] after each round;
+//! readers (the autoscaler APIs, `/metrics`) load it without a lock.
+
+use std::time::SystemTime;
+
+/// One pool's status as of its last scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolStatus {
+    /// The site the target belongs to (as configured or discovered).
+    pub site: String,
+    /// The pool's name as FPM reports it (`pool` of the status page), or
+    /// the target's address before the first good scrape.
+    pub pool: String,
+    /// Where it is scraped (`tcp://…`, `unix://…`, `http://…`), for the
+    /// `scrape_uri` label.
+    pub address: String,
+    /// The last scrape succeeded.
+    pub up: bool,
+    /// Why the last scrape failed.
+    pub error: Option<String>,
+    /// When the last scrape (good or not) ended.
+    pub scraped: Option<SystemTime>,
+    /// The last good scrape's numbers.
+    pub status: Option<FpmStatus>,
+    /// Scrapes that failed since start.
+    pub scrape_failures: u64,
+}
+
+/// The fields of FPM's status page (`fpm_status.c`), the ones
+/// php-fpm_exporter exports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FpmStatus {
+    /// `start since`: seconds since the pool started.
+    pub start_since_secs: u64,
+    /// `accepted conn`.
+    pub accepted_conn: u64,
+    /// `listen queue`: requests waiting for a worker. `None` when the pool
+    /// listens on a Unix socket, where FPM cannot measure it (it reads
+    /// `TCP_INFO` of the listening socket).
+    pub listen_queue: Option<u64>,
+    /// `max listen queue`.
+    pub max_listen_queue: Option<u64>,
+    /// `listen queue len`: the socket's backlog size.
+    pub listen_queue_len: Option<u64>,
+    /// `idle processes`.
+    pub idle_processes: u64,
+    /// `active processes`.
+    pub active_processes: u64,
+    /// `total processes`.
+    pub total_processes: u64,
+    /// `max active processes`.
+    pub max_active_processes: u64,
+    /// `max children reached`: times the pool hit `pm.max_children`.
+    pub max_children_reached: u64,
+    /// `slow requests`.
+    pub slow_requests: u64,
+}
+
+/// Every pool's latest status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FpmSnapshot {
+    /// One entry per target.
+    pub pools: Vec<PoolStatus>,
+}
+
+/// A site's pools summed: what the autoscaler APIs read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SiteFpm {
+    /// Requests waiting for a worker over the pools that can measure it;
+    /// `None` when none can (every pool on a Unix socket).
+    pub listen_queue: Option<u64>,
+    /// Busy workers.
+    pub active_processes: u64,
+    /// Idle workers.
+    pub idle_processes: u64,
+    /// All workers.
+    pub total_processes: u64,
+    /// `max children reached`, summed (a counter).
+    pub max_children_reached: u64,
+    /// `slow requests`, summed (a counter).
+    pub slow_requests: u64,
+    /// Pools whose last scrape succeeded.
+    pub pools_up: usize,
+    /// Pools whose last scrape failed.
+    pub pools_down: usize,
+    /// The oldest good scrape among the pools that are up.
+    pub oldest_scrape: Option<SystemTime>,
+}
+
+impl SiteFpm {
+    /// Busy workers / all workers (0 without workers).
+    pub fn busy_ratio(&self) -> f64 {
+        match self.total_processes {
+            0 => 0.0,
+            n => self.active_processes as f64 / n as f64,
+        }
+    }
+}
+
+impl FpmSnapshot {
+    /// The pools whose site `is_site` accepts, summed; `None` when there
+    /// are none.
+    pub fn site(&self, is_site: impl Fn(&str) -> bool) -> Option<SiteFpm> {
+        let mut out = SiteFpm::default();
+        let mut any = false;
+        for p in self.pools.iter().filter(|p| is_site(&p.site)) {
+            any = true;
+            let Some(s) = p.status.as_ref().filter(|_| p.up) else {
+                out.pools_down += 1;
+                continue;
+            };
+            out.pools_up += 1;
+            if let Some(q) = s.listen_queue {
+                *out.listen_queue.get_or_insert(0) += q;
+            }
+            out.active_processes += s.active_processes;
+            out.idle_processes += s.idle_processes;
+            out.total_processes += s.total_processes;
+            out.max_children_reached += s.max_children_reached;
+            out.slow_requests += s.slow_requests;
+            if let Some(t) = p.scraped {
+                out.oldest_scrape = Some(out.oldest_scrape.map_or(t, |o| o.min(t)));
+            }
+        }
+        any.then_some(out)
+    }
+}
