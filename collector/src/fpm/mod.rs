@@ -10,6 +10,25 @@
 
 use std::time::SystemTime;
 
+/// Where one pool's status page is scraped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FpmTarget {
+    /// The site the pool serves (any spelling the site table accepts).
+    pub site: String,
+    /// `tcp://host:port` or `unix:///path.sock` (FastCGI straight to the
+    /// pool), or `http://host:port/path` (through a web server that
+    /// passes the status path to FPM, such as an nginx sidecar).
+    pub address: String,
+    /// The pool's `pm.status_path`, for FastCGI addresses.
+    #[serde(default = "default_status_path")]
+    pub status_path: String,
+}
+
+fn default_status_path() -> String {
+    "/status".into()
+}
+
 /// One pool's status as of its last scrape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolStatus {
