@@ -165,8 +165,8 @@ pub struct SiteSnapshot {
     /// Counters since start.
     pub totals: SiteTotals,
     /// Distinct pods that served the site in the last minute (Traefik's
-    /// upstream addresses, the pod of an nginx or FPM log file); 0 when
-    /// the logs do not say.
+    /// upstream addresses; see `aggregate::pods`); 0 when the logs do not
+    /// say.
     pub pods: u32,
 }
 
@@ -223,7 +223,7 @@ impl SitesSnapshot {
                 name: name.to_owned(),
                 windows: WINDOWS_SECS.map(|s| WindowSummary::of(&agg.window(id, s))),
                 totals: agg.totals(id).map(SiteTotals::of).unwrap_or_default(),
-                pods: 0,
+                pods: agg.pods(id),
             })
             .collect();
         sites.sort_by(|a, b| {

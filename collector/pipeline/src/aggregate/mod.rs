@@ -31,6 +31,7 @@ use serde::Deserialize;
 
 use crate::label::SiteId;
 
+mod pods;
 mod totals;
 
 use crate::record::{Event, LogFormat, Record};
@@ -221,6 +222,8 @@ struct SiteSeries {
     secs: Box<[SecBucket]>,
     slots: Box<[Slot]>,
     totals: Totals,
+    /// Traefik upstream addresses of the last minute.
+    pods: pods::PodSet,
 }
 
 /// A rolling window's view of one site.
@@ -382,6 +385,7 @@ impl Aggregator {
             slots: vec![Slot::default(); (self.retention / self.slot_secs) as usize]
                 .into_boxed_slice(),
             totals: Totals::default(),
+            pods: pods::PodSet::default(),
         }
     }
 
@@ -430,6 +434,9 @@ impl Aggregator {
         let class = class_of(rec.status);
         let code = code_slot(rec.status);
         let ev = event_slot(rec.event);
+        if matches!(rec.source, LogFormat::TraefikClf | LogFormat::TraefikJson) {
+            series.pods.note(rec.service_url, sec);
+        }
         let t = &mut series.totals;
         if is_request {
             t.class[class] += 1;
@@ -579,6 +586,15 @@ impl Aggregator {
     /// that had a record; all zero for a lower id that had none).
     pub fn totals(&self, site: SiteId) -> Option<&Totals> {
         self.sites.get(site.index()).map(|s| &s.totals)
+    }
+
+    /// Distinct Traefik upstream addresses (pods) of `site` in the minute
+    /// ending at [`now`](Self::now).
+    pub fn pods(&self, site: SiteId) -> u32 {
+        match (self.sites.get(site.index()), self.now) {
+            (Some(s), Some(now)) => s.pods.count(now),
+            _ => 0,
+        }
     }
 
     /// Stats over the last `secs` seconds ending at [`now`](Self::now):
