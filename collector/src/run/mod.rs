@@ -262,6 +262,8 @@ impl Live {
         let worker = {
             let shared = self.state.clone();
             let interval = Duration::from_millis(cfg.tail.checkpoint_interval_ms.max(10));
+            let publish_every =
+                Duration::from_millis(cfg.server.publish_interval_ms.clamp(10, 1000));
             let forget_secs = cfg.tail.forget_after_secs;
             let Handover {
                 checkpoints,
@@ -303,6 +305,7 @@ impl Live {
                         checkpoints,
                         free: free_tx,
                         interval,
+                        publish_every,
                         forget_secs,
                         urgent: false,
                     };

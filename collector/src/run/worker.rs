@@ -195,6 +195,8 @@ pub(crate) struct Worker {
     pub(crate) checkpoints: Checkpoints,
     pub(crate) free: SyncSender<Batch>,
     pub(crate) interval: Duration,
+    /// How often a snapshot is published (`server.publish_interval_ms`).
+    pub(crate) publish_every: Duration,
     pub(crate) forget_secs: u64,
     /// A new file was registered: save the checkpoint now.
     pub(crate) urgent: bool,
@@ -212,8 +214,9 @@ impl Worker {
         let mut next_save = Instant::now() + self.interval;
         let mut last_urgent = Instant::now() - URGENT_SAVE_GAP;
         let mut last_publish = Instant::now();
+        let mut next_publish = last_publish + self.publish_every;
         loop {
-            let mut deadline = next_tick.min(next_save);
+            let mut deadline = next_tick.min(next_save).min(next_publish);
             if self.urgent {
                 deadline = deadline.min(last_urgent + URGENT_SAVE_GAP);
             }
@@ -258,6 +261,9 @@ impl Worker {
                 self.core.pipeline.tick_at(crate::unix_now_f64());
                 self.flush_waiting(now);
                 self.poll_sinks();
+            }
+            if now >= next_publish {
+                next_publish = now + self.publish_every;
                 // This publication also answers any reader that asked.
                 self.shared.take_publish_wanted();
                 self.publish();
