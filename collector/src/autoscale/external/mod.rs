@@ -1,5 +1,12 @@
 //! The Kubernetes external metrics API (`external.metrics.k8s.io/v1beta1`)
-//! over TLS. (Being written: config only so far.)
+//! over TLS. (Being written: the config, [`quantity`] and [`selector`] so
+//! far.)
+//!
+//! - [`selector`]: the metric name and `labelSelector` of a request;
+//! - [`quantity`]: values as canonical Kubernetes Quantity strings.
+
+pub mod quantity;
+pub mod selector;
 
 use serde::Deserialize;
 
