@@ -21,6 +21,9 @@ pub mod metrics_api;
 pub mod query;
 pub mod values;
 
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
 use serde::Deserialize;
