@@ -158,27 +158,37 @@ impl QueryError {
     }
 }
 
-/// Keys a trigger may carry besides ours: KEDA's own.
-const KEDA_KEYS: [&str; 1] = ["scalerAddress"];
+/// Keys a trigger may carry besides ours: KEDA's own, which it reads
+/// itself and passes on with the rest (kedacore/keda
+/// `pkg/scalers/external_scaler.go`, `externalScalerMetadata`).
+const KEDA_KEYS: [&str; 3] = ["scalerAddress", "enableTLS", "unsafeSsl"];
 
 impl Query {
-    /// Reads `site`, `metric` and `window` from trigger metadata or query
-    /// parameters.
+    /// Reads `site` (or `siteFromEnv`), `metric` and `window` from trigger
+    /// metadata or query parameters.
+    ///
+    /// KEDA sends a `…FromEnv` key with the variable's value in place of
+    /// its name, and leaves the key out when the scale target's container
+    /// has no such variable (kedacore/keda `pkg/scalers/external_scaler.go`,
+    /// `parseExternalScalerMetadata`): `siteFromEnv` holds the site.
     ///
     /// # Errors
     /// A missing `site`, an unknown metric or window.
     pub fn from_params(meta: &HashMap<String, String>) -> Result<Query, QueryError> {
-        let site = match meta.get("site").map(|s| s.trim()) {
-            Some(s) if !s.is_empty() => s.to_owned(),
-            Some(_) => return Err(QueryError::new("site", "is empty")),
-            None if meta.contains_key("siteFromEnv") => {
+        let (key, given) = match (meta.get("site"), meta.get("siteFromEnv")) {
+            (Some(s), _) => ("site", s),
+            (None, Some(s)) => ("siteFromEnv", s),
+            (None, None) => {
                 return Err(QueryError::new(
                     "site",
-                    "is missing: KEDA resolves `siteFromEnv` only when the \
-                     target's container has that variable",
+                    "is required (or `siteFromEnv`, which KEDA leaves out when the \
+                     scale target's container has no such variable)",
                 ));
             }
-            None => return Err(QueryError::new("site", "is required")),
+        };
+        let site = match given.trim() {
+            "" => return Err(QueryError::new(key, "is empty")),
+            s => s.to_owned(),
         };
         let metric = match meta.get("metric").map(|s| s.trim()) {
             None | Some("") => Metric::Rps,
@@ -302,6 +312,14 @@ mod tests {
             "site-042-example-com-fpm-busy-ratio-5m"
         );
         assert_eq!(t.activation, 0.1);
+        // KEDA passes `siteFromEnv` resolved: its value is the site.
+        let t = Trigger::from_metadata(&meta(&[
+            ("siteFromEnv", "site042"),
+            ("target", "15"),
+            ("enableTLS", "false"),
+        ]))
+        .unwrap();
+        assert_eq!(t.query.site, "site042");
         for m in Metric::ALL {
             assert_eq!(Metric::parse(m.name()), Some(m));
         }
@@ -311,6 +329,7 @@ mod tests {
     fn bad_metadata_names_the_key() {
         let bad = [
             (vec![("target", "1")], "site"),
+            (vec![("siteFromEnv", ""), ("target", "1")], "siteFromEnv"),
             (vec![("site", " "), ("target", "1")], "site"),
             (vec![("site", "a")], "target"),
             (vec![("site", "a"), ("target", "x")], "target"),
