@@ -8,7 +8,13 @@
 //! The scraper publishes an immutable [`FpmSnapshot`] after each round;
 //! readers (the autoscaler APIs, `/metrics`) load it without a lock.
 
+pub mod fastcgi;
+pub mod scrape;
+pub mod status;
+
 use std::time::SystemTime;
+
+pub use scrape::{FpmConfig, FpmConfigError, FpmTask, start};
 
 /// Where one pool's status page is scraped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Deserialize)]
@@ -62,7 +68,9 @@ pub struct FpmStatus {
     pub accepted_conn: u64,
     /// `listen queue`: requests waiting for a worker. `None` when the pool
     /// listens on a Unix socket, where FPM cannot measure it (it reads
-    /// `TCP_INFO` of the listening socket).
+    /// `TCP_INFO` of the listening socket) and reports 0: scraped on a
+    /// `unix://` address, or the page says `listen queue len` 0 (see
+    /// [`status`]). Rely on the busy ratio and `max children reached` then.
     pub listen_queue: Option<u64>,
     /// `max listen queue`.
     pub max_listen_queue: Option<u64>,
