@@ -8,6 +8,7 @@
 //! encoding per snapshot. Every family is listed in `docs/metrics.md`.
 
 mod classic;
+mod fpm;
 mod own;
 mod process;
 mod sinks;
@@ -120,6 +121,7 @@ fn build_info(r: &mut Registry) {
 pub fn registry(live: LiveState, http: Arc<HttpStats>) -> Registry {
     let mut r = Registry::default();
     r.register_collector(Box::new(ProcessMetrics));
+    r.register_collector(Box::new(fpm::FpmMetrics::new(live.clone())));
     let s = r.sub_registry_with_prefix("sitepulse");
     build_info(s);
     s.register_collector(Box::new(OwnMetrics::new(live.clone(), http)));
