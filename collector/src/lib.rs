@@ -8,6 +8,7 @@ pub mod autoscale;
 pub mod config;
 pub mod demo;
 pub mod fpm;
+pub mod kube;
 pub mod limits;
 pub mod listen;
 pub mod report;
