@@ -13,12 +13,26 @@ need=()
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || need+=(php-fpm)
 { [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || need+=(prometheus)
+# protoc: the KEDA scaler's test that the committed generated code is
+# current; python3-venv: the Python clients below.
+command -v protoc >/dev/null || need+=(protobuf-compiler)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3 python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+
+# Clients nobody here wrote, from PyPI: grpcio with stubs generated from
+# externalscaler.proto at test time (the KEDA scaler), kubernetes-validate
+# (the external metrics API's answers and deploy/ manifests).
+PYVENV="$PWD/target/pyvenv"
+"$PYVENV/bin/python" -c 'import grpc, grpc_tools.protoc, kubernetes_validate' 2>/dev/null || {
+  python3 -m venv "$PYVENV"
+  "$PYVENV/bin/pip" install -q grpcio==1.85.3 grpcio-tools==1.85.1 kubernetes-validate==1.37.0
+}
+export SITEPULSE_PYVENV="$PYVENV" SITEPULSE_PYTHON="$PYVENV/bin/python"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings

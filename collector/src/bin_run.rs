@@ -139,6 +139,7 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
     let state = live.state().clone();
     let live = Arc::new(Mutex::new(Some(live)));
     let server = cfg.server.clone();
+    let autoscale_cfg = cfg.clone();
     let demo = writer.is_some();
     let signalled = Arc::new(std::sync::OnceLock::<std::time::Instant>::new());
     let on_signal = Arc::clone(&signalled);
@@ -162,7 +163,19 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
         }
         let fatal = Arc::new(tokio::sync::Notify::new());
         tokio::spawn(reload_on_hup(hup, reloader, Arc::clone(&fatal)));
-        let app = AppState::new(state);
+        // The autoscaler interfaces on their own ports, and what feeds
+        // them, stop when the HTTP server does.
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        };
+        let mut autoscale = sitepulse::autoscale::start::start(&autoscale_cfg, &state, stopped)
+            .await
+            .context("starting the autoscaler interfaces")?;
+        let mut app = AppState::new(state);
+        if let Some(shared) = autoscale.metrics_api.take() {
+            app = app.with_autoscale(shared);
+        }
         let http = Arc::clone(&app.http);
         let router = serve::router(app, &server);
         let shutdown = async move {
@@ -171,6 +184,7 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
                 () = fatal.notified() => on_broken.store(true, Ordering::SeqCst),
             }
             let _ = on_signal.set(std::time::Instant::now());
+            let _ = stop_tx.send(true);
         };
         serve::serve(listener, router, &server, http, shutdown)
             .await

@@ -19,6 +19,7 @@ pub mod external;
 pub mod keda;
 pub mod metrics_api;
 pub mod query;
+pub mod start;
 pub mod values;
 
 #[cfg(test)]

@@ -212,7 +212,7 @@ impl Query {
         })
     }
 
-    /// The metric's name as KEDA and the HPA see it: `s{site}-{metric}`
+    /// The metric's name as KEDA and the HPA see it: `{site}-{metric}` (KEDA prefixes `s{trigger index}-` itself)
     /// (plus `-5m` for the five-minute window), lowercase, only `[a-z0-9-]`,
     /// as the external metric names the HPA accepts.
     pub fn metric_name(&self) -> String {

@@ -51,6 +51,11 @@ pub struct Config {
     pub sinks: sitepulse_sinks::SinksConfig,
     /// What autoscalers read, and through which interfaces.
     pub autoscale: crate::autoscale::AutoscaleConfig,
+    /// PHP-FPM status pages to scrape (queue, busy workers).
+    pub fpm_status: crate::fpm::FpmConfig,
+    /// The Kubernetes API (ready pods, FPM targets from annotations); off
+    /// by default.
+    pub kubernetes: crate::kube::KubeConfig,
 }
 
 /// One problem in a config file.
@@ -234,6 +239,12 @@ impl Config {
         }
         if let Err(e) = self.autoscale.validate() {
             out.push((format!("autoscale.{}", e.field), e.message));
+        }
+        if let Err(e) = self.fpm_status.validate() {
+            out.push((format!("fpm_status.{}", e.field), e.message));
+        }
+        if let Err(e) = self.kubernetes.validate() {
+            out.push((format!("kubernetes.{}", e.field), e.message));
         }
         for (i, source) in self.tail.sources.iter().enumerate() {
             if let Some(m) = &source.multiline

@@ -20,6 +20,7 @@ use sitepulse_tail::{FileStatus, StreamId, TailStats};
 
 use super::batch::Msg;
 use super::worker::SourceCounts;
+use crate::autoscale::keda::KedaStats;
 use crate::autoscale::values::ReadyPods;
 use crate::fpm::FpmSnapshot;
 
@@ -99,6 +100,8 @@ struct Inner {
     /// Ready pods per site from the Kubernetes API; `None` when it is not
     /// enabled.
     ready_pods: ArcSwapOption<ReadyPods>,
+    /// KEDA's scaler's counters, once it runs.
+    keda: ArcSwapOption<KedaStats>,
 }
 
 /// Older than this, the pipeline thread's snapshot means it stopped (it
@@ -132,6 +135,7 @@ impl LiveState {
                 metric_sinks: ArcSwap::from_pointee(Vec::new()),
                 fpm: ArcSwap::from_pointee(FpmSnapshot::default()),
                 ready_pods: ArcSwapOption::empty(),
+                keda: ArcSwapOption::empty(),
             }),
         }
     }
@@ -180,6 +184,16 @@ impl LiveState {
     /// Publishes the Kubernetes API's pod counts.
     pub fn set_ready_pods(&self, pods: ReadyPods) {
         self.inner.ready_pods.store(Some(Arc::new(pods)));
+    }
+
+    /// KEDA's scaler's counters, when it runs.
+    pub fn keda_stats(&self) -> Option<Arc<KedaStats>> {
+        self.inner.keda.load_full()
+    }
+
+    /// Where `/metrics` finds KEDA's scaler's counters.
+    pub fn set_keda_stats(&self, stats: Arc<KedaStats>) {
+        self.inner.keda.store(Some(stats));
     }
 
     /// The latest per-site and ingest snapshot (at most a tick old).

@@ -9,6 +9,7 @@
 
 mod classic;
 mod fpm;
+mod keda;
 mod own;
 mod process;
 mod sinks;

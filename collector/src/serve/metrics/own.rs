@@ -363,7 +363,8 @@ impl Collector for OwnMetrics {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        super::sinks::encode(e, &self.live.sinks(), now_ms)
+        super::sinks::encode(e, &self.live.sinks(), now_ms)?;
+        super::keda::encode(e, self.live.keda_stats().as_deref())
     }
 }
 
