@@ -152,6 +152,7 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
     };
     let on_broken = Arc::clone(&broken);
     rt.block_on(async move {
+        let signals = stop_signals();
         let listener = tokio::net::TcpListener::bind(&addrs[..])
             .await
             .with_context(|| format!("binding {}", server.listen))?;
@@ -180,7 +181,7 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
         let router = serve::router(app, &server);
         let shutdown = async move {
             tokio::select! {
-                () = shutdown_signal() => {}
+                () = shutdown_signal(signals) => {}
                 () = fatal.notified() => on_broken.store(true, Ordering::SeqCst),
             }
             let _ = on_signal.set(std::time::Instant::now());
@@ -355,18 +356,32 @@ fn refused(path: &Path, problems: &[sitepulse::config::Problem]) {
     }
 }
 
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT, registered before the first `listening on` line:
+/// a signal that comes while the rest starts is then a clean stop, not
+/// the default action (death without a checkpoint).
+fn stop_signals() -> Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            return std::future::pending().await;
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(t), Ok(i)) => Some((t, i)),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM/SIGINT");
+            None
         }
+    }
+}
+
+async fn shutdown_signal(
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+) {
+    let Some((mut term, mut int)) = signals else {
+        return std::future::pending().await;
     };
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
+        _ = int.recv() => tracing::info!("SIGINT"),
     }
 }
 

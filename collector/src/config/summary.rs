@@ -146,6 +146,7 @@ pub fn summary(cfg: &Config, env: &[(String, bool)]) -> String {
         "server: listen {} ({resolved}); at most {} connections; shutdown grace {} s",
         sv.listen, sv.max_connections, sv.shutdown_grace_secs,
     );
+    autoscale_summary(&mut s, cfg);
     let k = &cfg.sinks;
     if !k.any() {
         let _ = writeln!(s, "sinks: none");
@@ -195,4 +196,53 @@ pub fn summary(cfg: &Config, env: &[(String, bool)]) -> String {
         );
     }
     s
+}
+
+/// The autoscaler interfaces and what feeds them.
+fn autoscale_summary(s: &mut String, cfg: &Config) {
+    let a = &cfg.autoscale;
+    let off = |l: &str| {
+        if l.is_empty() {
+            "off".to_owned()
+        } else {
+            l.to_owned()
+        }
+    };
+    let auth = match (
+        &a.metrics_api.bearer_token_file,
+        &a.metrics_api.api_key_file,
+    ) {
+        (None, None) => "open",
+        (Some(_), None) => "bearer token",
+        (None, Some(_)) => "API key",
+        (Some(_), Some(_)) => "bearer token or API key",
+    };
+    let _ = writeln!(
+        s,
+        "autoscale: KEDA scaler (gRPC) {}; /api/v1/autoscale {auth}; external metrics API {}; data older than {} s refused",
+        off(&a.keda.listen),
+        off(&a.external_metrics.listen),
+        a.freshness.max_snapshot_age_secs,
+    );
+    let k = &cfg.kubernetes;
+    let _ = writeln!(
+        s,
+        "fpm_status: {} target(s) every {} ms{}",
+        cfg.fpm_status.targets.len(),
+        cfg.fpm_status.interval_ms,
+        if k.enabled {
+            format!(", more from pod annotation {}", k.fpm_annotation)
+        } else {
+            String::new()
+        },
+    );
+    let _ = writeln!(
+        s,
+        "kubernetes: {}",
+        if k.enabled {
+            format!("on (pods labelled {})", k.site_label)
+        } else {
+            "off".to_owned()
+        }
+    );
 }
