@@ -26,6 +26,7 @@ fn pool(site: &str, up: bool, queue: Option<u64>, active: u64, total: u64) -> Po
         pool: site.into(),
         address: "tcp://10.42.1.1:9000".into(),
         up,
+        saturated: false,
         error: (!up).then(|| "connection refused".into()),
         scraped: Some(SystemTime::now()),
         status: Some(FpmStatus {
@@ -51,7 +52,8 @@ fn view(now: SystemTime) -> View {
             pools: vec![
                 pool("shop.example.com", true, Some(3), 4, 5),
                 pool("shop-example-com", true, Some(1), 1, 5),
-                pool("blog-example-com", true, None, 2, 4),
+                // 3 active: 2 with requests, 1 answering the scrape.
+                pool("blog-example-com", true, None, 3, 4),
                 pool("quiet-example-com", false, None, 0, 1),
             ],
         }),

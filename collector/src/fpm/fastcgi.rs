@@ -56,9 +56,15 @@ pub enum FcgiError {
         /// What the system said.
         source: io::Error,
     },
-    /// No complete answer in time.
-    #[error("no complete answer within {0} ms")]
+    /// No connection in time (the listen socket's backlog is full, or the
+    /// host does not answer).
+    #[error("no connection within {0} ms")]
     Timeout(u128),
+    /// Connected (the listen socket accepted), but no complete answer in
+    /// time. FPM answers from one of the pool's own workers, so this is
+    /// what a pool with every worker busy looks like.
+    #[error("connected, but no complete answer within {0} ms")]
+    NoAnswer(u128),
     /// The answer is larger than the cap.
     #[error("the answer exceeds {0} bytes")]
     TooLarge(usize),
@@ -422,7 +428,10 @@ where
 }
 
 /// Sends one request with `params` to `endpoint` and reads the whole
-/// response, all within `timeout`, accepting at most `cap` bytes.
+/// response, all within `timeout`, accepting at most `cap` bytes. The
+/// time is one budget, but running out of it before the connection is
+/// made ([`FcgiError::Timeout`]) and after ([`FcgiError::NoAnswer`]) are
+/// told apart: the second is a busy pool, the first an unreachable one.
 ///
 /// # Errors
 /// Every [`FcgiError`] but [`FcgiError::Headers`] and
@@ -434,29 +443,31 @@ pub async fn request(
     cap: usize,
 ) -> Result<Response, FcgiError> {
     let req = encode_request(params)?;
+    let deadline = tokio::time::Instant::now() + timeout;
     let connect = |source| FcgiError::Connect {
         addr: endpoint.to_string(),
         source,
     };
-    let work = async {
-        match endpoint {
-            Endpoint::Tcp(addr) => {
-                let s = tokio::net::TcpStream::connect(addr.as_str())
+    let ms = timeout.as_millis();
+    let answer =
+        |r: Result<Result<Response, FcgiError>, _>| r.map_err(|_| FcgiError::NoAnswer(ms))?;
+    match endpoint {
+        Endpoint::Tcp(addr) => {
+            let s =
+                tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr.as_str()))
                     .await
+                    .map_err(|_| FcgiError::Timeout(ms))?
                     .map_err(connect)?;
-                exchange(s, &req, cap).await
-            }
-            Endpoint::Unix(path) => {
-                let s = tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(connect)?;
-                exchange(s, &req, cap).await
-            }
+            answer(tokio::time::timeout_at(deadline, exchange(s, &req, cap)).await)
         }
-    };
-    tokio::time::timeout(timeout, work)
-        .await
-        .map_err(|_| FcgiError::Timeout(timeout.as_millis()))?
+        Endpoint::Unix(path) => {
+            let s = tokio::time::timeout_at(deadline, tokio::net::UnixStream::connect(path))
+                .await
+                .map_err(|_| FcgiError::Timeout(ms))?
+                .map_err(connect)?;
+            answer(tokio::time::timeout_at(deadline, exchange(s, &req, cap)).await)
+        }
+    }
 }
 
 /// At most this much of an error text is kept.
@@ -539,7 +550,7 @@ pub async fn get(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 

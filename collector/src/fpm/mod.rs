@@ -48,11 +48,22 @@ pub struct PoolStatus {
     pub address: String,
     /// The last scrape succeeded.
     pub up: bool,
+    /// The last scrape connected (the listen socket accepted it) but got
+    /// no answer in time. FPM answers its status page from one of the
+    /// pool's own workers, so this is how a pool with every worker busy
+    /// looks, exactly when an autoscaler needs it; a refused or
+    /// unreachable pool is not saturated. `up` stays false (and `error`
+    /// says why) for `phpfpm_up`, but `status` holds the last good numbers
+    /// with every worker active (`active = total`, `idle = 0`; the listen
+    /// queue as last seen), and [`FpmSnapshot::site`] counts the pool as
+    /// up with them.
+    pub saturated: bool,
     /// Why the last scrape failed.
     pub error: Option<String>,
     /// When the last scrape (good or not) ended.
     pub scraped: Option<SystemTime>,
-    /// The last good scrape's numbers.
+    /// The last good scrape's numbers (changed as `saturated` says while
+    /// the pool is saturated).
     pub status: Option<FpmStatus>,
     /// Scrapes that failed since start.
     pub scrape_failures: u64,
@@ -103,9 +114,10 @@ pub struct SiteFpm {
     /// Requests waiting for a worker over the pools that can measure it;
     /// `None` when none can (every pool on a Unix socket).
     pub listen_queue: Option<u64>,
-    /// Busy workers.
+    /// Busy workers, less the one each answered scrape occupied (see
+    /// [`FpmSnapshot::site`]).
     pub active_processes: u64,
-    /// Idle workers.
+    /// Idle workers, with the scrape's own worker counted idle.
     pub idle_processes: u64,
     /// All workers.
     pub total_processes: u64,
@@ -113,11 +125,18 @@ pub struct SiteFpm {
     pub max_children_reached: u64,
     /// `slow requests`, summed (a counter).
     pub slow_requests: u64,
-    /// Pools whose last scrape succeeded.
+    /// Pools whose numbers are current: the last scrape succeeded, or the
+    /// pool is saturated.
     pub pools_up: usize,
-    /// Pools whose last scrape failed.
+    /// Of `pools_up`, the saturated ones (every worker busy, the status
+    /// page unanswered in time).
+    pub pools_saturated: usize,
+    /// Pools whose last scrape failed otherwise (refused, unreachable, an
+    /// error answer), or saturated before any good scrape.
     pub pools_down: usize,
-    /// The oldest good scrape among the pools that are up.
+    /// The oldest last scrape among the pools that are up (for a
+    /// saturated pool, the scrape that timed out: it is what tells that
+    /// every worker is busy now).
     pub oldest_scrape: Option<SystemTime>,
 }
 
@@ -134,12 +153,25 @@ impl SiteFpm {
 impl FpmSnapshot {
     /// The pools whose site `is_site` accepts, summed; `None` when there
     /// are none.
+    ///
+    /// Two corrections make the sum mean what an autoscaler asks ("how
+    /// busy are the workers with the site's requests?"):
+    /// - **Saturated pools count as up**, with their last numbers and
+    ///   every worker active (see [`PoolStatus::saturated`]): a busy ratio
+    ///   of 1, not an error, when the pool is too busy to answer.
+    /// - **The scrape's own worker is not load.** FPM serves the status
+    ///   page from a worker of the pool, which then counts itself active:
+    ///   an idle two-worker pool reports one active. For each pool that
+    ///   answered, one active worker is counted idle instead (never below
+    ///   0) — except when its listen queue shows requests waiting: then
+    ///   the worker the scrape frees takes the next of them at once, so
+    ///   every worker it reported is busy with requests anyway.
     pub fn site(&self, is_site: impl Fn(&str) -> bool) -> Option<SiteFpm> {
         let mut out = SiteFpm::default();
         let mut any = false;
         for p in self.pools.iter().filter(|p| is_site(&p.site)) {
             any = true;
-            let Some(s) = p.status.as_ref().filter(|_| p.up) else {
+            let Some(s) = p.status.as_ref().filter(|_| p.up || p.saturated) else {
                 out.pools_down += 1;
                 continue;
             };
@@ -147,8 +179,14 @@ impl FpmSnapshot {
             if let Some(q) = s.listen_queue {
                 *out.listen_queue.get_or_insert(0) += q;
             }
-            out.active_processes += s.active_processes;
-            out.idle_processes += s.idle_processes;
+            let (mut active, mut idle) = (s.active_processes, s.idle_processes);
+            if p.up && s.listen_queue.is_none_or(|q| q == 0) && active > 0 {
+                active -= 1;
+                idle += 1;
+            }
+            out.pools_saturated += usize::from(!p.up);
+            out.active_processes += active;
+            out.idle_processes += idle;
             out.total_processes += s.total_processes;
             out.max_children_reached += s.max_children_reached;
             out.slow_requests += s.slow_requests;
@@ -159,3 +197,6 @@ impl FpmSnapshot {
         any.then_some(out)
     }
 }
+
+#[cfg(test)]
+mod tests;

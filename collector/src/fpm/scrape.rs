@@ -4,7 +4,11 @@
 //! [`FpmSnapshot`] through [`LiveState::set_fpm`]. A failed scrape marks
 //! its pool down with the error, counts it, and is logged when the error
 //! changes (not every round); the pool's last good numbers are kept but
-//! no reader uses them while it is down.
+//! no reader uses them while it is down. One failure is not "down": a
+//! scrape that connected but got no answer in time means every worker of
+//! the pool is busy (FPM answers the status page from one of them), so
+//! the pool is published saturated, its last numbers with every worker
+//! active ([`PoolStatus::saturated`]).
 
 use std::collections::{HashMap, HashSet};
 use std::error::Error as _;
@@ -39,8 +43,10 @@ pub struct FpmConfig {
     /// milliseconds; at most `interval_ms`, so a round ends before the
     /// next begins. FPM answers its status page from a worker of the pool
     /// itself, so a saturated pool answers only when a worker frees (after
-    /// the requests queued before it): a scrape that times out
-    /// (`phpfpm_up` 0) can itself mean saturation.
+    /// the requests queued before it): a scrape that connected and then
+    /// timed out marks the pool saturated (`phpfpm_up` 0, busy ratio 1).
+    /// Too short a timeout calls a busy pool saturated before it can show
+    /// its listen queue; too long one delays the round.
     pub timeout_ms: u64,
 }
 
@@ -184,9 +190,24 @@ pub enum ScrapeError {
     /// HTTP through the web server failed.
     #[error("{0}")]
     Http(String),
+    /// HTTP: connected to the web server, but no complete answer in time
+    /// (FPM behind it keeps the request while every worker is busy).
+    #[error("connected, but no complete answer within {0} ms")]
+    HttpNoAnswer(u128),
     /// The answer is not a status page.
     #[error(transparent)]
     Status(#[from] StatusError),
+}
+
+impl ScrapeError {
+    /// The scrape connected but got no answer in time: the pool's workers
+    /// are all busy (also the one that would answer the status page).
+    pub fn is_saturation(&self) -> bool {
+        matches!(
+            self,
+            ScrapeError::FastCgi(FcgiError::NoAnswer(_)) | ScrapeError::HttpNoAnswer(_)
+        )
+    }
 }
 
 /// An error and its sources, `: `-joined (reqwest's own text leaves out
@@ -211,15 +232,16 @@ async fn http_get(
     url: &str,
     timeout: Duration,
 ) -> Result<Vec<u8>, ScrapeError> {
-    let fail = |e: reqwest::Error| {
-        if e.is_timeout() {
-            ScrapeError::Http(format!(
-                "no complete answer within {} ms",
-                timeout.as_millis()
-            ))
-        } else {
-            ScrapeError::Http(chain(&e))
-        }
+    // The client's connect timeout is shorter than its total one
+    // (`http_client`), so running out of time while connecting is a
+    // connect error, and a timeout without one came after connecting.
+    let fail = |e: reqwest::Error| match (e.is_timeout(), e.is_connect()) {
+        (true, false) => ScrapeError::HttpNoAnswer(timeout.as_millis()),
+        (true, true) => ScrapeError::Http(format!(
+            "no connection within {} ms",
+            connect_timeout(timeout).as_millis()
+        )),
+        _ => ScrapeError::Http(chain(&e)),
     };
     let too_large = || ScrapeError::Http(format!("the answer exceeds {MAX_RESPONSE_BYTES} bytes"));
     let mut resp = client.get(url).send().await.map_err(fail)?;
@@ -273,6 +295,28 @@ pub async fn scrape(
     Ok(status::parse(&body, addr.is_unix())?)
 }
 
+/// How long an HTTP scrape may take to connect: half its time (at most
+/// 10 s), so that a timeout is known to have come before or after the
+/// connection (a sidecar on loopback or the pod network connects in
+/// well under a millisecond).
+fn connect_timeout(timeout: Duration) -> Duration {
+    (timeout / 2).min(Duration::from_secs(10))
+}
+
+/// The client for HTTP targets: the sinks' (reqwest on rustls/ring), with
+/// the connect timeout of [`connect_timeout`].
+fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    // reqwest is built without a provider of its own; the first caller
+    // installs ring, later calls find it there.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(connect_timeout(timeout))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("sitepulse/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// Scrapes rounds of targets and keeps each pool's state between them.
 #[derive(Debug)]
 pub struct Scraper {
@@ -286,7 +330,7 @@ impl Scraper {
     pub fn new(timeout: Duration) -> Self {
         Scraper {
             timeout,
-            http: sitepulse_sinks::http::client(timeout).map_err(|e| chain(&e)),
+            http: http_client(timeout).map_err(|e| chain(&e)),
             pools: HashMap::new(),
         }
     }
@@ -323,6 +367,7 @@ impl Scraper {
                 pool: t.address.clone(),
                 address: t.address.clone(),
                 up: false,
+                saturated: false,
                 error: None,
                 scraped: None,
                 status: None,
@@ -335,18 +380,28 @@ impl Scraper {
                         tracing::info!(site = %t.site, address = %t.address, pool = %report.pool, after = %e, "PHP-FPM status scrape works again");
                     }
                     p.up = true;
+                    p.saturated = false;
                     p.pool = report.pool;
                     p.status = Some(report.status);
                 }
                 failed => {
-                    let text = match failed {
-                        Some(Err(e)) => e.to_string(),
-                        _ => "the scrape task failed".to_owned(),
+                    let (text, saturated) = match failed {
+                        Some(Err(e)) => (e.to_string(), e.is_saturation()),
+                        _ => ("the scrape task failed".to_owned(), false),
                     };
                     if p.error.as_deref() != Some(text.as_str()) {
-                        tracing::warn!(site = %t.site, address = %t.address, error = %text, "PHP-FPM status scrape failed (logged again only when the error changes)");
+                        if saturated {
+                            tracing::warn!(site = %t.site, address = %t.address, error = %text, "PHP-FPM pool saturated: every worker busy, the status page unanswered (logged again only when the error changes)");
+                        } else {
+                            tracing::warn!(site = %t.site, address = %t.address, error = %text, "PHP-FPM status scrape failed (logged again only when the error changes)");
+                        }
                     }
                     p.up = false;
+                    p.saturated = saturated;
+                    if saturated && let Some(s) = p.status.as_mut() {
+                        s.active_processes = s.total_processes;
+                        s.idle_processes = 0;
+                    }
                     p.error = Some(text);
                     p.scrape_failures += 1;
                 }

@@ -107,6 +107,7 @@ fn pool(site: &str, active: u64) -> PoolStatus {
         pool: site.into(),
         address: "unix:///run/php/shop.sock".into(),
         up: true,
+        saturated: false,
         error: None,
         scraped: Some(SystemTime::now()),
         status: Some(FpmStatus {
@@ -279,7 +280,8 @@ async fn spec_metrics_and_activity_answer_the_trigger() {
 async fn errors_are_statuses_naming_what_is_wrong_never_a_zero() {
     let live = fixture::live(fixture::snapshot());
     live.set_fpm(FpmSnapshot {
-        pools: vec![pool("shop-example-com", 1)],
+        // 2 active: 1 with a request, 1 answering the scrape.
+        pools: vec![pool("shop-example-com", 2)],
     });
     let mut s = Server::start(live.clone()).await;
     let c = &mut s.client;

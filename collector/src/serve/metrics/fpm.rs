@@ -2,8 +2,13 @@
 //! hipages/php-fpm_exporter names them (`phpfpm/exporter.go`) so its
 //! users' queries and dashboards keep working, with its counter/gauge
 //! types: `up` and `scrape_failures` for every pool, the status numbers
-//! for pools whose last scrape succeeded, and the listen-queue families
-//! only for pools where FPM can measure the queue (TCP listeners). Labels:
+//! for pools whose last scrape succeeded or that are saturated (connected,
+//! no answer in time: `up` 0, every worker active — what the exporter
+//! cannot show, as it drops a pool's numbers on any failed scrape), and
+//! the listen-queue families only for pools where FPM can measure the
+//! queue (TCP listeners). The numbers are FPM's own: the worker answering
+//! the scrape counts as active here, as in the exporter (the autoscaler
+//! values leave it out). Labels:
 //! `pool` (FPM's name for it), `scrape_uri` (the target's address) and
 //! `site` (in the site table's canonical form, as in `sitepulse_site_*`).
 //! Counters end in `_total` as OpenMetrics requires (the exporter's
@@ -48,7 +53,7 @@ impl Collector for FpmMetrics {
 /// A number of a status page, or `None` where it does not exist.
 type Get = fn(&FpmStatus) -> Option<u64>;
 
-/// The families over the pools that are up.
+/// The families over the pools that are up or saturated.
 const FAMILIES: [(&str, &str, MetricType, Get); 11] = [
     (
         "phpfpm_start_since",
@@ -173,7 +178,7 @@ pub(super) fn encode(
     for (name, help, kind, get) in FAMILIES {
         let rows: Vec<_> = labeled
             .iter()
-            .filter(|(p, _)| p.up)
+            .filter(|(p, _)| p.up || p.saturated)
             .filter_map(|(p, s)| Some((p, s, get(p.status.as_ref()?)?)))
             .collect();
         if rows.is_empty() {
@@ -199,6 +204,7 @@ mod tests {
             pool: pool.into(),
             address: address.into(),
             up: true,
+            saturated: false,
             error: None,
             scraped: Some(std::time::SystemTime::now()),
             status: Some(FpmStatus {
@@ -272,6 +278,37 @@ mod tests {
         );
         let news_lines = text.lines().filter(|l| l.contains("site=\"news\"")).count();
         assert_eq!(news_lines, 2, "{text}");
+    }
+
+    /// A saturated pool: down for `phpfpm_up`, its numbers with every
+    /// worker active.
+    #[test]
+    fn a_saturated_pool_is_down_with_every_worker_active() {
+        let mut p = pool("shop", "shop", "tcp://127.0.0.1:9001", Some(7));
+        p.up = false;
+        p.saturated = true;
+        p.error = Some("connected, but no complete answer within 800 ms".into());
+        p.scrape_failures = 1;
+        let (tx, _rx) = std::sync::mpsc::sync_channel(1);
+        let live = LiveState::new(tx, "/tmp/sitepulse-fpm-metrics-ckpt.json".into(), None);
+        live.set_fpm(FpmSnapshot { pools: vec![p] });
+        let mut r = Registry::default();
+        r.register_collector(Box::new(FpmMetrics::new(live)));
+        let text = super::super::render(&r, super::super::Format::OpenMetrics).unwrap();
+        let shop = r#"{pool="shop",scrape_uri="tcp://127.0.0.1:9001",site="shop"}"#;
+        for line in [
+            format!("phpfpm_up{shop} 0"),
+            format!("phpfpm_scrape_failures_total{shop} 1"),
+            format!("phpfpm_active_processes{shop} 2"),
+            format!("phpfpm_idle_processes{shop} 0"),
+            format!("phpfpm_total_processes{shop} 2"),
+            format!("phpfpm_listen_queue{shop} 7"),
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
     }
 
     #[test]
