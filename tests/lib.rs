@@ -318,15 +318,93 @@ pub mod servers {
     use std::net::TcpListener;
     use std::path::{Path, PathBuf};
     use std::process::Child;
+    use std::time::{Duration, Instant};
 
-    /// Kills the servers even when an assertion fails.
+    /// Stops the servers, even when an assertion fails: the last started
+    /// first (the front before its backend), each as [`stop`] does.
     pub struct Servers(pub Vec<Child>);
 
     impl Drop for Servers {
         fn drop(&mut self) {
-            for c in &mut self.0 {
-                let _ = c.kill();
-                let _ = c.wait();
+            for c in self.0.iter_mut().rev() {
+                stop(c, STOP_GRACE);
+            }
+        }
+    }
+
+    /// How long a server may take to stop gracefully.
+    pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+    /// A process's parent and start time (clock ticks since boot), from
+    /// `/proc/<pid>/stat` (proc(5): fields 4 and 22; the name, field 2,
+    /// may hold spaces and parentheses, so fields count from its last `)`).
+    fn parent_and_start(pid: u32) -> Option<(u32, u64)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        Some((fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?))
+    }
+
+    /// The children of `pid` now, each with its start time (so a pid
+    /// reused later is not taken for one of them).
+    pub fn children_of(pid: u32) -> Vec<(u32, u64)> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|p| {
+                let (parent, start) = parent_and_start(p)?;
+                (parent == pid).then_some((p, start))
+            })
+            .collect()
+    }
+
+    /// Whether a process from [`children_of`] still runs (not a zombie:
+    /// one that exited and waits only to be reaped is not running).
+    pub fn still_running((pid, start): (u32, u64)) -> bool {
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| Some(s[s.rfind(')')? + 1..].trim_start().starts_with('Z')))
+            .unwrap_or(false);
+        !zombie && parent_and_start(pid).is_some_and(|(_, s)| s == start)
+    }
+
+    fn signal(pid: u32, sig: libc::c_int) {
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
+            // SAFETY: kill(2) takes no pointers. Callers name their own
+            // unreaped child, or a child of it whose start time they have
+            // just checked, so the number names that process.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+    }
+
+    /// Stops a server the way its init script does: SIGQUIT, the graceful
+    /// stop of both php-fpm (the master stops its workers, each after its
+    /// request, and exits when they are gone) and nginx; after `grace`,
+    /// SIGKILL. A SIGKILLed php-fpm master leaves its workers running, so
+    /// its children as they were before the stop are SIGKILLed too, as is
+    /// any of them still alive after a graceful stop.
+    pub fn stop(child: &mut Child, grace: Duration) {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        let pid = child.id();
+        let kids = children_of(pid);
+        signal(pid, libc::SIGQUIT);
+        let deadline = Instant::now() + grace;
+        while matches!(child.try_wait(), Ok(None)) {
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for kid in kids {
+            if still_running(kid) {
+                signal(kid.0, libc::SIGKILL);
             }
         }
     }

@@ -7,7 +7,10 @@
 //! fills while the other sites stay idle. The test scrapes over FastCGI on
 //! TCP, FastCGI on the Unix socket and HTTP through nginx, then runs the
 //! scraper (`fpm::start`) into a real collector's `LiveState` and reads the
-//! published snapshot and `/metrics`.
+//! published snapshot and `/metrics`. A scraper with a short timeout sees
+//! the idle pools answer (the scrape's own worker counted idle) and then,
+//! under load, `shop` saturated: connected, unanswered, every worker busy.
+//! Stopping php-fpm leaves none of its workers running.
 //!
 //! Needs `php-fpm*` and `nginx` in /usr/sbin (tests/run-all.sh installs
 //! them); skipped with a loud message without them, a failure under CI.
@@ -21,13 +24,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sitepulse::config::Config;
-use sitepulse::fpm::scrape::scrape;
+use sitepulse::fpm::scrape::{Scraper, scrape};
 use sitepulse::fpm::status::PoolReport;
 use sitepulse::fpm::{self, FpmConfig, FpmSnapshot, FpmTarget};
 use sitepulse::run::Live;
 use sitepulse::serve::HttpStats;
 use sitepulse::serve::metrics::{Format, registry, render};
-use sitepulse_tests::servers::{Servers, free_port, glob_first};
+use sitepulse_tests::servers::{Servers, children_of, free_port, glob_first, still_running};
 use sitepulse_tests::{tmpdir, wait_for};
 
 /// How many clients load `shop` at once (two workers serve them).
@@ -62,39 +65,14 @@ fn fastcgi_params(script: &str) -> String {
     )
 }
 
-/// php-fpm's master, stopped with SIGQUIT (graceful: it stops its
-/// workers) and only then killed. `Servers` sends SIGKILL, which leaves
-/// the workers running with no master.
-struct FpmMaster(std::process::Child);
-
-impl Drop for FpmMaster {
-    fn drop(&mut self) {
-        #[allow(unsafe_code)]
-        // SAFETY: kill(2) on the pid of a child we spawned and have not
-        // reaped yet, so it cannot name another process.
-        unsafe {
-            libc::kill(self.0.id() as libc::pid_t, libc::SIGQUIT);
-        }
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// php-fpm and nginx, running.
 struct Farm {
     dir: PathBuf,
     shop: u16,
     blog: u16,
     nginx: u16,
-    // nginx (master_process off: one process) stops before php-fpm.
-    _nginx: Servers,
-    _fpm: FpmMaster,
+    // php-fpm, then nginx: stopped the other way round, each with SIGQUIT.
+    _servers: Servers,
 }
 
 impl Farm {
@@ -154,12 +132,12 @@ http {{
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let fpm = FpmMaster(fpm);
+        let mut servers = Servers(vec![fpm]);
         let up = |port| TcpStream::connect(("127.0.0.1", port)).is_ok();
         wait_for("php-fpm's pools", Duration::from_secs(10), || {
             up(shop) && up(blog) && dir.join("news.sock").exists()
         });
-        let nginx_server = Servers(vec![
+        servers.0.push(
             Command::new(nginx_bin)
                 .arg("-c")
                 .arg(dir.join("nginx.conf"))
@@ -169,15 +147,14 @@ http {{
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap(),
-        ]);
+        );
         wait_for("nginx", Duration::from_secs(10), || up(nginx));
         Farm {
             dir,
             shop,
             blog,
             nginx,
-            _nginx: nginx_server,
-            _fpm: fpm,
+            _servers: servers,
         }
     }
 
@@ -318,6 +295,22 @@ fn queue_and_busy_ratio_rise_for_the_loaded_site_only() {
     assert_eq!(news.status.listen_queue_len, None);
     assert_eq!(news.status.total_processes, 2);
 
+    // A scraper with a timeout far shorter than the wait behind a queue
+    // of sleeping requests; idle, every pool answers it.
+    let short = Duration::from_millis(250);
+    let mut quick = Scraper::new(short);
+    let pools = [farm.shop_tcp(), farm.blog_tcp(), farm.news_unix()];
+    let idle = rt.block_on(quick.round(&pools));
+    assert!(idle.pools.iter().all(|p| p.up && !p.saturated), "{idle:?}");
+    // The scrape's own worker is not load: an idle site is 0 busy.
+    let shop_idle = idle.site(|s| s == "shop").unwrap();
+    assert_eq!(
+        (shop_idle.active_processes, shop_idle.idle_processes),
+        (0, 2),
+        "{idle:?}"
+    );
+    assert_eq!(shop_idle.busy_ratio(), 0.0);
+
     let load = Load::start(farm.nginx);
 
     // FastCGI on TCP: shop's queue fills and both workers are busy...
@@ -358,6 +351,31 @@ fn queue_and_busy_ratio_rise_for_the_loaded_site_only() {
     assert_eq!(news.pool, "news");
     assert_eq!(news.status.listen_queue, None);
     assert_eq!(news.status.listen_queue_len, None);
+
+    // Saturated: the status request waits behind the queue, so the short
+    // scrape connects and times out; shop is published with every worker
+    // busy, the others answer.
+    let mut sat = None;
+    wait_for("shop saturated", Duration::from_secs(20), || {
+        let snap = rt.block_on(quick.round(&pools));
+        let done = snap.pools[0].saturated;
+        sat = Some(snap);
+        done
+    });
+    let sat = sat.unwrap();
+    let p = &sat.pools[0];
+    assert!(!p.up, "{p:?}");
+    assert_eq!(
+        p.error.as_deref(),
+        Some("connected, but no complete answer within 250 ms")
+    );
+    let st = p.status.as_ref().unwrap();
+    assert_eq!((st.active_processes, st.idle_processes), (2, 0), "{p:?}");
+    let shop = sat.site(|s| s == "shop").unwrap();
+    assert_eq!((shop.pools_up, shop.pools_saturated), (1, 1));
+    assert_eq!(shop.busy_ratio(), 1.0);
+    assert!(sat.pools[1].up && sat.pools[2].up, "{sat:?}");
+    assert!(sat.site(|s| s == "blog").unwrap().busy_ratio() < 1.0);
 
     // The scraper, into a real collector's LiveState: configured targets,
     // and discovered ones (one of them a duplicate).
@@ -447,4 +465,11 @@ fn queue_and_busy_ratio_rise_for_the_loaded_site_only() {
     assert!(ok > 0);
     assert_eq!(failed, 0, "{ok} requests served");
     live.stop().unwrap();
+
+    // Stopping php-fpm stops its workers too.
+    let workers = children_of(farm._servers.0[0].id());
+    assert_eq!(workers.len(), 6, "{workers:?}");
+    drop(farm);
+    let left: Vec<_> = workers.into_iter().filter(|&w| still_running(w)).collect();
+    assert!(left.is_empty(), "php-fpm workers left running: {left:?}");
 }
