@@ -110,8 +110,11 @@ pub struct FpmValues {
     pub total_processes: u64,
     /// `active / total`.
     pub busy_ratio: f64,
-    /// Pools scraped successfully / failing.
+    /// Pools whose numbers are current (scraped, or saturated).
     pub pools_up: usize,
+    /// Of `pools_up`, those saturated: connected, no answer in time,
+    /// every worker busy (`PoolStatus::saturated`).
+    pub pools_saturated: usize,
     /// Pools whose last scrape failed.
     pub pools_down: usize,
     /// Seconds since the oldest good scrape.
@@ -251,6 +254,7 @@ impl View {
             total_processes: f.total_processes,
             busy_ratio: f.busy_ratio(),
             pools_up: f.pools_up,
+            pools_saturated: f.pools_saturated,
             pools_down: f.pools_down,
             age_secs: f
                 .oldest_scrape
