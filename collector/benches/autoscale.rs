@@ -199,7 +199,11 @@ fn freshness(rt: &tokio::runtime::Runtime, run: &Collector, keda: u16, dir: &Pat
     ] {
         let [p50, p90, p99, max] = percentiles(v);
         println!("  {name:<24} p50 {p50:7.1}  p90 {p90:7.1}  p99 {p99:7.1}  max {max:7.1}");
-        assert!(p99 < 2000.0, "{name}: p99 {p99} ms");
+        // The target (issue 17): visible within 1 s p99. The small run
+        // under `cargo test --benches` is a debug build on a shared CI
+        // machine: 10 probes, checked against twice that.
+        let limit_ms = if probes >= 100 { 1000.0 } else { 2000.0 };
+        assert!(p99 < limit_ms, "{name}: p99 {p99} ms (at most {limit_ms})");
     }
 }
 

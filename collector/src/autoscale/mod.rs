@@ -50,7 +50,8 @@ pub struct AutoscaleConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FreshnessConfig {
-    /// The pipeline's per-site snapshot (published every second).
+    /// The pipeline's per-site snapshot (published every
+    /// `server.publish_interval_ms`, 250 ms by default).
     pub max_snapshot_age_secs: u64,
     /// A PHP-FPM pool's last good scrape.
     pub max_fpm_age_secs: u64,

@@ -83,8 +83,8 @@ fn values_come_from_the_windows_and_the_pools() {
     assert_eq!((shop.pods, shop.pods_source), (Some(1), Some("logs")));
     assert_eq!(shop.rps_per_pod, Some(shop.rps));
     // 9 × 20 ms + 900 ms over the covered seconds.
-    assert!((shop.inflight - 1.08 / shop.covered_secs).abs() < 1e-9);
-    assert!(shop.p95_ms >= 20.0, "{}", shop.p95_ms);
+    assert!((shop.inflight.unwrap() - 1.08 / shop.covered_secs).abs() < 1e-9);
+    assert!(shop.p95_ms.unwrap() >= 20.0, "{:?}", shop.p95_ms);
     // FPM's log names pool `shop`: without `sites.domains` that is site
     // `shop`, whose minute holds two max_children warnings.
     assert_eq!(shop.fpm_max_children_rate, 0.0);
@@ -92,6 +92,19 @@ fn values_come_from_the_windows_and_the_pools() {
     assert!((pool.fpm_max_children_rate - 2.0 / pool.covered_secs).abs() < 1e-9);
     assert!((pool.fpm_slow_rate - 1.0 / pool.covered_secs).abs() < 1e-9);
     assert_eq!(pool.pods, None);
+    // No request in its windows: nothing in flight, no latency to give.
+    assert_eq!(
+        (pool.requests, pool.inflight, pool.p95_ms),
+        (0, Some(0.0), None)
+    );
+    assert_eq!(v.value(&q("shop", Metric::Inflight)), Ok(0.0));
+    assert!(matches!(
+        v.value(&q("shop", Metric::P95Ms)),
+        Err(ValueError::Unavailable {
+            metric: Metric::P95Ms,
+            ..
+        })
+    ));
     // Both spellings of the site's pools are summed.
     let fpm = shop.fpm.as_ref().unwrap();
     assert_eq!(
@@ -136,11 +149,28 @@ fn missing_data_is_an_error_never_a_zero() {
         v.value(&q("blog-example-com", Metric::FpmBusyRatio)),
         Ok(0.5)
     );
-    // Every scrape failing.
+    // Every scrape failing: no numbers in the JSON either (an autoscaler
+    // reading `fpm.busy_ratio` gets an error, never a 0).
     let e = v
-        .value(&q("quiet-example-com", Metric::FpmBusyRatio))
+        .value(&q("quiet-example-com", Metric::FpmActive))
         .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ValueError::Unavailable {
+                metric: Metric::FpmActive,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(e.to_string().contains("fails"), "{e}");
+    let quiet = v.values("quiet-example-com", Window::OneMinute).unwrap();
+    assert_eq!(quiet.fpm, None);
+    assert!(quiet.fpm_error.is_some());
+    let json = serde_json::to_value(&quiet).unwrap();
+    assert_eq!(json["fpm"], Value::Null);
+    assert!(json["fpm_error"].as_str().unwrap().contains("fails"));
     // A snapshot older than allowed.
     let late = view(SystemTime::now() + Duration::from_secs(6));
     let e = late.value(&q("shop-example-com", Metric::Rps)).unwrap_err();
@@ -162,6 +192,9 @@ fn stale_fpm_status_and_kubernetes_pods() {
         p.scraped = Some(SystemTime::now() - Duration::from_secs(30));
     }
     v.fpm = Arc::new(fpm);
+    let shop = v.values("shop-example-com", Window::OneMinute).unwrap();
+    assert_eq!(shop.fpm, None, "stale pools give no numbers");
+    assert!(shop.rps > 0.0, "the windows stay");
     let e = v
         .value(&q("shop-example-com", Metric::FpmBusyRatio))
         .unwrap_err();
@@ -187,10 +220,15 @@ fn stale_fpm_status_and_kubernetes_pods() {
         synced: Some(SystemTime::now() - Duration::from_secs(600)),
         ..(**v.pods.as_ref().unwrap()).clone()
     }));
+    // A stale pod list refuses rps_per_pod only.
+    let shop = v.values("shop-example-com", Window::OneMinute).unwrap();
+    assert_eq!((shop.pods, shop.rps_per_pod), (None, None));
+    assert!(matches!(shop.pods_error, Some(ValueError::Stale { .. })));
     assert!(matches!(
-        v.values("shop-example-com", Window::OneMinute),
+        v.value(&q("shop-example-com", Metric::RpsPerPod)),
         Err(ValueError::Stale { .. })
     ));
+    assert_eq!(v.value(&q("shop-example-com", Metric::Rps)), Ok(shop.rps));
 }
 
 async fn call(shared: Shared, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {

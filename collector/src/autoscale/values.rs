@@ -32,7 +32,8 @@ pub struct ReadyPods {
 /// How old data may be before it is refused.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Freshness {
-    /// The pipeline's snapshot (published every second).
+    /// The pipeline's snapshot (published every `server.publish_interval_ms`,
+    /// 250 ms by default).
     pub max_snapshot_age: Duration,
     /// An FPM pool's last good scrape.
     pub max_fpm_age: Duration,
@@ -140,25 +141,46 @@ pub struct SiteValues {
     pub requests: u64,
     /// Requests per second.
     pub rps: f64,
-    /// Pods serving the site.
+    /// Pods serving the site; `None` when no source knows, or the
+    /// Kubernetes API's list is stale (`pods_error` says which).
     pub pods: Option<u32>,
     /// Where `pods` comes from: `kubernetes` (ready pods) or `logs`
     /// (distinct upstream pods in the last minute).
     pub pods_source: Option<&'static str>,
+    /// Why `pods` is `None`.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_message")]
+    pub pods_error: Option<ValueError>,
     /// `rps / pods`.
     pub rps_per_pod: Option<f64>,
-    /// Requests in flight (Little's law).
-    pub inflight: f64,
-    /// 95th percentile duration, ms (0 for a window without requests).
-    pub p95_ms: f64,
+    /// Requests in flight (Little's law); `None` when the window has
+    /// requests but none of their log lines gives a duration (Common Log
+    /// Format without one).
+    pub inflight: Option<f64>,
+    /// 95th percentile duration, ms; `None` for a window without a
+    /// request that has a duration.
+    pub p95_ms: Option<f64>,
     /// Fraction of requests answered 5xx.
     pub error_ratio: f64,
     /// `server reached pm.max_children` per second (FPM's log).
     pub fpm_max_children_rate: f64,
     /// Slow requests per second (FPM's log).
     pub fpm_slow_rate: f64,
-    /// FPM's status pages, when the site has targets.
+    /// FPM's status pages, when the site has targets and at least one
+    /// pool's numbers are current; `None` otherwise (`fpm_error` says
+    /// why), so an autoscaler reading `fpm.busy_ratio` gets an error and
+    /// keeps its fallback rather than reading a 0.
     pub fpm: Option<FpmValues>,
+    /// Why `fpm` is `None`.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_message")]
+    pub fpm_error: Option<ValueError>,
+}
+
+/// An error as its message, in the JSON.
+fn as_message<S: serde::Serializer>(e: &Option<ValueError>, s: S) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.collect_str(e),
+        None => s.serialize_none(),
+    }
 }
 
 fn age(now: SystemTime, then: SystemTime) -> Duration {
@@ -208,7 +230,7 @@ impl View {
     }
 
     /// Ready pods of `site` from the Kubernetes API, when enabled and
-    /// current.
+    /// current; `Err` says why a stale list is refused.
     fn k8s_pods(&self, site: &SiteSnapshot) -> Result<Option<u32>, ValueError> {
         let Some(pods) = &self.pods else {
             return Ok(None);
@@ -234,20 +256,34 @@ impl View {
             .map(|(_, &n)| n))
     }
 
-    /// Every value of `name` over `window`.
-    ///
-    /// # Errors
-    /// As [`View::site`], and a stale pod list.
-    pub fn values(&self, name: &str, window: Window) -> Result<SiteValues, ValueError> {
-        let site = self.site(name)?;
-        let w = &site.windows[window.index()];
-        let rps = w.rps();
-        let (pods, pods_source) = match self.k8s_pods(site)? {
-            Some(n) => (Some(n), Some("kubernetes")),
-            None if site.pods > 0 => (Some(site.pods), Some("logs")),
-            None => (None, None),
+    /// The FPM numbers of `site` when current; `Err` says why not
+    /// (`Ok(None)`: no target at all).
+    fn fpm_values(&self, site: &SiteSnapshot) -> Result<Option<FpmValues>, ValueError> {
+        let Some(f) = self.site_fpm(site) else {
+            return Ok(None);
         };
-        let fpm = self.site_fpm(site).map(|f| FpmValues {
+        if f.pools_up == 0 {
+            return Err(ValueError::Unavailable {
+                metric: Metric::FpmBusyRatio,
+                site: site.name.clone(),
+                why: format!(
+                    "every PHP-FPM status scrape of this site fails ({} pools down)",
+                    f.pools_down
+                ),
+            });
+        }
+        let age_secs = f
+            .oldest_scrape
+            .map_or(f64::INFINITY, |t| age(self.now, t).as_secs_f64());
+        let max = self.freshness.max_fpm_age.as_secs_f64();
+        if age_secs > max {
+            return Err(ValueError::Stale {
+                what: "PHP-FPM status",
+                age_secs,
+                max_secs: max,
+            });
+        }
+        Ok(Some(FpmValues {
             listen_queue: f.listen_queue,
             active_processes: f.active_processes,
             idle_processes: f.idle_processes,
@@ -256,10 +292,29 @@ impl View {
             pools_up: f.pools_up,
             pools_saturated: f.pools_saturated,
             pools_down: f.pools_down,
-            age_secs: f
-                .oldest_scrape
-                .map_or(f64::INFINITY, |t| age(self.now, t).as_secs_f64()),
-        });
+            age_secs,
+        }))
+    }
+
+    /// Every value of `name` over `window`.
+    ///
+    /// # Errors
+    /// As [`View::site`]. A stale pod list or FPM status only empties
+    /// `pods` or `fpm` (with the reason beside it): the other values stay.
+    pub fn values(&self, name: &str, window: Window) -> Result<SiteValues, ValueError> {
+        let site = self.site(name)?;
+        let w = &site.windows[window.index()];
+        let rps = w.rps();
+        let (pods, pods_source, pods_error) = match self.k8s_pods(site) {
+            Ok(Some(n)) => (Some(n), Some("kubernetes"), None),
+            Ok(None) if site.pods > 0 => (Some(site.pods), Some("logs"), None),
+            Ok(None) => (None, None, None),
+            Err(e) => (None, None, Some(e)),
+        };
+        let (fpm, fpm_error) = match self.fpm_values(site) {
+            Ok(f) => (f, None),
+            Err(e) => (None, Some(e)),
+        };
         let per_sec = |n: u64| {
             if w.covered_secs > 0.0 {
                 n as f64 / w.covered_secs
@@ -267,6 +322,12 @@ impl View {
                 0.0
             }
         };
+        let requests = w.requests();
+        let p95_ms = w.quantile_ms(0.95);
+        // Little's law needs durations: a window whose requests all came
+        // without one (Common Log Format) has no in-flight figure, where
+        // a window without requests truly has none in flight.
+        let inflight = (requests == 0 || p95_ms.is_some()).then(|| w.in_flight());
         Ok(SiteValues {
             site: site.name.clone(),
             window: window.name(),
@@ -276,17 +337,19 @@ impl View {
                 .published
                 .taken
                 .map_or(0.0, |t| age(self.now, t).as_secs_f64()),
-            requests: w.requests(),
+            requests,
             rps,
             pods,
             pods_source,
+            pods_error,
             rps_per_pod: pods.filter(|&n| n > 0).map(|n| rps / f64::from(n)),
-            inflight: w.in_flight(),
-            p95_ms: w.quantile_ms(0.95).unwrap_or(0.0),
+            inflight,
+            p95_ms,
             error_ratio: w.error_ratio(),
             fpm_max_children_rate: per_sec(w.events[0]),
             fpm_slow_rate: per_sec(w.events[1]),
             fpm,
+            fpm_error,
         })
     }
 
@@ -294,41 +357,54 @@ impl View {
     ///
     /// # Errors
     /// As [`View::values`]; [`ValueError::Unavailable`] for an FPM metric
-    /// of a site without (fresh) FPM targets, a queue no pool can measure,
-    /// or pods no source knows.
+    /// of a site without (current) FPM status, a queue no pool can
+    /// measure, pods no source knows (or a stale pod list), a latency of
+    /// a window without durations.
     pub fn value(&self, q: &Query) -> Result<f64, ValueError> {
         let v = self.values(&q.site, q.window)?;
+        Self::pick(&v, q.metric)
+    }
+
+    /// One metric of values already computed.
+    ///
+    /// # Errors
+    /// As [`View::value`].
+    pub fn pick(v: &SiteValues, metric: Metric) -> Result<f64, ValueError> {
         let unavailable = |why: &str| ValueError::Unavailable {
-            metric: q.metric,
+            metric,
             site: v.site.clone(),
             why: why.to_owned(),
         };
-        let fpm = || -> Result<&FpmValues, ValueError> {
-            let f = v.fpm.as_ref().ok_or_else(|| {
-                unavailable("no PHP-FPM status target for this site (fpm_status.targets or pod annotations)")
-            })?;
-            if f.pools_up == 0 {
-                return Err(unavailable(
-                    "every PHP-FPM status scrape of this site fails",
-                ));
-            }
-            let max = self.freshness.max_fpm_age.as_secs_f64();
-            if f.age_secs > max {
-                return Err(ValueError::Stale {
-                    what: "PHP-FPM status",
-                    age_secs: f.age_secs,
-                    max_secs: max,
-                });
-            }
-            Ok(f)
+        // A stored error names the metric it was found for: answer with
+        // the one asked.
+        let refuse = |e: &ValueError| match e {
+            ValueError::Unavailable { why, .. } => unavailable(why),
+            e => e.clone(),
         };
-        Ok(match q.metric {
+        let fpm = || -> Result<&FpmValues, ValueError> {
+            match (&v.fpm, &v.fpm_error) {
+                (Some(f), _) => Ok(f),
+                (None, Some(e)) => Err(refuse(e)),
+                (None, None) => Err(unavailable(
+                    "no PHP-FPM status target for this site (fpm_status.targets or pod annotations)",
+                )),
+            }
+        };
+        Ok(match metric {
             Metric::Rps => v.rps,
-            Metric::RpsPerPod => v.rps_per_pod.ok_or_else(|| {
-                unavailable("no pod count: no upstream pod in the last minute's logs and no Kubernetes API")
+            Metric::RpsPerPod => match (v.rps_per_pod, &v.pods_error) {
+                (Some(r), _) => r,
+                (None, Some(e)) => return Err(refuse(e)),
+                (None, None) => return Err(unavailable(
+                    "no pod count: no upstream pod in the last minute's logs and no Kubernetes API",
+                )),
+            },
+            Metric::Inflight => v.inflight.ok_or_else(|| {
+                unavailable("the window's log lines carry no request duration")
             })?,
-            Metric::Inflight => v.inflight,
-            Metric::P95Ms => v.p95_ms,
+            Metric::P95Ms => v.p95_ms.ok_or_else(|| {
+                unavailable("no request with a duration in the window")
+            })?,
             Metric::ErrorRatio => v.error_ratio,
             Metric::FpmMaxChildrenRate => v.fpm_max_children_rate,
             Metric::FpmSlowRate => v.fpm_slow_rate,

@@ -105,7 +105,7 @@ struct Inner {
 }
 
 /// Older than this, the pipeline thread's snapshot means it stopped (it
-/// publishes every second).
+/// publishes every `server.publish_interval_ms`, 250 ms by default).
 const STALE_PUBLISHED: Duration = Duration::from_secs(10);
 
 /// Older than this, the reader's snapshot means it stopped (it publishes

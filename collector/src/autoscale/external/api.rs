@@ -323,7 +323,7 @@ async fn metric_value(
         Ok(v) => v,
         Err(e) => return value_error(&e),
     };
-    let v = match view.value(&q) {
+    let v = match View::pick(&values, q.metric) {
         Ok(v) => v,
         Err(e) => return value_error(&e),
     };
