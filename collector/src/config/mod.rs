@@ -246,6 +246,20 @@ impl Config {
         if let Err(e) = self.kubernetes.validate() {
             out.push((format!("kubernetes.{}", e.field), e.message));
         }
+        // The pod counts are known current at each reopened watch: a watch
+        // held open longer than they may age leaves a quiet cluster's
+        // counts refused as stale between events.
+        let max_pods_age = self.autoscale.freshness.max_pods_age_secs;
+        if self.kubernetes.enabled && self.kubernetes.resync_secs >= max_pods_age {
+            out.push((
+                "kubernetes.resync_secs".into(),
+                format!(
+                    "must be below autoscale.freshness.max_pods_age_secs ({max_pods_age}), got {}: \
+                     a quiet cluster's pod counts would be refused as stale between watches",
+                    self.kubernetes.resync_secs
+                ),
+            ));
+        }
         for (i, source) in self.tail.sources.iter().enumerate() {
             if let Some(m) = &source.multiline
                 && let Err(e) = sitepulse_pipeline::join::JoinRule::compile(m)

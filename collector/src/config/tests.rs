@@ -317,3 +317,19 @@ sinks:
     assert!(e.contains("unknown field \"bogus\""), "{e}");
     assert!(e.contains("http:// or https://"), "{e}");
 }
+
+#[test]
+fn a_watch_held_longer_than_pod_counts_may_age_is_refused() {
+    let e = err(
+        "kubernetes:\n  enabled: true\n  resync_secs: 300\nautoscale:\n  freshness:\n    max_pods_age_secs: 120\n",
+    );
+    assert!(e.contains("kubernetes.resync_secs: must be below autoscale.freshness.max_pods_age_secs (120), got 300"), "{e}");
+    // Off, the Kubernetes section is not read.
+    assert!(
+        Config::from_yaml(
+            Path::new("c.yaml"),
+            "kubernetes:\n  resync_secs: 300\nautoscale:\n  freshness:\n    max_pods_age_secs: 120\n"
+        )
+        .is_ok()
+    );
+}

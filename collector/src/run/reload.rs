@@ -64,6 +64,21 @@ impl Live {
             needs_restart.push("server");
             new.server = old.server.clone();
         }
+        // The autoscaler's servers, the FPM scraper and the Kubernetes
+        // client are started once, beside the engine: their sections
+        // apply at the next start.
+        if format!("{:?}", new.autoscale) != format!("{:?}", old.autoscale) {
+            needs_restart.push("autoscale");
+            new.autoscale = old.autoscale.clone();
+        }
+        if format!("{:?}", new.fpm_status) != format!("{:?}", old.fpm_status) {
+            needs_restart.push("fpm_status");
+            new.fpm_status = old.fpm_status.clone();
+        }
+        if format!("{:?}", new.kubernetes) != format!("{:?}", old.kubernetes) {
+            needs_restart.push("kubernetes");
+            new.kubernetes = old.kubernetes.clone();
+        }
         if new.tail.checkpoint_path != old.tail.checkpoint_path {
             needs_restart.push("tail.checkpoint_path");
             new.tail
