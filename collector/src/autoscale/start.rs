@@ -102,7 +102,7 @@ where
     if !a.keda.listen.is_empty() {
         let listener = bind("keda.listen", &keda_listen(cfg)).await?;
         keda_addr = listener.local_addr().ok();
-        let scaler = super::keda::KedaScaler::new(live.clone(), freshness);
+        let scaler = super::keda::KedaScaler::with_config(live.clone(), freshness, &a.keda);
         keda_stats = Some(scaler.stats());
         live.set_keda_stats(scaler.stats());
         let stop = stopped();

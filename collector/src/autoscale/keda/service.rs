@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tonic::codegen::tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
@@ -123,19 +123,23 @@ impl KedaScaler {
     }
 }
 
-/// Counts an open stream while it lives.
-struct StreamGuard(Arc<KedaStats>);
+/// Counts an open stream, and holds its `max_streams` slot, while it
+/// lives.
+struct StreamGuard {
+    stats: Arc<KedaStats>,
+    _slot: OwnedSemaphorePermit,
+}
 
 impl StreamGuard {
-    fn new(stats: Arc<KedaStats>) -> Self {
+    fn new(stats: Arc<KedaStats>, slot: OwnedSemaphorePermit) -> Self {
         stats.streams_open.fetch_add(1, Ordering::Relaxed);
-        StreamGuard(stats)
+        StreamGuard { stats, _slot: slot }
     }
 }
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.0.streams_open.fetch_sub(1, Ordering::Relaxed);
+        self.stats.streams_open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -203,6 +207,9 @@ impl ExternalScaler for Service {
         request: Request<ScaledObjectRef>,
     ) -> Result<Response<ActiveStream>, Status> {
         let s = &self.scaler;
+        // Refused before it counts as a call: a refusal is counted by its
+        // limit.
+        let slot = s.limits.stream_slot(&s.stats)?;
         let opened =
             trigger(&request.get_ref().scaler_metadata).and_then(|t| Ok((s.active(&t)?, t)));
         let (first, trigger) = s.counted(Method::StreamIsActive, opened)?;
@@ -212,7 +219,7 @@ impl ExternalScaler for Service {
             sent: None,
             first,
             stop: self.stop.clone(),
-            _open: StreamGuard::new(s.stats()),
+            _open: StreamGuard::new(s.stats(), slot),
         };
         // Dropped with the response body when KEDA cancels or hangs up:
         // nothing outlives the client.

@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 
 use super::externalscaler::external_scaler_client::ExternalScalerClient;
 use super::externalscaler::{GetMetricsRequest, ScaledObjectRef};
-use super::{KedaError, KedaScaler, KedaStats, Method};
+use super::{KedaConfig, KedaError, KedaScaler, KedaStats, Method};
 use crate::autoscale::values::Freshness;
 use crate::fpm::{FpmSnapshot, FpmStatus, PoolStatus};
 use crate::run::{LiveState, Published};
@@ -80,13 +80,13 @@ fn generated_code_is_current() {
     );
 }
 
-fn meta(kv: &[(&str, &str)]) -> HashMap<String, String> {
+pub(super) fn meta(kv: &[(&str, &str)]) -> HashMap<String, String> {
     kv.iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
 
-fn obj(kv: &[(&str, &str)]) -> ScaledObjectRef {
+pub(super) fn obj(kv: &[(&str, &str)]) -> ScaledObjectRef {
     ScaledObjectRef {
         name: "shop".into(),
         namespace: "sites".into(),
@@ -94,7 +94,7 @@ fn obj(kv: &[(&str, &str)]) -> ScaledObjectRef {
     }
 }
 
-fn metrics_req(kv: &[(&str, &str)], name: &str) -> GetMetricsRequest {
+pub(super) fn metrics_req(kv: &[(&str, &str)], name: &str) -> GetMetricsRequest {
     GetMetricsRequest {
         scaled_object_ref: Some(obj(kv)),
         metric_name: name.into(),
@@ -122,18 +122,24 @@ fn pool(site: &str, active: u64) -> PoolStatus {
 }
 
 /// A scaler serving `live` on a free loopback port.
-struct Server {
-    client: ExternalScalerClient<Channel>,
-    stats: Arc<KedaStats>,
+pub(super) struct Server {
+    pub(super) client: ExternalScalerClient<Channel>,
+    pub(super) addr: SocketAddr,
+    pub(super) stats: Arc<KedaStats>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), KedaError>>,
 }
 
 impl Server {
-    async fn start(live: LiveState) -> Server {
+    pub(super) async fn start(live: LiveState) -> Server {
+        Server::start_with(live, &KedaConfig::default()).await
+    }
+
+    /// The same with the limits of `cfg`.
+    pub(super) async fn start_with(live: LiveState, cfg: &KedaConfig) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
-        let scaler = KedaScaler::new(live, Freshness::default());
+        let scaler = KedaScaler::with_config(live, Freshness::default(), cfg);
         let stats = scaler.stats();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(scaler.serve(listener, async {
@@ -146,6 +152,7 @@ impl Server {
             .unwrap();
         Server {
             client: ExternalScalerClient::new(channel),
+            addr,
             stats,
             stop: Some(stop),
             task,
@@ -153,7 +160,7 @@ impl Server {
     }
 
     /// Stops the server and waits until it has.
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         tokio::time::timeout(Duration::from_secs(5), self.task)
             .await
@@ -396,7 +403,7 @@ async fn a_collector_that_has_not_published_is_unavailable() {
 }
 
 /// Waits (at most 5 s) until `f` holds.
-async fn until(what: &str, f: impl Fn() -> bool) {
+pub(super) async fn until(what: &str, f: impl Fn() -> bool) {
     let t0 = Instant::now();
     while !f() {
         assert!(t0.elapsed() < Duration::from_secs(5), "{what}");

@@ -1,5 +1,6 @@
 //! KEDA's external scaler on `/metrics`: calls and errors per gRPC method,
-//! and the `StreamIsActive` streams open (`sitepulse_keda_*`).
+//! refusals per `autoscale.keda` limit, and the connections and
+//! `StreamIsActive` streams open (`sitepulse_keda_*`).
 
 use std::fmt;
 
@@ -8,7 +9,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use crate::autoscale::keda::{KedaStats, Method};
+use crate::autoscale::keda::{KedaStats, Limit, Method};
 
 /// The families, when the scaler runs.
 pub(super) fn encode(enc: &mut DescriptorEncoder, stats: Option<&KedaStats>) -> fmt::Result {
@@ -34,11 +35,31 @@ pub(super) fn encode(enc: &mut DescriptorEncoder, stats: Option<&KedaStats>) -> 
             ConstCounter::new(get(s, m)).encode(fam.encode_family(&[("method", m.name())])?)?;
         }
     }
-    let fam = enc.encode_descriptor(
-        "keda_streams_open",
-        "StreamIsActive streams open now.",
+    let mut fam = enc.encode_descriptor(
+        "keda_rejected",
+        "KEDA external scaler calls (connections, for max_connections) refused by an \
+         autoscale.keda limit, per limit.",
         None,
-        MetricType::Gauge,
+        MetricType::Counter,
     )?;
-    ConstGauge::new(s.streams_open() as i64).encode(fam)
+    for l in Limit::ALL {
+        ConstCounter::new(s.rejected(l)).encode(fam.encode_family(&[("limit", l.key())])?)?;
+    }
+    let gauges: [(&str, &str, u64); 2] = [
+        (
+            "keda_connections_open",
+            "Client connections to the KEDA external scaler open now.",
+            s.connections_open(),
+        ),
+        (
+            "keda_streams_open",
+            "StreamIsActive streams open now.",
+            s.streams_open(),
+        ),
+    ];
+    for (name, help, v) in gauges {
+        let fam = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX)).encode(fam)?;
+    }
+    Ok(())
 }
