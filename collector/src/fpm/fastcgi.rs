@@ -60,6 +60,13 @@ pub enum FcgiError {
     /// host does not answer).
     #[error("no connection within {0} ms")]
     Timeout(u128),
+    /// A Unix socket's listen backlog stayed full for the whole time:
+    /// every connect failed with `EAGAIN` (Linux answers a non-blocking
+    /// connect so, where TCP would wait), until the time ran out. The pool
+    /// is not down but saturated: connections are queued for its workers
+    /// faster than they take them.
+    #[error("the Unix socket's listen backlog stayed full for {0} ms (connect: EAGAIN)")]
+    BacklogFull(u128),
     /// Connected (the listen socket accepted), but no complete answer in
     /// time. FPM answers from one of the pool's own workers, so this is
     /// what a pool with every worker busy looks like.
@@ -432,6 +439,9 @@ where
 /// time is one budget, but running out of it before the connection is
 /// made ([`FcgiError::Timeout`]) and after ([`FcgiError::NoAnswer`]) are
 /// told apart: the second is a busy pool, the first an unreachable one.
+/// On a Unix socket whose backlog is full, the connect is tried again
+/// until the deadline, and [`FcgiError::BacklogFull`] (a busy pool too)
+/// when there is never room.
 ///
 /// # Errors
 /// Every [`FcgiError`] but [`FcgiError::Headers`] and
@@ -461,11 +471,47 @@ pub async fn request(
             answer(tokio::time::timeout_at(deadline, exchange(s, &req, cap)).await)
         }
         Endpoint::Unix(path) => {
-            let s = tokio::time::timeout_at(deadline, tokio::net::UnixStream::connect(path))
-                .await
-                .map_err(|_| FcgiError::Timeout(ms))?
-                .map_err(connect)?;
+            let s = connect_unix(path, deadline, ms).await?.map_err(connect)?;
             answer(tokio::time::timeout_at(deadline, exchange(s, &req, cap)).await)
+        }
+    }
+}
+
+/// The first wait after a connect that found the backlog full, and the
+/// longest: a full backlog frees as soon as a worker takes a connection.
+const BACKLOG_RETRY_FIRST: Duration = Duration::from_millis(1);
+const BACKLOG_RETRY_MAX: Duration = Duration::from_millis(20);
+
+/// Whether a failed connect on a Unix socket means its listen backlog is
+/// full: `EAGAIN` (Linux; a blocking connect would wait for room there).
+/// Any other error (no such file, refused: nothing listens) means the
+/// pool is down.
+pub fn is_backlog_full(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// Connects to a Unix socket by `deadline`, trying again while its
+/// backlog is full ([`is_backlog_full`]), as a blocking connect would
+/// wait; [`FcgiError::BacklogFull`] when it stays full until the
+/// deadline. The inner error is any other connect failure.
+async fn connect_unix(
+    path: &std::path::Path,
+    deadline: tokio::time::Instant,
+    ms: u128,
+) -> Result<io::Result<tokio::net::UnixStream>, FcgiError> {
+    let mut wait = BACKLOG_RETRY_FIRST;
+    loop {
+        match tokio::time::timeout_at(deadline, tokio::net::UnixStream::connect(path)).await {
+            Err(_) => return Err(FcgiError::Timeout(ms)),
+            Ok(Err(e)) if is_backlog_full(&e) => {
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return Err(FcgiError::BacklogFull(ms));
+                }
+                tokio::time::sleep_until((now + wait).min(deadline)).await;
+                wait = (wait * 2).min(BACKLOG_RETRY_MAX);
+            }
+            Ok(r) => return Ok(r),
         }
     }
 }

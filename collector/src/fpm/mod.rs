@@ -51,8 +51,11 @@ pub struct PoolStatus {
     /// The last scrape connected (the listen socket accepted it) but got
     /// no answer in time. FPM answers its status page from one of the
     /// pool's own workers, so this is how a pool with every worker busy
-    /// looks, exactly when an autoscaler needs it; a refused or
-    /// unreachable pool is not saturated. `up` stays false (and `error`
+    /// looks, exactly when an autoscaler needs it. On a Unix socket a
+    /// listen backlog that stayed full (connect answered `EAGAIN` until
+    /// the time ran out) is saturation too: requests are queued for the
+    /// busy workers faster than they take them. A refused or unreachable
+    /// pool is not saturated. `up` stays false (and `error`
     /// says why) for `phpfpm_up`, but `status` holds the last good numbers
     /// with every worker active (`active = total`, `idle = 0`; the listen
     /// queue as last seen), and [`FpmSnapshot::site`] counts the pool as

@@ -8,7 +8,9 @@
 //! scrape that connected but got no answer in time means every worker of
 //! the pool is busy (FPM answers the status page from one of them), so
 //! the pool is published saturated, its last numbers with every worker
-//! active ([`PoolStatus::saturated`]).
+//! active ([`PoolStatus::saturated`]); so is a Unix socket whose listen
+//! backlog stayed full for the whole timeout. HTTP targets' redirects are
+//! not followed: a 3xx is a failed scrape.
 
 use std::collections::{HashMap, HashSet};
 use std::error::Error as _;
@@ -201,11 +203,14 @@ pub enum ScrapeError {
 
 impl ScrapeError {
     /// The scrape connected but got no answer in time: the pool's workers
-    /// are all busy (also the one that would answer the status page).
+    /// are all busy (also the one that would answer the status page). Or,
+    /// on a Unix socket, it could not connect because the listen backlog
+    /// stayed full: connections wait for the busy workers there too.
     pub fn is_saturation(&self) -> bool {
         matches!(
             self,
-            ScrapeError::FastCgi(FcgiError::NoAnswer(_)) | ScrapeError::HttpNoAnswer(_)
+            ScrapeError::FastCgi(FcgiError::NoAnswer(_) | FcgiError::BacklogFull(_))
+                | ScrapeError::HttpNoAnswer(_)
         )
     }
 }
@@ -245,6 +250,22 @@ async fn http_get(
     };
     let too_large = || ScrapeError::Http(format!("the answer exceeds {MAX_RESPONSE_BYTES} bytes"));
     let mut resp = client.get(url).send().await.map_err(fail)?;
+    if resp.status().is_redirection() {
+        let to = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| {
+                String::from_utf8_lossy(l.as_bytes())
+                    .chars()
+                    .take(200)
+                    .collect()
+            })
+            .unwrap_or_else(|| "nowhere".to_owned());
+        return Err(ScrapeError::Http(format!(
+            "status {}: a redirect (to {to}), which is not followed: the status page must answer at the target's own address",
+            resp.status().as_u16()
+        )));
+    }
     if resp
         .content_length()
         .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
@@ -304,7 +325,9 @@ fn connect_timeout(timeout: Duration) -> Duration {
 }
 
 /// The client for HTTP targets: the sinks' (reqwest on rustls/ring), with
-/// the connect timeout of [`connect_timeout`].
+/// the connect timeout of [`connect_timeout`] and no redirects followed: a
+/// status page (an annotated pod's, too) must not send the scraper to
+/// another host, so a 3xx is a failed scrape.
 fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     // reqwest is built without a provider of its own; the first caller
     // installs ring, later calls find it there.
@@ -313,6 +336,7 @@ fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         .timeout(timeout)
         .connect_timeout(connect_timeout(timeout))
         .pool_idle_timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("sitepulse/", env!("CARGO_PKG_VERSION")))
         .build()
 }

@@ -291,3 +291,137 @@ async fn a_refused_pool_is_down_not_saturated() {
         );
     }
 }
+
+/// An HTTP status target that answers with a redirect is a failed scrape
+/// (down, not saturated): the redirect is not followed, so a status page
+/// cannot send the scraper to another host.
+#[tokio::test]
+async fn a_redirect_is_a_failed_scrape_and_not_followed() {
+    use std::sync::atomic::AtomicUsize;
+    // Where the redirect points: a real status page, which must never be
+    // asked.
+    let body = super::status::tests::CAPTURED_TCP;
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_url = format!("http://{}/status", elsewhere.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let ok_reply = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let other = tokio::spawn(async move {
+        while let Ok((mut s, _)) = elsewhere.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            read_request(&mut s).await;
+            let _ = s.write_all(ok_reply.as_bytes()).await;
+            let _ = s.shutdown().await;
+        }
+    });
+    for code in [301, 302, 307, 308] {
+        let reply = format!(
+            "HTTP/1.1 {code} Moved\r\nLocation: {elsewhere_url}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let t = target(format!("http://{}/status", l.local_addr().unwrap()));
+        let _pool = serve!(l, reply.into_bytes());
+        let mut s = Scraper::new(Duration::from_millis(500));
+        let snap = s.round(std::slice::from_ref(&t)).await;
+        let p = &snap.pools[0];
+        assert!(!p.up && !p.saturated, "{p:?}");
+        assert_eq!(
+            p.error.as_deref(),
+            Some(
+                format!(
+                    "status {code}: a redirect (to {elsewhere_url}), which is not followed: the status page must answer at the target's own address"
+                )
+                .as_str()
+            )
+        );
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect was followed");
+    other.abort();
+}
+
+/// A Unix socket whose listen backlog is full: Linux answers a
+/// non-blocking connect with EAGAIN rather than waiting. The pool is
+/// saturated (requests wait for its busy workers), not down; a backlog
+/// that frees within the timeout is only a slower scrape.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_full_unix_backlog_is_saturation() {
+    use super::fastcgi::{self, Endpoint, FcgiError};
+    let dir = std::env::temp_dir().join(format!("sitepulse-fpm-backlog-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("shop.sock");
+    let sock = tokio::net::UnixSocket::new_stream().unwrap();
+    sock.bind(&path).unwrap();
+    // Backlog 0: Linux queues one connection, then refuses with EAGAIN.
+    let l = sock.listen(0).unwrap();
+    let t = target(format!("unix://{}", path.display()));
+    let reply = super::fastcgi::tests::captured_tcp_answer();
+    let mut s = Scraper::new(Duration::from_millis(300));
+
+    // One good scrape, answered by hand; then nothing is accepted.
+    let answer_once = {
+        let reply = reply.clone();
+        tokio::spawn(async move {
+            let (mut c, _) = l.accept().await.unwrap();
+            read_request(&mut c).await;
+            c.write_all(&reply).await.unwrap();
+            c.shutdown().await.unwrap();
+            l
+        })
+    };
+    assert!(s.round(std::slice::from_ref(&t)).await.pools[0].up);
+    let l = answer_once.await.unwrap();
+
+    // Fill the backlog.
+    let mut held = Vec::new();
+    loop {
+        match tokio::net::UnixStream::connect(&path).await {
+            Ok(c) => held.push(c),
+            Err(e) if fastcgi::is_backlog_full(&e) => break,
+            Err(e) => panic!("connect: {e}"),
+        }
+        assert!(held.len() < 64, "the backlog never filled");
+    }
+
+    let e = fastcgi::request(
+        &Endpoint::Unix(path.clone()),
+        &[],
+        Duration::from_millis(50),
+        1024,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, FcgiError::BacklogFull(50)), "{e}");
+
+    let snap = s.round(std::slice::from_ref(&t)).await;
+    let p = &snap.pools[0];
+    assert!(!p.up && p.saturated, "{p:?}");
+    assert_eq!(
+        p.error.as_deref(),
+        Some("the Unix socket's listen backlog stayed full for 300 ms (connect: EAGAIN)")
+    );
+    let st = p.status.as_ref().unwrap();
+    assert_eq!(
+        (st.active_processes, st.idle_processes, st.total_processes),
+        (2, 0, 2)
+    );
+    assert_eq!(st.listen_queue, None);
+    let site = snap.site(|_| true).unwrap();
+    assert_eq!(site.busy_ratio(), 1.0);
+    assert_eq!((site.pools_up, site.pools_saturated), (1, 1));
+
+    // Room after 50 ms (the queued connections taken, then answered):
+    // the scrape waits for it and succeeds.
+    drop(held);
+    let (snap, _pool) = tokio::join!(s.round(std::slice::from_ref(&t)), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        serve!(l, reply)
+    });
+    let p = &snap.pools[0];
+    assert!(p.up && !p.saturated, "{p:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
