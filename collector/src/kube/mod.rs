@@ -65,8 +65,12 @@ pub struct KubeConfig {
     pub site_label: String,
     /// The pod annotation naming the pod's PHP-FPM status page:
     /// `tcp://:9000/status` (FastCGI to the pool, status path after the
-    /// port) or `http://:8080/status` (through a web server); an empty
-    /// host means the pod's IP. Several pools: separated by commas.
+    /// port) or `http://:8080/status` (through a web server); the host is
+    /// the pod's IP, so leave it out (or write the pod's IP). Several
+    /// pools: separated by commas, at most 4 per pod. Any other host, and
+    /// `unix://` paths, are refused (the pod is skipped, with a warning):
+    /// whoever may create a pod must not be able to point the scraper
+    /// elsewhere. At most 4096 discovered targets are scraped.
     pub fpm_annotation: String,
     /// The longest a watch request stays open (its `timeoutSeconds`):
     /// the server then ends it and it is opened again from the last

@@ -11,8 +11,9 @@
 //! `spec.nodeName`, `status.phase`, `status.podIP`, `status.conditions`.
 
 use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -153,42 +154,92 @@ pub fn fpm_targets<'a>(
     (targets, bad)
 }
 
+/// Pod events in a burst (a rollout, a node drain) recompute the counts
+/// and targets, O(pods), at most this often ([`WatchParams::coalesce`]).
+pub const COALESCE_EVENTS: Duration = Duration::from_millis(250);
+
+/// The most status addresses one pod's annotation may name (one per
+/// pool; a pod runs one or a few). An annotation with more is ignored.
+pub const MAX_TARGETS_PER_POD: usize = 4;
+
+/// The most discovered targets published (this node's pods together);
+/// past it the rest are left out, with a warning. A node runs at most a
+/// few hundred pods, so only a broken or hostile setup gets here.
+pub const MAX_DISCOVERED_TARGETS: usize = 4096;
+
 /// Reads an FPM annotation, `tcp://:9000/status` or `http://:8080/status`
-/// (several separated by commas), into `(address, status_path)` pairs:
-/// an empty host is `pod_ip`; a FastCGI address's path is its status path
-/// (`/status` when none); an HTTP address keeps its path (`/status` when
-/// none) and the status path is unused.
+/// (at most [`MAX_TARGETS_PER_POD`], separated by commas), into
+/// `(address, status_path)` pairs: the host is `pod_ip`; a FastCGI
+/// address's path is its status path (`/status` when none); an HTTP
+/// address keeps its path (`/status` when none) and the status path is
+/// unused.
+///
+/// Whoever may create a pod writes its annotations, so an annotation may
+/// only point the scraper at the pod itself: the host must be omitted
+/// (`tcp://:9000`) or be the pod's own IP. Any other host (a node or
+/// cloud metadata address, a service name, `localhost`, which would be
+/// sitepulse's own pod or node) is refused, and so is a `unix://` path,
+/// which would name a socket on sitepulse's node, not in the pod.
 ///
 /// # Errors
-/// A scheme other than `tcp` or `http`, a missing or bad port for `tcp`.
+/// A scheme other than `tcp` or `http`, a host other than the pod's IP,
+/// a missing or bad port for `tcp`, more than [`MAX_TARGETS_PER_POD`]
+/// addresses, whitespace or control characters inside an address.
 pub fn parse_fpm_annotation(value: &str, pod_ip: &str) -> Result<Vec<(String, String)>, String> {
-    let ip = if pod_ip.contains(':') {
-        format!("[{pod_ip}]")
-    } else {
-        pod_ip.to_owned()
+    let pod_addr: IpAddr = pod_ip
+        .parse()
+        .map_err(|_| format!("the pod's IP `{pod_ip}` is not an IP address"))?;
+    let ip = match pod_addr {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
     };
     let mut out = Vec::new();
     for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if out.len() == MAX_TARGETS_PER_POD {
+            return Err(format!(
+                "more than {MAX_TARGETS_PER_POD} addresses (at most one per pool)"
+            ));
+        }
+        if part.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "`{part}` contains whitespace or control characters"
+            ));
+        }
         let (scheme, rest) = part
             .split_once("://")
-            .ok_or("expected tcp://[host]:port/path or http://[host]:port/path")?;
+            .ok_or("expected tcp://:port/path or http://:port/path")?;
+        match scheme {
+            "tcp" | "http" => {}
+            "unix" => {
+                return Err(
+                    "a unix:// socket path would name a socket on sitepulse's node, not in the pod: not accepted from annotations (listen on TCP in the pod, or configure the socket in fpm_status.targets)"
+                        .into(),
+                );
+            }
+            other => return Err(format!("scheme `{other}` is not tcp or http")),
+        }
         let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
         let (host, port) = split_host_port(authority)?;
-        let host = if host.is_empty() { ip.as_str() } else { host };
+        if !host.is_empty() {
+            let bare = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            if bare.parse::<IpAddr>().ok() != Some(pod_addr) {
+                return Err(format!(
+                    "host `{host}` is not the pod's IP ({pod_ip}): an annotation may only name the pod itself; leave the host out (`{scheme}://:port/path`)"
+                ));
+            }
+        }
         let path = if path.is_empty() { "/status" } else { path };
         match scheme {
             "tcp" => {
                 let port = port.ok_or("a tcp:// address needs a port")?;
-                out.push((format!("tcp://{host}:{port}"), path.to_owned()));
+                out.push((format!("tcp://{ip}:{port}"), path.to_owned()));
             }
-            "http" => {
+            _ => {
                 let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-                out.push((format!("http://{host}{port}{path}"), "/status".to_owned()));
-            }
-            other => {
-                return Err(format!(
-                    "scheme `{other}` is not tcp or http (a Unix socket in the pod cannot be reached from sitepulse)"
-                ));
+                out.push((format!("http://{ip}{port}{path}"), "/status".to_owned()));
             }
         }
     }
@@ -289,6 +340,7 @@ pub fn start(
         parts: vec![Part::default(); namespaces.len()],
         bad: BTreeSet::new(),
         listed: false,
+        capped: false,
     }));
     let mut tasks = Vec::new();
     for (i, namespace) in namespaces.into_iter().enumerate() {
@@ -299,6 +351,7 @@ pub fn start(
             field_selector: String::new(),
             page_size: cfg.list_page_size,
             timeout_secs: cfg.resync_secs,
+            coalesce: COALESCE_EVENTS,
         };
         let watcher = Watcher::<Pod>::new(client.clone(), params);
         let shared = shared.clone();
@@ -333,6 +386,8 @@ struct Shared {
     bad: BTreeSet<(String, String)>,
     /// Every watcher has listed once (logged).
     listed: bool,
+    /// More targets than [`MAX_DISCOVERED_TARGETS`] (warned).
+    capped: bool,
 }
 
 impl Shared {
@@ -391,6 +446,7 @@ impl Shared {
             .flat_map(|p| p.fpm.iter().cloned())
             .collect();
         fpm.sort_by(|a, b| (&a.site, &a.address).cmp(&(&b.site, &b.address)));
+        cap_targets(&mut fpm, &mut self.capped);
         self.fpm_tx.send_if_modified(|cur| {
             if *cur == fpm {
                 return false;
@@ -420,8 +476,31 @@ impl Shared {
             .flat_map(|p| p.bad.iter().cloned())
             .collect();
         for (pod, why) in bad.difference(&self.bad) {
-            tracing::warn!(pod = %pod, "kubernetes: PHP-FPM annotation ignored: {why}");
+            tracing::warn!(pod = %pod, "kubernetes: PHP-FPM annotation ignored, the pod is not scraped (logged once per pod and reason): {why}");
         }
         self.bad = bad;
+    }
+}
+
+/// Leaves at most [`MAX_DISCOVERED_TARGETS`] of `fpm` (sorted: the first
+/// by site, then address); warns when the cap is first exceeded
+/// (`capped` remembers it) and says when it no longer is.
+pub(crate) fn cap_targets(fpm: &mut Vec<FpmTarget>, capped: &mut bool) {
+    if fpm.len() > MAX_DISCOVERED_TARGETS {
+        if !*capped {
+            tracing::warn!(
+                found = fpm.len(),
+                max = MAX_DISCOVERED_TARGETS,
+                "kubernetes: more PHP-FPM targets than the cap: the rest (by site, then address) are not scraped (logged again after the count falls below the cap)"
+            );
+            *capped = true;
+        }
+        fpm.truncate(MAX_DISCOVERED_TARGETS);
+    } else if *capped {
+        tracing::info!(
+            targets = fpm.len(),
+            "kubernetes: PHP-FPM targets within the cap again"
+        );
+        *capped = false;
     }
 }

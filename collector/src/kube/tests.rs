@@ -214,6 +214,10 @@ async fn fpm_targets_of_this_nodes_running_pods_with_their_ip() {
     let mut bad = wp_pod("sock", "site5", "node-1", "10.42.1.30", true);
     bad["metadata"]["annotations"]["sitepulse.io/fpm-status"] = json!("unix:///run/php/fpm.sock");
     fake.put(bad);
+    let mut foreign = wp_pod("ssrf", "site6", "node-1", "10.42.1.31", true);
+    foreign["metadata"]["annotations"]["sitepulse.io/fpm-status"] =
+        json!("http://169.254.169.254/latest/meta-data/");
+    fake.put(foreign);
     let mut r = run(&fake, "fpm", |_| {});
 
     let a = FpmTarget {
@@ -458,9 +462,14 @@ fn fpm_annotations() {
         ok("tcp://:9001/fpm", "fd00::7"),
         vec![pair("tcp://[fd00::7]:9001", "/fpm")]
     );
+    // The pod's own IP may be written, in any spelling of it.
     assert_eq!(
-        ok("tcp://127.0.0.1:9000/s", "10.0.0.5"),
-        vec![pair("tcp://127.0.0.1:9000", "/s")]
+        ok("tcp://10.0.0.5:9000/s", "10.0.0.5"),
+        vec![pair("tcp://10.0.0.5:9000", "/s")]
+    );
+    assert_eq!(
+        ok("http://[fd00:0:0::7]:8080/s", "fd00::7"),
+        vec![pair("http://[fd00::7]:8080/s", "/status")]
     );
     assert_eq!(
         ok("http://:8080/status?json", "10.0.0.5"),
@@ -487,9 +496,109 @@ fn fpm_annotations() {
         "tcp://[::1/s",
         "unix:///run/php.sock",
         "https://:443/",
+        "tcp://:9000/a tcp://:9001/b",
     ] {
         assert!(parse_fpm_annotation(bad, "10.0.0.5").is_err(), "{bad:?}");
     }
+}
+
+/// Whoever creates a pod writes its annotations: they may point the
+/// scraper at the pod only, not at other hosts (cloud metadata, the node,
+/// sitepulse itself, services) nor at sockets on sitepulse's node.
+#[test]
+fn fpm_annotations_name_the_pod_only() {
+    let err = |v: &str| parse_fpm_annotation(v, "10.0.0.5").unwrap_err();
+    for foreign in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://169.254.169.254:80/computeMetadata/v1/",
+        "tcp://metadata.google.internal:80/",
+        "tcp://127.0.0.1:9000/status",
+        "http://localhost:8080/status",
+        "http://[::1]:8080/status",
+        "tcp://10.0.0.6:9000",
+        "http://0x0a.0.0.5/status",
+        "http://10.0.0.5.nip.io/status",
+        "http://user@10.0.0.5/status",
+        "http://kubernetes.default.svc/api",
+        // One bad address spoils the annotation.
+        "tcp://:9000/status, http://169.254.169.254/",
+    ] {
+        let e = err(foreign);
+        assert!(
+            e.contains("is not the pod's IP (10.0.0.5)"),
+            "{foreign}: {e}"
+        );
+    }
+    let e = err("http://169.254.169.254/latest/meta-data/");
+    assert_eq!(
+        e,
+        "host `169.254.169.254` is not the pod's IP (10.0.0.5): an annotation may only name the pod itself; leave the host out (`http://:port/path`)"
+    );
+    for sock in ["unix:///run/php/fpm.sock", "unix:///var/run/docker.sock"] {
+        assert!(err(sock).contains("socket on sitepulse's node"), "{sock}");
+    }
+    // At most four per pod.
+    let four = "tcp://:9000/a,tcp://:9001/b,tcp://:9002/c,tcp://:9003/d";
+    assert_eq!(parse_fpm_annotation(four, "10.0.0.5").unwrap().len(), 4);
+    assert_eq!(
+        err(&format!("{four},tcp://:9004/e")),
+        "more than 4 addresses (at most one per pool)"
+    );
+    // Through fpm_targets: the pod is left out, and said why.
+    let mut p: Pod = serde_json::from_str(WORDPRESS).unwrap();
+    p.metadata.annotations.insert(
+        "sitepulse.io/fpm-status".into(),
+        "http://169.254.169.254/latest/meta-data/".into(),
+    );
+    let (t, bad) = fpm_targets([&p], "node-1", LABEL, "sitepulse.io/fpm-status");
+    assert!(t.is_empty());
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0].0, "wp-site042/site042-wordpress-7d9c6b5f4-x2kqp");
+    assert!(
+        bad[0].1.contains("is not the pod's IP (10.42.1.17)"),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn discovered_targets_are_capped() {
+    let t = |i: usize| FpmTarget {
+        site: format!("s{i:05}"),
+        address: "tcp://10.0.0.1:9000".into(),
+        status_path: "/status".into(),
+    };
+    let mut capped = false;
+    let mut v: Vec<FpmTarget> = (0..pods::MAX_DISCOVERED_TARGETS + 10).map(t).collect();
+    pods::cap_targets(&mut v, &mut capped);
+    assert!(capped);
+    assert_eq!(v.len(), pods::MAX_DISCOVERED_TARGETS);
+    assert_eq!(v.last(), Some(&t(pods::MAX_DISCOVERED_TARGETS - 1)));
+    let mut v: Vec<FpmTarget> = (0..3).map(t).collect();
+    pods::cap_targets(&mut v, &mut capped);
+    assert!(!capped);
+    assert_eq!(v.len(), 3);
+}
+
+/// A burst of events is told as its first at once, then one notice for
+/// the rest once the interval has passed.
+#[test]
+fn events_in_a_burst_are_coalesced() {
+    let every = Duration::from_millis(250);
+    let t0 = tokio::time::Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut c = watch::Coalesce::new(every);
+    assert_eq!(c.due(), None);
+    assert!(c.changed(ms(0)), "the first at once");
+    assert!(!c.changed(ms(1)));
+    assert!(!c.changed(ms(100)));
+    assert!(c.is_pending());
+    assert_eq!(c.due(), Some(ms(250)));
+    c.told(ms(250));
+    assert!(!c.is_pending() && c.due().is_none());
+    // A quiet while later: at once again.
+    assert!(c.changed(ms(900)));
+    let mut z = watch::Coalesce::new(Duration::ZERO);
+    assert!(z.changed(ms(0)) && z.changed(ms(0)));
 }
 
 #[test]

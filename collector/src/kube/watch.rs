@@ -141,6 +141,65 @@ pub struct WatchParams {
     pub page_size: u32,
     /// `timeoutSeconds` of each watch.
     pub timeout_secs: u64,
+    /// Events in a burst are told at most this often: the first at once,
+    /// the rest as one [`Notice::Changed`] when this much time has passed
+    /// since (the store then has them all). A caller that recomputes
+    /// everything per notice (O(objects)) does so at most this often.
+    /// Zero: every event at once.
+    pub coalesce: Duration,
+}
+
+/// When to tell a caller about events ([`WatchParams::coalesce`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Coalesce {
+    every: Duration,
+    /// The last [`Notice::Changed`] told.
+    last: Option<tokio::time::Instant>,
+    /// Events applied but not yet told.
+    pending: bool,
+}
+
+impl Coalesce {
+    /// Nothing told yet: the first event is told at once.
+    pub fn new(every: Duration) -> Self {
+        Coalesce {
+            every,
+            last: None,
+            pending: false,
+        }
+    }
+
+    /// An event was applied at `now`: whether to tell it now (else it is
+    /// pending until [`Coalesce::due`]).
+    pub fn changed(&mut self, now: tokio::time::Instant) -> bool {
+        if self.last.is_none_or(|l| now >= l + self.every) {
+            self.told(now);
+            true
+        } else {
+            self.pending = true;
+            false
+        }
+    }
+
+    /// When the pending events are to be told; `None` when none are.
+    pub fn due(&self) -> Option<tokio::time::Instant> {
+        match (self.pending, self.last) {
+            (true, Some(l)) => Some(l + self.every),
+            (true, None) => Some(tokio::time::Instant::now()),
+            _ => None,
+        }
+    }
+
+    /// Whether events are pending.
+    pub fn is_pending(&self) -> bool {
+        self.pending
+    }
+
+    /// A [`Notice::Changed`] was told at `now`.
+    pub fn told(&mut self, now: tokio::time::Instant) {
+        self.last = Some(now);
+        self.pending = false;
+    }
 }
 
 /// A watch that has delivered this long, or any line, was healthy: the
@@ -315,25 +374,61 @@ impl<T: Resource> Watcher<T> {
         ];
         self.selectors(&mut q);
         let url = self.client.url(&path, &q);
-        let mut resp = self.client.get(url, None).await?;
+        let resp = self.client.get(url, None).await?;
         notify(&self.store, Notice::Current);
+        let mut coalesce = Coalesce::new(self.params.coalesce);
+        let result = self
+            .read_events(path, resp, notify, lines, &mut coalesce)
+            .await;
+        // Events applied before the end (or an error) are in the store:
+        // told now rather than after a relist or a backoff.
+        if coalesce.is_pending() {
+            notify(&self.store, Notice::Changed);
+        }
+        result
+    }
+
+    /// Reads a watch's events into the store until the server ends it,
+    /// telling them as `coalesce` says.
+    async fn read_events<F: FnMut(&Store<T>, Notice)>(
+        &mut self,
+        path: String,
+        mut resp: reqwest::Response,
+        notify: &mut F,
+        lines: &mut u64,
+        coalesce: &mut Coalesce,
+    ) -> Result<(), KubeError> {
         let idle_secs = self.params.timeout_secs + IDLE_GRACE_SECS;
+        let idle = Duration::from_secs(idle_secs);
+        let mut last_byte = tokio::time::Instant::now();
         let mut buf: Vec<u8> = Vec::new();
         loop {
-            let chunk =
-                match tokio::time::timeout(Duration::from_secs(idle_secs), resp.chunk()).await {
-                    Err(_) => return Err(KubeError::Idle { secs: idle_secs }),
-                    Ok(Err(e)) => {
-                        return Err(KubeError::Request {
-                            path,
-                            message: error_chain(&e),
-                        });
+            let idle_at = last_byte + idle;
+            let wake = coalesce.due().map_or(idle_at, |d| d.min(idle_at));
+            // `chunk` is cancel-safe: a chunk not yet returned stays in
+            // the body for the next call.
+            let chunk = match tokio::time::timeout_at(wake, resp.chunk()).await {
+                Err(_) => {
+                    let now = tokio::time::Instant::now();
+                    if coalesce.due().is_some_and(|d| now >= d) {
+                        notify(&self.store, Notice::Changed);
+                        coalesce.told(now);
+                        continue;
                     }
-                    // A partial line left in `buf` is dropped: its event
-                    // comes again from the last version.
-                    Ok(Ok(None)) => return Ok(()),
-                    Ok(Ok(Some(c))) => c,
-                };
+                    return Err(KubeError::Idle { secs: idle_secs });
+                }
+                Ok(Err(e)) => {
+                    return Err(KubeError::Request {
+                        path,
+                        message: error_chain(&e),
+                    });
+                }
+                // A partial line left in `buf` is dropped: its event
+                // comes again from the last version.
+                Ok(Ok(None)) => return Ok(()),
+                Ok(Ok(Some(c))) => c,
+            };
+            last_byte = tokio::time::Instant::now();
             buf.extend_from_slice(&chunk);
             let mut start = 0;
             while let Some(i) = memchr::memchr(b'\n', &buf[start..]) {
@@ -343,8 +438,24 @@ impl<T: Resource> Watcher<T> {
                     continue;
                 }
                 *lines += 1;
-                if let Some(n) = self.apply(&path, line)? {
-                    notify(&self.store, n);
+                // Not collapsed into guards: a change held back must not
+                // fall through to the bookmark arm below.
+                #[allow(clippy::collapsible_match)]
+                match self.apply(&path, line)? {
+                    Some(Notice::Changed) => {
+                        if coalesce.changed(tokio::time::Instant::now()) {
+                            notify(&self.store, Notice::Changed);
+                        }
+                    }
+                    // A bookmark says the store is current: with events
+                    // pending, that is a change to tell.
+                    Some(n) if coalesce.is_pending() => {
+                        debug_assert_eq!(n, Notice::Current);
+                        notify(&self.store, Notice::Changed);
+                        coalesce.told(tokio::time::Instant::now());
+                    }
+                    Some(n) => notify(&self.store, n),
+                    None => {}
                 }
             }
             buf.drain(..start);
