@@ -352,3 +352,38 @@ fn exit_codes() {
     assert_eq!(parse.wait().unwrap().code(), Some(1), "{s}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// The config deploy/autoscale ships in its ConfigMap passes `validate`
+/// (its bearer token file pointed at a file here).
+#[test]
+fn deploy_autoscale_config_validates() {
+    let d = tmpdir("config-cli", "deploy");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/autoscale/config.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let mut lines = text.lines().skip_while(|l| *l != "  config.yaml: |");
+    assert!(
+        lines.next().is_some(),
+        "no config.yaml key in {}",
+        manifest.display()
+    );
+    let embedded: String = lines
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let token = d.join("token");
+    std::fs::write(&token, "t0ken\n").unwrap();
+    assert!(embedded.contains("/secrets/token"), "{embedded}");
+    let cfg = d.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        embedded.replace("/secrets/token", &token.display().to_string()),
+    )
+    .unwrap();
+    let (code, out, err) = run(bin().args(["validate", "--config"]).arg(&cfg));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("autoscale: KEDA scaler (gRPC) 0.0.0.0:9465; /api/v1/autoscale bearer token"),
+        "{out}"
+    );
+    assert!(out.contains("kubernetes: on"), "{out}");
+    let _ = std::fs::remove_dir_all(&d);
+}
