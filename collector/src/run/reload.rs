@@ -60,25 +60,19 @@ impl Live {
     pub fn reload(&mut self, mut new: Config) -> Result<Reloaded, ReloadError> {
         let old = &self.cfg;
         let mut needs_restart = Vec::new();
-        if format!("{:?}", new.server) != format!("{:?}", old.server) {
-            needs_restart.push("server");
-            new.server = old.server.clone();
+        // Sections read once at start, kept as they run: the HTTP server,
+        // and the autoscaler's servers, the FPM scraper and the Kubernetes
+        // client, started once beside the engine; they apply at the next
+        // start.
+        macro_rules! kept_until_restart {
+            ($($section:ident),*) => {$(
+                if format!("{:?}", new.$section) != format!("{:?}", old.$section) {
+                    needs_restart.push(stringify!($section));
+                    new.$section = old.$section.clone();
+                }
+            )*};
         }
-        // The autoscaler's servers, the FPM scraper and the Kubernetes
-        // client are started once, beside the engine: their sections
-        // apply at the next start.
-        if format!("{:?}", new.autoscale) != format!("{:?}", old.autoscale) {
-            needs_restart.push("autoscale");
-            new.autoscale = old.autoscale.clone();
-        }
-        if format!("{:?}", new.fpm_status) != format!("{:?}", old.fpm_status) {
-            needs_restart.push("fpm_status");
-            new.fpm_status = old.fpm_status.clone();
-        }
-        if format!("{:?}", new.kubernetes) != format!("{:?}", old.kubernetes) {
-            needs_restart.push("kubernetes");
-            new.kubernetes = old.kubernetes.clone();
-        }
+        kept_until_restart!(server, autoscale, fpm_status, kubernetes);
         if new.tail.checkpoint_path != old.tail.checkpoint_path {
             needs_restart.push("tail.checkpoint_path");
             new.tail
