@@ -81,7 +81,13 @@ pub fn open(
     };
     let interval = Duration::from_secs(cfg.interval_secs.max(1));
     let run = async move {
+        let spool = producer.spool.clone();
         tokio::join!(producer.run(source, interval, shutdown), sender);
+        // The sender closed the spool when it stopped, perhaps before the
+        // producer's last push finished: close again once both are done.
+        if let Err(e) = spool.lock().close() {
+            tracing::error!(sink = NAME, error = %e, "spool close failed");
+        }
     };
     Ok((stats, run))
 }

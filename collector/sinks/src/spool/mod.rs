@@ -365,6 +365,12 @@ impl Spool {
                 .map_err(io_err(&path))?;
             self.writer = Some(f);
         }
+        if dropped.0 > 0 {
+            // The dropped frames are gone for good: say so on disk now, or a
+            // restart (or a close that ran before this push) would bring
+            // them back.
+            self.save_ack()?;
+        }
         let mut head = [0u8; HEADER_BYTES as usize];
         head[0..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
         head[4..8].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());

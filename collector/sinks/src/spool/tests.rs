@@ -150,6 +150,11 @@ fn full_blocks_or_drops_the_oldest() {
             );
         }
     }
+    // Dropped frames stay dropped across a restart without a clean close.
+    s.sync().unwrap();
+    drop(s);
+    let mut s = Spool::open(&d, cfg(1 << 20, 1 << 18, WhenFull::DropOldest)).unwrap();
+    assert_eq!(s.frames(), 10);
     let got = drain(&mut s);
     assert_eq!(got.len(), 10);
     assert_eq!(
