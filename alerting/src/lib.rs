@@ -1,5 +1,22 @@
-//! SLO evaluation (error budgets, multi-window burn-rate alerts), the alert
-//! lifecycle (group, dedup, silence, inhibit), notifiers (email, webhook,
-//! Alertmanager) and deploy deadlines. Built in a later stage on the
-//! collector's per-site windows; this crate is reserved in the workspace so
-//! the layout in DESIGN.md holds from the start.
+//! SLOs for sitepulse: specs ([`spec`], ours and Sloth's), per-site
+//! good/bad counts in coarse buckets ([`store`], kept on disk by
+//! [`persist`] so a period survives restarts), and the engine
+//! ([`engine`]) that turns successive per-site snapshots into error
+//! budgets, burn rates and the multi-window multi-burn-rate alert
+//! conditions of [`burn`].
+//!
+//! The crate reads the pipeline's `SitesSnapshot` and nothing else of the
+//! collector: no file, socket or clock of its own but the count file the
+//! caller asks it to save or load.
+
+pub mod burn;
+pub mod engine;
+pub mod error;
+pub mod persist;
+pub mod spec;
+pub mod store;
+
+pub use burn::{BurnTable, BurnWindow, Severity};
+pub use engine::{SloEngine, SloStatus};
+pub use error::{SpecError, StoreError};
+pub use spec::{Sli, Slo, SloSet, Span};

@@ -1,0 +1,376 @@
+//! The SLO engine: per-site counts taken from successive published
+//! snapshots (the difference of each site's totals since the last one,
+//! placed at the snapshot's time), and the state of every site's SLOs
+//! computed from the count store: budget remaining over the period, burn
+//! rate per window, and which burn-rate rows alert.
+//!
+//! It reads `SitesSnapshot`s only, never the pipeline: the collector hands
+//! it each snapshot it publishes (or, in a replay, each one the replay
+//! takes as event time moves on).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sitepulse_pipeline::snapshot::{SiteTotals, SitesSnapshot};
+
+use crate::burn::{BurnTable, Severity, burn_rate};
+use crate::spec::{Sli, Slo, SloSet, Span, latency_bounds_ms};
+use crate::store::{Counts, Store};
+
+/// The windows every SLO reports a burn rate for (the table's windows are
+/// added when it reads others).
+pub const REPORTED_WINDOWS: [Span; 7] = [
+    Span(300),
+    Span(1800),
+    Span(3600),
+    Span(7200),
+    Span(6 * 3600),
+    Span(86_400),
+    Span(3 * 86_400),
+];
+
+/// What a site's totals said last time, to take differences.
+#[derive(Debug, Clone, Default)]
+struct Last {
+    requests: u64,
+    class5xx: u64,
+    code499: u64,
+    timed: u64,
+    /// Cumulative latency histogram counts per bound (requests at most).
+    le: Vec<u64>,
+}
+
+impl Last {
+    fn of(t: &SiteTotals) -> Last {
+        let mut acc = 0;
+        let le = t
+            .latency
+            .buckets
+            .iter()
+            .map(|b| {
+                acc += b;
+                acc
+            })
+            .collect();
+        Last {
+            requests: t.requests(),
+            class5xx: t.class[4],
+            code499: t.codes[0],
+            timed: t.latency.count,
+            le,
+        }
+    }
+
+    /// Counts for `sli` from the totals `self` over `prev`.
+    fn counts(&self, prev: &Last, sli: Sli) -> Counts {
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        match sli {
+            Sli::Availability { with_499 } => {
+                let mut bad = d(self.class5xx, prev.class5xx);
+                if with_499 {
+                    bad += d(self.code499, prev.code499);
+                }
+                Counts {
+                    total: d(self.requests, prev.requests),
+                    bad,
+                }
+            }
+            Sli::Latency { threshold_ms } => {
+                let total = d(self.timed, prev.timed);
+                let i = latency_bounds_ms()
+                    .iter()
+                    .position(|&b| b == threshold_ms)
+                    .unwrap_or(usize::MAX);
+                let good = match (self.le.get(i), prev.le.get(i)) {
+                    (Some(&a), Some(&b)) => d(a, b),
+                    (Some(&a), None) => a,
+                    _ => 0,
+                };
+                Counts {
+                    total,
+                    bad: total.saturating_sub(good),
+                }
+            }
+        }
+    }
+
+    /// Whether the counters went back (the pipeline was rebuilt).
+    fn went_back(&self, prev: &Last) -> bool {
+        self.requests < prev.requests || self.timed < prev.timed
+    }
+}
+
+/// The burn over one window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WindowBurn {
+    /// `5m`, `1h`, ...
+    pub window: Span,
+    /// Requests counted.
+    pub requests: u64,
+    /// Bad ones.
+    pub bad: u64,
+    /// The error ratio over the budget; `None` without requests.
+    pub burn_rate: Option<f64>,
+}
+
+/// One row of the alert table for one SLO.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BurnCheck {
+    /// `page` or `ticket`.
+    pub severity: Severity,
+    /// Long window.
+    pub long: Span,
+    /// Short window.
+    pub short: Span,
+    /// Burn rate above which it alerts.
+    pub factor: f64,
+    /// Burn rate over the long window.
+    pub long_burn_rate: Option<f64>,
+    /// Burn rate over the short window.
+    pub short_burn_rate: Option<f64>,
+    /// Requests in the long window.
+    pub long_requests: u64,
+    /// Both windows burn faster than the factor, with enough requests.
+    pub alerting: bool,
+    /// Both burn faster but the long window has fewer requests than the
+    /// table's `min_requests`: held back.
+    pub below_min_requests: bool,
+}
+
+/// Where one SLO of one site stands.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SloStatus {
+    /// The site.
+    pub site: String,
+    /// The SLO.
+    pub slo: Slo,
+    /// Requests over the period (what the store holds of it).
+    pub period_requests: u64,
+    /// Bad ones.
+    pub period_bad: u64,
+    /// Good requests over the period / requests (`None` without any).
+    pub sli: Option<f64>,
+    /// Fraction of the period's error budget left: 1 − bad / (budget ×
+    /// requests); negative once overspent; 1 without requests.
+    pub budget_remaining: f64,
+    /// Burn rate per window.
+    pub windows: Vec<WindowBurn>,
+    /// The alert table's rows.
+    pub checks: Vec<BurnCheck>,
+}
+
+impl SloStatus {
+    /// The most urgent severity alerting, if any.
+    pub fn alerting(&self) -> Option<Severity> {
+        self.checks
+            .iter()
+            .filter(|c| c.alerting)
+            .map(|c| c.severity)
+            .min()
+    }
+}
+
+/// Per-site SLO state.
+#[derive(Debug)]
+pub struct SloEngine {
+    set: SloSet,
+    store: Store,
+    last: HashMap<String, Last>,
+    /// SLOs per site, resolved once per name.
+    slos: HashMap<String, Vec<Slo>>,
+    /// The newest snapshot time seen.
+    now_unix: Option<i64>,
+}
+
+impl SloEngine {
+    /// An engine over `set`, starting from `store` (loaded from disk) or
+    /// empty.
+    pub fn new(set: SloSet, store: Option<Store>) -> SloEngine {
+        let longest = Self::longest(&set);
+        let store = match store {
+            Some(s) if s.hours() == Store::new(longest).hours() => s,
+            _ => Store::new(longest),
+        };
+        SloEngine {
+            set,
+            store,
+            last: HashMap::new(),
+            slos: HashMap::new(),
+            now_unix: None,
+        }
+    }
+
+    /// The longest span the store must keep: the default period, every
+    /// period a site names, and the table's windows.
+    pub fn longest(set: &SloSet) -> Span {
+        let mut longest = crate::spec::DEFAULT_PERIOD;
+        for w in set.burn.windows_used() {
+            longest = longest.max(w);
+        }
+        for site in set.named_sites().chain(std::iter::once("")) {
+            for s in set.for_site(site) {
+                longest = longest.max(s.period);
+            }
+        }
+        longest
+    }
+
+    /// The spec in use.
+    pub fn set(&self) -> &SloSet {
+        &self.set
+    }
+
+    /// The count store (to save it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The newest snapshot time seen (Unix seconds).
+    pub fn now_unix(&self) -> Option<i64> {
+        self.now_unix
+    }
+
+    /// A site's SLOs.
+    pub fn slos_of(&mut self, site: &str) -> &[Slo] {
+        if !self.slos.contains_key(site) {
+            let v = self.set.for_site(site);
+            self.slos.insert(site.to_owned(), v);
+        }
+        &self.slos[site]
+    }
+
+    /// Takes each site's requests since the previous snapshot into the
+    /// store at the snapshot's time. A snapshot without a time (nothing
+    /// read yet) or older than the newest seen is skipped.
+    pub fn observe(&mut self, snap: &SitesSnapshot) {
+        let Some(now) = snap.now_unix else {
+            return;
+        };
+        if self.now_unix.is_some_and(|t| now < t) {
+            return;
+        }
+        self.now_unix = Some(now);
+        for site in &snap.sites {
+            let cur = Last::of(&site.totals);
+            let prev = match self.last.get(&site.name) {
+                Some(p) if !cur.went_back(p) => p.clone(),
+                // First sight, or counters reset: all of them are new.
+                _ => Last::default(),
+            };
+            if cur.requests != prev.requests || cur.timed != prev.timed {
+                let slis: Vec<Sli> = {
+                    let mut v: Vec<Sli> = self.slos_of(&site.name).iter().map(|s| s.sli).collect();
+                    v.sort();
+                    v.dedup();
+                    v
+                };
+                for sli in slis {
+                    self.store.add(&site.name, sli, now, cur.counts(&prev, sli));
+                }
+            }
+            self.last.insert(site.name.clone(), cur);
+        }
+    }
+
+    /// Every site's SLOs as of the newest snapshot, sites in name order.
+    pub fn evaluate(&mut self) -> Vec<SloStatus> {
+        let Some(now) = self.now_unix else {
+            return Vec::new();
+        };
+        let mut sites: Vec<String> = self.last.keys().cloned().collect();
+        sites.extend(self.store.series.keys().map(|k| k.0.clone()));
+        sites.sort();
+        sites.dedup();
+        let mut out = Vec::new();
+        for site in sites {
+            let slos = self.slos_of(&site).to_vec();
+            for slo in slos {
+                out.push(self.status(&site, slo, now));
+            }
+        }
+        out
+    }
+
+    /// One site's SLOs (empty for a site never seen).
+    pub fn evaluate_site(&mut self, site: &str) -> Vec<SloStatus> {
+        let Some(now) = self.now_unix else {
+            return Vec::new();
+        };
+        if !self.last.contains_key(site) && !self.store.series.keys().any(|k| k.0 == site) {
+            return Vec::new();
+        }
+        let slos = self.slos_of(site).to_vec();
+        slos.into_iter()
+            .map(|s| self.status(site, s, now))
+            .collect()
+    }
+
+    fn status(&self, site: &str, slo: Slo, now: i64) -> SloStatus {
+        let series = self.store.series(site, slo.sli);
+        let window = |w: Span| series.map(|s| s.window(now, w)).unwrap_or_default();
+        let budget = slo.budget();
+        let period = window(slo.period);
+        let mut spans: Vec<Span> = REPORTED_WINDOWS.to_vec();
+        spans.extend(self.set.burn.windows_used());
+        spans.sort();
+        spans.dedup();
+        let windows = spans
+            .iter()
+            .map(|&w| {
+                let c = window(w);
+                WindowBurn {
+                    window: w,
+                    requests: c.total,
+                    bad: c.bad,
+                    burn_rate: burn_rate(c.total, c.bad, budget),
+                }
+            })
+            .collect();
+        let checks = checks(&self.set.burn, &slo, window);
+        SloStatus {
+            site: site.to_owned(),
+            period_requests: period.total,
+            period_bad: period.bad,
+            sli: (period.total > 0).then(|| 1.0 - period.bad as f64 / period.total as f64),
+            budget_remaining: if period.total == 0 {
+                1.0
+            } else {
+                1.0 - period.bad as f64 / (budget * period.total as f64)
+            },
+            windows,
+            checks,
+            slo,
+        }
+    }
+}
+
+fn checks(table: &BurnTable, slo: &Slo, window: impl Fn(Span) -> Counts) -> Vec<BurnCheck> {
+    table
+        .windows
+        .iter()
+        .map(|row| {
+            let factor = row.factor_for(slo.period);
+            let (l, s) = (window(row.long), window(row.short));
+            let (lr, sr) = (
+                burn_rate(l.total, l.bad, slo.budget()),
+                burn_rate(s.total, s.bad, slo.budget()),
+            );
+            let burning = lr.is_some_and(|r| r > factor) && sr.is_some_and(|r| r > factor);
+            let enough = l.total >= table.min_requests;
+            BurnCheck {
+                severity: row.severity,
+                long: row.long,
+                short: row.short,
+                factor,
+                long_burn_rate: lr,
+                short_burn_rate: sr,
+                long_requests: l.total,
+                alerting: burning && enough,
+                below_min_requests: burning && !enough,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
