@@ -173,9 +173,19 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
         let mut autoscale = sitepulse::autoscale::start::start(&autoscale_cfg, &state, stopped)
             .await
             .context("starting the autoscaler interfaces")?;
+        let slo = {
+            let mut rx = stop_tx.subscribe();
+            sitepulse::slo::start(&autoscale_cfg.slo, &state, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .context("starting SLO evaluation")?
+        };
         let mut app = AppState::new(state);
         if let Some(shared) = autoscale.metrics_api.take() {
             app = app.with_autoscale(shared);
+        }
+        if let Some(t) = &slo {
+            app = app.with_slo(Arc::clone(&t.shared));
         }
         let http = Arc::clone(&app.http);
         let router = serve::router(app, &server);
@@ -187,9 +197,16 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
             let _ = on_signal.set(std::time::Instant::now());
             let _ = stop_tx.send(true);
         };
-        serve::serve(listener, router, &server, http, shutdown)
+        let served = serve::serve(listener, router, &server, http, shutdown)
             .await
-            .context("serving HTTP")
+            .context("serving HTTP");
+        // The SLO counts' last save, before the runtime goes.
+        if let Some(t) = slo
+            && tokio::time::timeout(Duration::from_secs(5), t.join).await.is_err()
+        {
+            tracing::warn!("the SLO counts' final save did not finish within 5 s");
+        }
+        served
     })?;
     // Requests still running after serve's drain (half the grace) are
     // dropped with the runtime (and a reload waiting for SIGHUP with it).

@@ -14,6 +14,7 @@ pub mod listen;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod slo;
 
 /// Wall-clock Unix seconds: the time the binary hands the pipeline (which
 /// reads no clock of its own).

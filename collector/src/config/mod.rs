@@ -56,6 +56,8 @@ pub struct Config {
     /// The Kubernetes API (ready pods, FPM targets from annotations); off
     /// by default.
     pub kubernetes: crate::kube::KubeConfig,
+    /// SLOs: spec files, where the counts are kept.
+    pub slo: crate::slo::SloConfig,
 }
 
 /// One problem in a config file.
@@ -245,6 +247,9 @@ impl Config {
         }
         if let Err(e) = self.kubernetes.validate() {
             out.push((format!("kubernetes.{}", e.field), e.message));
+        }
+        if let Err(e) = self.slo.validate() {
+            out.push((format!("slo.{}", e.field), e.message));
         }
         // The pod counts are known current at each reopened watch: a watch
         // held open longer than they may age leaves a quiet cluster's

@@ -147,6 +147,7 @@ pub fn summary(cfg: &Config, env: &[(String, bool)]) -> String {
         sv.listen, sv.max_connections, sv.shutdown_grace_secs,
     );
     autoscale_summary(&mut s, cfg);
+    slo_summary(&mut s, cfg);
     let k = &cfg.sinks;
     if !k.any() {
         let _ = writeln!(s, "sinks: none");
@@ -196,6 +197,35 @@ pub fn summary(cfg: &Config, env: &[(String, bool)]) -> String {
         );
     }
     s
+}
+
+/// SLO evaluation: which specs, where the counts are kept.
+fn slo_summary(s: &mut String, cfg: &Config) {
+    let c = &cfg.slo;
+    if !c.enabled {
+        let _ = writeln!(s, "slo: off");
+        return;
+    }
+    let specs = match c.spec_files() {
+        Ok(f) if f.is_empty() => "the embedded rules/slos.yaml".to_owned(),
+        Ok(f) => f
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(e) => format!("cannot read: {}", e.message),
+    };
+    let sites = c.load().map_or(0, |set| set.named_sites().count());
+    let state = if c.state_path.is_empty() || c.state_path == "auto" {
+        "slo-counts beside the checkpoint".to_owned()
+    } else {
+        c.state_path.clone()
+    };
+    let _ = writeln!(
+        s,
+        "slo: specs {specs} ({sites} site(s) with their own entries); counts kept in {state}, saved every {} s",
+        c.save_interval_secs
+    );
 }
 
 /// The autoscaler interfaces and what feeds them.

@@ -149,6 +149,8 @@ pub struct AppState {
     pub registry: Arc<prometheus_client::registry::Registry>,
     /// `/api/v1/autoscale`'s access rules and freshness limits.
     pub autoscale: Arc<crate::autoscale::metrics_api::Shared>,
+    /// The SLO evaluation, when `slo.enabled`.
+    pub slo: Option<Arc<crate::slo::SloShared>>,
 }
 
 impl AppState {
@@ -161,7 +163,14 @@ impl AppState {
             http,
             cache: Arc::default(),
             autoscale: Arc::default(),
+            slo: None,
         }
+    }
+
+    /// With the SLO evaluation's latest results.
+    pub fn with_slo(mut self, slo: Arc<crate::slo::SloShared>) -> Self {
+        self.slo = Some(slo);
+        self
     }
 
     /// With `/api/v1/autoscale`'s access rules and limits.
@@ -182,6 +191,8 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
             "/api/v1/autoscale/{site}",
             get(crate::autoscale::metrics_api::site),
         )
+        .route("/api/v1/slos", get(crate::slo::api::slos))
+        .route("/api/v1/slos/{site}", get(crate::slo::api::site_slos))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

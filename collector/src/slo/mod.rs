@@ -1,0 +1,191 @@
+//! SLO evaluation in `run`: a task on the HTTP runtime feeds each
+//! published snapshot to the [`SloEngine`] (once per
+//! `slo.evaluate_interval_secs`), publishes the result for
+//! `/api/v1/slos` ([`api`]) behind an `ArcSwap`, and saves the per-site
+//! counts every `slo.save_interval_secs` and at shutdown, so the period's
+//! budget survives restarts (docs/slo.md).
+//!
+//! The engine's work (differences of totals, bucket sums) runs on the
+//! blocking pool, never on the runtime's workers that answer autoscalers.
+
+pub mod api;
+pub mod config;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use sitepulse_alerting::engine::SloEngine;
+use sitepulse_alerting::store::Store;
+use sitepulse_alerting::{SloStatus, persist};
+use tokio::task::JoinHandle;
+
+pub use config::{SloConfig, SloConfigError};
+
+use crate::run::LiveState;
+
+/// The latest evaluation.
+#[derive(Debug, Default)]
+pub struct SloView {
+    /// When it was computed.
+    pub evaluated: Option<SystemTime>,
+    /// The pipeline's clock the counts are placed by (Unix seconds).
+    pub clock_unix: Option<i64>,
+    /// Every site's SLOs, sites in name order.
+    pub statuses: Vec<SloStatus>,
+    /// Series (site × way of counting) in the count store.
+    pub series: usize,
+    /// Bytes their buckets take.
+    pub store_bytes: usize,
+    /// The last successful save of the counts.
+    pub saved: Option<SystemTime>,
+    /// The last save's error, while saves fail.
+    pub save_error: Option<String>,
+}
+
+/// What the API reads.
+#[derive(Debug, Default)]
+pub struct SloShared {
+    view: ArcSwap<SloView>,
+}
+
+impl SloShared {
+    /// The latest evaluation.
+    pub fn view(&self) -> Arc<SloView> {
+        self.view.load_full()
+    }
+}
+
+/// The running evaluation: await `join` after the stop signal so the
+/// final save finishes.
+#[derive(Debug)]
+pub struct SloTask {
+    /// For the API.
+    pub shared: Arc<SloShared>,
+    /// Ends after the final save.
+    pub join: JoinHandle<()>,
+}
+
+/// SLO evaluation cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum SloStartError {
+    /// The specs are invalid.
+    #[error("slo.{}: {}", .0.field, .0.message)]
+    Config(SloConfigError),
+}
+
+/// Starts the evaluation on the current runtime; `None` when
+/// `slo.enabled` is false. Stops after `stopped`, saving the counts.
+///
+/// # Errors
+/// Specs that cannot be loaded. A count file that cannot be read is set
+/// aside (`<file>.corrupt`) and evaluation starts empty, logged.
+pub fn start(
+    cfg: &SloConfig,
+    state: &LiveState,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) -> Result<Option<SloTask>, SloStartError> {
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    let set = cfg.load().map_err(SloStartError::Config)?;
+    let path = cfg.state_file(state.checkpoint_path());
+    let hours = Store::new(SloEngine::longest(&set)).hours();
+    let store = match persist::load(&path, hours) {
+        Ok(Some(s)) => {
+            tracing::info!(path = %path.display(), series = s.len(), "SLO counts read back");
+            Some(s)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            let aside = path.with_extension("corrupt");
+            let moved = std::fs::rename(&path, &aside).is_ok();
+            tracing::error!(error = %e, set_aside = moved, "SLO counts cannot be read; starting without them (budgets count from now)");
+            None
+        }
+    };
+    let engine = SloEngine::new(set, store);
+    let shared = Arc::new(SloShared::default());
+    let every = Duration::from_secs(cfg.evaluate_interval_secs);
+    let save_every = Duration::from_secs(cfg.save_interval_secs);
+    let join = tokio::spawn(run(
+        engine,
+        state.clone(),
+        Arc::clone(&shared),
+        path,
+        every,
+        save_every,
+        stopped,
+    ));
+    Ok(Some(SloTask { shared, join }))
+}
+
+async fn run(
+    mut engine: SloEngine,
+    state: LiveState,
+    shared: Arc<SloShared>,
+    path: std::path::PathBuf,
+    every: Duration,
+    save_every: Duration,
+    stopped: impl Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stopped = std::pin::pin!(stopped);
+    let mut last_save = Instant::now();
+    let mut saved = None;
+    let mut save_error: Option<String> = None;
+    loop {
+        let stop = tokio::select! {
+            _ = tick.tick() => false,
+            () = &mut stopped => true,
+        };
+        let published = state.published();
+        let due = stop || last_save.elapsed() >= save_every;
+        let p = path.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            engine.observe(&published.sites);
+            let statuses = engine.evaluate();
+            let saved = due.then(|| persist::save(engine.store(), &p));
+            (engine, statuses, saved)
+        });
+        let (e, statuses, result) = match job.await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "SLO evaluation failed; it stops");
+                return;
+            }
+        };
+        engine = e;
+        match result {
+            Some(Ok(())) => {
+                last_save = Instant::now();
+                saved = Some(SystemTime::now());
+                if save_error.take().is_some() {
+                    tracing::info!(path = %path.display(), "SLO counts saved again");
+                }
+            }
+            Some(Err(e)) => {
+                last_save = Instant::now();
+                if save_error.is_none() {
+                    tracing::error!(error = %e, "cannot save the SLO counts; a restart would lose what came since the last save");
+                }
+                save_error = Some(e.to_string());
+            }
+            None => {}
+        }
+        shared.view.store(Arc::new(SloView {
+            evaluated: Some(SystemTime::now()),
+            clock_unix: engine.now_unix(),
+            statuses,
+            series: engine.store().len(),
+            store_bytes: engine.store().bytes(),
+            saved,
+            save_error: save_error.clone(),
+        }));
+        if stop {
+            return;
+        }
+    }
+}
