@@ -9,6 +9,7 @@
 //! collector: no file, socket or clock of its own but the count file the
 //! caller asks it to save or load.
 
+pub mod alert;
 pub mod burn;
 pub mod engine;
 pub mod error;
