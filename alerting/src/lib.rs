@@ -11,9 +11,11 @@
 
 pub mod alert;
 pub mod burn;
+pub mod deploy;
 pub mod engine;
 pub mod error;
 pub mod persist;
+pub mod promrules;
 pub mod spec;
 pub mod store;
 

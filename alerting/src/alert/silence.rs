@@ -275,7 +275,7 @@ mod tests {
         let mut s = Silences::open(Some(&p)).unwrap();
         let a = s.add(new(&["site=\"shop\""], 2000), "alice", 1000).unwrap();
         let shop = labels(&[("site", "shop"), ("severity", "page")]);
-        assert_eq!(s.silencing(&shop, 1500), [a.id.clone()]);
+        assert_eq!(s.silencing(&shop, 1500), std::slice::from_ref(&a.id));
         assert!(s.silencing(&labels(&[("site", "blog")]), 1500).is_empty());
         assert!(s.silencing(&shop, 2000).is_empty(), "ended");
         let s2 = Silences::open(Some(&p)).unwrap();

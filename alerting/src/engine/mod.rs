@@ -305,6 +305,44 @@ impl SloEngine {
             .collect()
     }
 
+    /// A site's requests since `since` (to the minute) by its first
+    /// availability SLO, and the error ratio above which they burn its
+    /// budget faster than the table's first page row allows: what a
+    /// deploy's health is judged by. `None` for a site without an
+    /// availability SLO.
+    pub fn health_since(&mut self, site: &str, since: i64) -> Option<(Counts, f64)> {
+        let now = self.now_unix?;
+        let slo = self
+            .slos_of(site)
+            .iter()
+            .find(|s| matches!(s.sli, Sli::Availability { .. }))?
+            .clone();
+        let factor = self
+            .set
+            .burn
+            .windows
+            .iter()
+            .find(|w| w.severity == Severity::Page)
+            .map_or(1.0, |w| w.factor_for(slo.period));
+        let minutes = ((now - since).max(0) / 60 + 1) as u64;
+        let span = if minutes * 60 <= crate::burn::MINUTE_WINDOWS_UP_TO_SECS {
+            Span(minutes * 60)
+        } else {
+            Span(minutes.div_ceil(60) * 3600)
+        };
+        let c = self
+            .store
+            .series(site, slo.sli)
+            .map(|s| s.window(now, span))
+            .unwrap_or_default();
+        Some((c, factor * slo.budget()))
+    }
+
+    /// The table's minimum requests for a verdict.
+    pub fn min_requests(&self) -> u64 {
+        self.set.burn.min_requests
+    }
+
     fn status(&self, site: &str, slo: Slo, now: i64) -> SloStatus {
         let series = self.store.series(site, slo.sli);
         let window = |w: Span| series.map(|s| s.window(now, w)).unwrap_or_default();

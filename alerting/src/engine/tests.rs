@@ -165,9 +165,7 @@ fn a_slow_burn_opens_a_ticket_not_a_page() {
     let mut e = engine(AVAIL_999);
     let mut farm = Farm::default();
     // 0.2% errors (2x) for 3 days.
-    let states = run(&mut e, &mut farm, "a", 0, 3 * 1440, |_| {
-        (1000, 2)
-    });
+    let states = run(&mut e, &mut farm, "a", 0, 3 * 1440, |_| (1000, 2));
     assert_eq!(first(&states, Severity::Page), None);
     let t = first(&states, Severity::Ticket).unwrap();
     assert!(t < 60, "ticket from the start of the data: {t}");
