@@ -21,6 +21,7 @@ use sitepulse_pipeline::FormatChoice;
 mod bin_run;
 mod logging;
 mod offline;
+mod rules_cmd;
 
 use logging::LogFormat;
 use offline::{cmd_parse, cmd_replay, load_config};
@@ -117,11 +118,43 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Prometheus rules for the SLOs: `rules generate` writes recording and
+    /// alerting rules with Sloth's names (slo:sli_error:ratio_rate5m,
+    /// slo:period_error_budget_remaining:ratio, ...) equivalent to what
+    /// `run` evaluates, for `promtool check rules` and Prometheus.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Print a shell completion script to stdout, e.g.
     /// `sitepulse completions bash > /etc/bash_completion.d/sitepulse`.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Write the rules for the config's SLO specs (slo.specs, or the
+    /// embedded rules/slos.yaml) and the sites named.
+    Generate {
+        /// Config file (defaults to the embedded default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// SLO spec file or directory instead of the config's (repeat).
+        #[arg(long = "spec", value_name = "PATH")]
+        specs: Vec<String>,
+        /// A site to write rules for (repeat); sites the specs name are
+        /// always included.
+        #[arg(long = "site", value_name = "NAME")]
+        sites: Vec<String>,
+        /// A file of site names, one per line.
+        #[arg(long, value_name = "FILE")]
+        sites_file: Option<PathBuf>,
+        /// Write here instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -173,6 +206,22 @@ fn main() -> ExitCode {
             )
         }),
         Command::Validate { config } => Ok(cmd_validate(config.as_deref())),
+        Command::Rules {
+            command:
+                RulesCommand::Generate {
+                    config,
+                    specs,
+                    sites,
+                    sites_file,
+                    out,
+                },
+        } => rules_cmd::generate(rules_cmd::GenerateOpts {
+            config,
+            specs,
+            sites,
+            sites_file,
+            out,
+        }),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -21,7 +21,7 @@ use crate::burn::Severity;
 use crate::engine::SloStatus;
 
 /// The alert name of SLO burn alerts.
-pub const SLO_BURN: &str = "SitepulseSLOBurnRate";
+pub const SLO_BURN: &str = crate::promrules::ALERT_NAME;
 
 /// Resolved alerts are kept (and notified) this long.
 pub const RESOLVED_RETENTION_SECS: i64 = 15 * 60;
