@@ -115,6 +115,32 @@ pub mod http {
         Ok((status, body))
     }
 
+    /// `method` `http://127.0.0.1:<port><path>` with headers and a body:
+    /// the status and the answer's body.
+    ///
+    /// # Errors
+    /// A message naming the request when it could not be made.
+    pub fn request(
+        method: &str,
+        port: u16,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(u16, String), String> {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut req = CLIENT.request(m, &url).body(body.to_vec());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().map_err(|e| format!("{method} {url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .map_err(|e| format!("{method} {url}: body: {e}"))?;
+        Ok((status, text))
+    }
+
     /// The body of a `200` answer to GET `path`.
     ///
     /// # Errors

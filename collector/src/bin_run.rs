@@ -175,7 +175,7 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
             .context("starting the autoscaler interfaces")?;
         let slo = {
             let mut rx = stop_tx.subscribe();
-            sitepulse::slo::start(&autoscale_cfg.slo, &state, async move {
+            sitepulse::slo::start(&autoscale_cfg.slo, &autoscale_cfg.alerting, &state, async move {
                 let _ = rx.wait_for(|s| *s).await;
             })
             .context("starting SLO evaluation")?
@@ -185,7 +185,7 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
             app = app.with_autoscale(shared);
         }
         if let Some(t) = &slo {
-            app = app.with_slo(Arc::clone(&t.shared));
+            app = app.with_slo(Arc::clone(&t.shared), t.hub.clone());
         }
         let http = Arc::clone(&app.http);
         let router = serve::router(app, &server);

@@ -132,8 +132,8 @@ impl Matcher {
                 err("the quoted value does not end with a quote, or has a bad escape")
             })?
         } else {
-            if value.contains(['"', ',', ' ']) {
-                return Err(err("quote a value with spaces, commas or quotes"));
+            if value.contains(['"', ',', ' ', '=', '!', '~', '{', '}']) {
+                return Err(err("quote a value with spaces, commas, quotes, `=`, `!`, `~` or braces"));
             }
             value.to_owned()
         };
@@ -220,6 +220,7 @@ mod tests {
             "site=\"unterminated",
             "site=a b",
             "si te=a",
+            "site==shop",
         ] {
             assert!(Matcher::parse(bad).is_err(), "{bad}");
         }

@@ -131,6 +131,12 @@ impl SecretFile {
     /// Whether `presented` is the current secret (compared in constant
     /// time over its length).
     pub fn matches(&self, presented: &[u8]) -> bool {
+        self.with_current(|v| constant_time_eq(v, presented))
+    }
+
+    /// Runs `f` on the current secret, read again first when the file
+    /// changed (at most once a second).
+    pub fn with_current<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if s.checked.elapsed() >= RECHECK {
             s.checked = Instant::now();
@@ -138,23 +144,22 @@ impl SecretFile {
             if m != s.mtime {
                 match read_secret(&self.path) {
                     Ok(v) => {
-                        tracing::info!(file = %self.path.display(), "autoscale: secret file changed; using the new secret");
+                        tracing::info!(file = %self.path.display(), "secret file changed; using the new secret");
                         s.value = v;
                         s.mtime = m;
                     }
                     Err(e) => {
-                        tracing::warn!(
-                            "autoscale: secret file changed but {e}; keeping the previous secret"
-                        );
+                        tracing::warn!("secret file changed but {e}; keeping the previous secret");
                     }
                 }
             }
         }
-        constant_time_eq(s.value.as_bytes(), presented)
+        f(s.value.as_bytes())
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Equal bytes, compared in time that depends on the length only.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -58,6 +58,8 @@ pub struct Config {
     pub kubernetes: crate::kube::KubeConfig,
     /// SLOs: spec files, where the counts are kept.
     pub slo: crate::slo::SloConfig,
+    /// Alerts from SLO burn and deploys: routes, receivers, API access.
+    pub alerting: crate::slo::AlertingConfig,
 }
 
 /// One problem in a config file.
@@ -250,6 +252,9 @@ impl Config {
         }
         if let Err(e) = self.slo.validate() {
             out.push((format!("slo.{}", e.field), e.message));
+        }
+        if let Err((field, message)) = self.alerting.validate() {
+            out.push((format!("alerting.{field}"), message));
         }
         // The pod counts are known current at each reopened watch: a watch
         // held open longer than they may age leaves a quiet cluster's

@@ -72,7 +72,7 @@ impl Live {
                 }
             )*};
         }
-        kept_until_restart!(server, autoscale, fpm_status, kubernetes, slo);
+        kept_until_restart!(server, autoscale, fpm_status, kubernetes, slo, alerting);
         if new.tail.checkpoint_path != old.tail.checkpoint_path {
             needs_restart.push("tail.checkpoint_path");
             new.tail

@@ -151,6 +151,8 @@ pub struct AppState {
     pub autoscale: Arc<crate::autoscale::metrics_api::Shared>,
     /// The SLO evaluation, when `slo.enabled`.
     pub slo: Option<Arc<crate::slo::SloShared>>,
+    /// Alerts, silences and deploys, when `alerting.enabled`.
+    pub alerts: Option<Arc<crate::slo::AlertHub>>,
 }
 
 impl AppState {
@@ -164,12 +166,18 @@ impl AppState {
             cache: Arc::default(),
             autoscale: Arc::default(),
             slo: None,
+            alerts: None,
         }
     }
 
-    /// With the SLO evaluation's latest results.
-    pub fn with_slo(mut self, slo: Arc<crate::slo::SloShared>) -> Self {
+    /// With the SLO evaluation's latest results and the alerting hub.
+    pub fn with_slo(
+        mut self,
+        slo: Arc<crate::slo::SloShared>,
+        alerts: Option<Arc<crate::slo::AlertHub>>,
+    ) -> Self {
         self.slo = Some(slo);
+        self.alerts = alerts;
         self
     }
 
@@ -193,6 +201,19 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         )
         .route("/api/v1/slos", get(crate::slo::api::slos))
         .route("/api/v1/slos/{site}", get(crate::slo::api::site_slos))
+        .route("/api/v1/alerts", get(crate::slo::alerts_api::alerts))
+        .route(
+            "/api/v1/silences",
+            get(crate::slo::alerts_api::silences).post(crate::slo::alerts_api::create_silence),
+        )
+        .route(
+            "/api/v1/silences/{id}",
+            axum::routing::delete(crate::slo::alerts_api::expire_silence),
+        )
+        .route(
+            "/api/v1/deploys",
+            get(crate::slo::alerts_api::deploys).post(crate::slo::alerts_api::deploy_event),
+        )
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

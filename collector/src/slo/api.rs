@@ -117,10 +117,14 @@ fn off() -> ApiError {
 
 fn answer(
     st: &AppState,
+    headers: &axum::http::HeaderMap,
     site: Option<&str>,
     alerting_only: bool,
 ) -> Result<axum::response::Response, ApiError> {
     let slo = st.slo.as_ref().ok_or_else(off)?;
+    if let Some(hub) = &st.alerts {
+        hub.access.reader(headers)?;
+    }
     let view = slo.view();
     let published = st.live.published();
     // Any spelling of a site's name finds it, as in /api/v1/sites.
@@ -170,6 +174,7 @@ fn answer(
 /// `/api/v1/slos`.
 pub async fn slos(
     State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
     q: Result<Query<SlosQuery>, QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError {
@@ -180,12 +185,18 @@ pub async fn slos(
         ),
         parameter: None,
     })?;
-    answer(&st, q.site.as_deref(), q.alerting.unwrap_or(false))
+    answer(
+        &st,
+        &headers,
+        q.site.as_deref(),
+        q.alerting.unwrap_or(false),
+    )
 }
 
 /// `/api/v1/slos/{site}`.
 pub async fn site_slos(
     State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<axum::response::Response, ApiError> {
     let Path(name) = name.map_err(|e| ApiError {
@@ -193,5 +204,5 @@ pub async fn site_slos(
         message: format!("the site in the path cannot be read: {}", e.body_text()),
         parameter: None,
     })?;
-    answer(&st, Some(&name), false)
+    answer(&st, &headers, Some(&name), false)
 }

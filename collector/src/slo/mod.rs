@@ -8,8 +8,13 @@
 //! The engine's work (differences of totals, bucket sums) runs on the
 //! blocking pool, never on the runtime's workers that answer autoscalers.
 
+pub mod alerting_config;
+pub mod alerts_api;
 pub mod api;
+pub mod auth;
 pub mod config;
+pub mod hub;
+pub mod notify;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,9 +26,17 @@ use sitepulse_alerting::store::Store;
 use sitepulse_alerting::{SloStatus, persist};
 use tokio::task::JoinHandle;
 
+pub use alerting_config::AlertingConfig;
 pub use config::{SloConfig, SloConfigError};
+pub use hub::AlertHub;
 
 use crate::run::LiveState;
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
 
 /// The latest evaluation.
 #[derive(Debug, Default)]
@@ -63,6 +76,8 @@ impl SloShared {
 pub struct SloTask {
     /// For the API.
     pub shared: Arc<SloShared>,
+    /// Alerts, silences and deploys, when `alerting.enabled`.
+    pub hub: Option<Arc<AlertHub>>,
     /// Ends after the final save.
     pub join: JoinHandle<()>,
 }
@@ -73,6 +88,9 @@ pub enum SloStartError {
     /// The specs are invalid.
     #[error("slo.{}: {}", .0.field, .0.message)]
     Config(SloConfigError),
+    /// The alerting state cannot be opened.
+    #[error("alerting: {0}")]
+    Alerting(String),
 }
 
 /// Starts the evaluation on the current runtime; `None` when
@@ -83,6 +101,7 @@ pub enum SloStartError {
 /// aside (`<file>.corrupt`) and evaluation starts empty, logged.
 pub fn start(
     cfg: &SloConfig,
+    alerting: &AlertingConfig,
     state: &LiveState,
     stopped: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Option<SloTask>, SloStartError> {
@@ -107,24 +126,35 @@ pub fn start(
     };
     let engine = SloEngine::new(set, store);
     let shared = Arc::new(SloShared::default());
+    let hub = if alerting.enabled {
+        let dir = alerting.state_dir(state.checkpoint_path());
+        Some(Arc::new(
+            AlertHub::open(alerting, dir).map_err(SloStartError::Alerting)?,
+        ))
+    } else {
+        None
+    };
     let every = Duration::from_secs(cfg.evaluate_interval_secs);
     let save_every = Duration::from_secs(cfg.save_interval_secs);
     let join = tokio::spawn(run(
         engine,
         state.clone(),
         Arc::clone(&shared),
+        hub.clone(),
         path,
         every,
         save_every,
         stopped,
     ));
-    Ok(Some(SloTask { shared, join }))
+    Ok(Some(SloTask { shared, hub, join }))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     mut engine: SloEngine,
     state: LiveState,
     shared: Arc<SloShared>,
+    hub: Option<Arc<AlertHub>>,
     path: std::path::PathBuf,
     every: Duration,
     save_every: Duration,
@@ -144,13 +174,17 @@ async fn run(
         let published = state.published();
         let due = stop || last_save.elapsed() >= save_every;
         let p = path.clone();
+        let h = hub.clone();
         let job = tokio::task::spawn_blocking(move || {
             engine.observe(&published.sites);
             let statuses = engine.evaluate();
+            let outgoing = h
+                .map(|h| h.tick(&statuses, &mut engine, unix_now()))
+                .unwrap_or_default();
             let saved = due.then(|| persist::save(engine.store(), &p));
-            (engine, statuses, saved)
+            (engine, statuses, saved, outgoing)
         });
-        let (e, statuses, result) = match job.await {
+        let (e, statuses, result, outgoing) = match job.await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "SLO evaluation failed; it stops");
@@ -158,6 +192,9 @@ async fn run(
             }
         };
         engine = e;
+        if let Some(h) = &hub {
+            notify::dispatch(h, outgoing);
+        }
         match result {
             Some(Ok(())) => {
                 last_save = Instant::now();

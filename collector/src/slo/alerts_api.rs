@@ -1,0 +1,202 @@
+//! The alerting API (docs/slo.md): `GET /api/v1/alerts`,
+//! `GET|POST /api/v1/silences`, `DELETE /api/v1/silences/{id}`,
+//! `GET|POST /api/v1/deploys`. Changes need a writer's credential
+//! ([`super::auth`]); each accepted one is logged with the caller's name.
+//! Errors are the API's one JSON shape, and a refused request changes
+//! nothing.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use serde::Deserialize;
+use serde_json::json;
+use sitepulse_alerting::alert::silence::{NewSilence, SilenceError};
+use sitepulse_alerting::alert::state::AlertState;
+use sitepulse_alerting::deploy::{DeployEvent, EventError};
+
+use super::hub::AlertHub;
+use crate::serve::AppState;
+use crate::serve::api::ApiError;
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn hub(st: &AppState) -> Result<&AlertHub, ApiError> {
+    st.alerts.as_deref().ok_or_else(|| {
+        ApiError::not_found("alerting is off (alerting.enabled: false, or slo.enabled: false)")
+    })
+}
+
+fn bad(message: String) -> ApiError {
+    ApiError {
+        status: StatusCode::BAD_REQUEST,
+        message,
+        parameter: None,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsQuery {
+    state: Option<String>,
+}
+
+/// `GET /api/v1/alerts[?state=pending|firing|resolved]`.
+pub async fn alerts(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<AlertsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let hub = hub(&st)?;
+    hub.access.reader(&headers)?;
+    let Query(q) = q.map_err(|e| bad(format!("{}: the parameter is state", e.body_text())))?;
+    let want = match q.state.as_deref() {
+        None => None,
+        Some("pending") => Some(AlertState::Pending),
+        Some("firing") => Some(AlertState::Firing),
+        Some("resolved") => Some(AlertState::Resolved),
+        Some(other) => {
+            return Err(ApiError::bad_parameter(
+                "state",
+                format!("`{other}`: pending, firing or resolved"),
+            ));
+        }
+    };
+    let view = hub.view();
+    let list: Vec<_> = view
+        .alerts
+        .iter()
+        .filter(|a| want.is_none_or(|w| a.state == w))
+        .collect();
+    Ok(Json(json!({ "alerts": list })).into_response())
+}
+
+/// `GET /api/v1/silences`.
+pub async fn silences(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let hub = hub(&st)?;
+    hub.access.reader(&headers)?;
+    let t = now();
+    let list: Vec<_> = hub
+        .silences()
+        .into_iter()
+        .map(|s| {
+            let state = s.state(t);
+            let mut v = serde_json::to_value(&s).unwrap_or_default();
+            v["status"] = json!({ "state": state });
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "silences": list })).into_response())
+}
+
+fn silence_error(e: SilenceError) -> ApiError {
+    match e {
+        SilenceError::Invalid(m) => bad(m),
+        SilenceError::NotFound(id) => ApiError::not_found(format!("no silence {id}")),
+        SilenceError::Full => ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: e.to_string(),
+            parameter: None,
+        },
+        SilenceError::Io(m) => {
+            tracing::error!(error = %m, "silences cannot be saved");
+            ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "the silence cannot be saved; nothing was changed".into(),
+                parameter: None,
+            }
+        }
+    }
+}
+
+/// `POST /api/v1/silences`: `{"matchers": ["site=\"shop\""], "endsAt":
+/// 1800000000, "comment": "..."}`.
+pub async fn create_silence(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let hub = hub(&st)?;
+    let who = hub.access.writer(&headers, &body)?;
+    let new: NewSilence = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("{e} (keys: matchers, startsAt, endsAt, comment)")))?;
+    let s = hub.silence(new, &who, now()).map_err(silence_error)?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "silenceID": s.id, "silence": s })),
+    )
+        .into_response())
+}
+
+/// `DELETE /api/v1/silences/{id}`: expires it now.
+pub async fn expire_silence(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let hub = hub(&st)?;
+    let who = hub.access.writer(&headers, &body)?;
+    let Path(id) = id.map_err(|e| {
+        bad(format!(
+            "the id in the path cannot be read: {}",
+            e.body_text()
+        ))
+    })?;
+    let s = hub.expire(&id, &who, now()).map_err(silence_error)?;
+    Ok(Json(json!({ "silence": s })).into_response())
+}
+
+/// `GET /api/v1/deploys`: rollouts in progress, recent ones, counters.
+pub async fn deploys(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let hub = hub(&st)?;
+    hub.access.reader(&headers)?;
+    let v = hub.view();
+    Ok(Json(json!({
+        "active": v.deploys_active,
+        "recent": v.deploys_recent,
+        "stats": v.deploy_stats,
+    }))
+    .into_response())
+}
+
+/// `POST /api/v1/deploys`: a deploy event (see
+/// `sitepulse_alerting::deploy::event`).
+pub async fn deploy_event(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let hub = hub(&st)?;
+    let who = hub.access.writer(&headers, &body)?;
+    let ev = DeployEvent::from_json(&body, &who).map_err(|e| bad(e.to_string()))?;
+    let (site, version) = (ev.site.clone(), ev.version.clone());
+    match hub.deploy(ev, now()) {
+        Ok(()) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "accepted": true, "site": site, "version": version })),
+        )
+            .into_response()),
+        Err(e @ (EventError::NoRollout(_) | EventError::OtherVersion { .. })) => Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: e.to_string(),
+            parameter: None,
+        }),
+        Err(e @ EventError::TooMany(_)) => Err(ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: e.to_string(),
+            parameter: None,
+        }),
+        Err(e) => Err(bad(e.to_string())),
+    }
+}
