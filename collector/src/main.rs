@@ -82,6 +82,11 @@ enum Command {
         /// Rows in the site table (0 = all).
         #[arg(long, default_value_t = 20)]
         top: usize,
+        /// Evaluate the SLOs (the config's slo.specs) as the lines' own
+        /// time goes by, and print when each would have paged, opened a
+        /// ticket or recovered.
+        #[arg(long)]
+        slo: bool,
         /// Files to replay; a directory stands for every regular file under
         /// it (symlinks followed, each directory walked once).
         #[arg(required = true)]
@@ -180,8 +185,9 @@ fn main() -> ExitCode {
             config,
             format,
             top,
+            slo,
             files,
-        } => cmd_replay(config.as_deref(), format, top, &files),
+        } => cmd_replay(config.as_deref(), format, top, slo, &files),
         Command::Run {
             config,
             listen,

@@ -14,7 +14,9 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use sitepulse::config::Config;
+use sitepulse::slo::replay::SloReplay;
 use sitepulse::{report, unix_now};
+use sitepulse_alerting::engine::SloEngine;
 use sitepulse_pipeline::field::ParseError;
 use sitepulse_pipeline::label::SiteId;
 use sitepulse_pipeline::output::{self, write_record};
@@ -106,7 +108,7 @@ pub fn cmd_parse(
     };
     let mut skips = Skips::default();
     for path in &files {
-        match run_one(&mut pipeline, path, &mut out, None, 0) {
+        match run_one(&mut pipeline, path, &mut out, None, 0, None) {
             Ok(report) => reports.push(report),
             Err(why) => skips.report(path, why, None),
         }
@@ -219,6 +221,7 @@ fn run_one(
     obs: &mut impl Observer,
     bar: Option<&ProgressBar>,
     base: u64,
+    slo: Option<&mut SloReplay>,
 ) -> Result<FileReport, String> {
     let mut tick = |done: u64| {
         if let Some(b) = bar {
@@ -227,9 +230,11 @@ fn run_one(
     };
     pipeline.refresh_clock(unix_now());
     if path == Path::new("-") {
-        return pipeline
-            .process("-", None, io::stdin().lock(), obs, &mut tick)
-            .map_err(|e| format!("reading stdin: {e}"));
+        return match slo {
+            Some(r) => r.process(pipeline, "-", None, io::stdin().lock()),
+            None => pipeline.process("-", None, io::stdin().lock(), obs, &mut tick),
+        }
+        .map_err(|e| format!("reading stdin: {e}"));
     }
     match kind(path)? {
         Kind::File => {}
@@ -244,19 +249,31 @@ fn run_one(
         Err(e) => return Err(format!("cannot stat: {e}")),
     }
     let name = path.display().to_string();
-    pipeline
-        .process(&name, Some(path), file, obs, &mut tick)
-        .map_err(|e| format!("read failed: {e}"))
+    match slo {
+        Some(r) => r.process(pipeline, &name, Some(path), file),
+        None => pipeline.process(&name, Some(path), file, obs, &mut tick),
+    }
+    .map_err(|e| format!("read failed: {e}"))
 }
 
 pub fn cmd_replay(
     config: Option<&Path>,
     format: Option<FormatChoice>,
     top: usize,
+    slo: bool,
     files: &[PathBuf],
 ) -> Result<ExitCode> {
     let cfg = load_config(config, format)?;
     let mut pipeline = Pipeline::new(&cfg.pipeline(), unix_now())?;
+    let mut slo = if slo {
+        let set = cfg
+            .slo
+            .load()
+            .map_err(|e| anyhow::anyhow!("slo.{}: {}", e.field, e.message))?;
+        Some(SloReplay::new(SloEngine::new(set, None)))
+    } else {
+        None
+    };
     let mut skips = Skips::default();
     let files = &expand(files, &mut skips);
     let total_bytes: u64 = files
@@ -278,7 +295,14 @@ pub fn cmd_replay(
     let mut reports = Vec::new();
     let mut base = 0u64;
     for path in files {
-        match run_one(&mut pipeline, path, &mut NoObserver, bar.as_ref(), base) {
+        match run_one(
+            &mut pipeline,
+            path,
+            &mut NoObserver,
+            bar.as_ref(),
+            base,
+            slo.as_mut(),
+        ) {
             Ok(report) => {
                 base += report.bytes;
                 reports.push(report);
@@ -290,7 +314,12 @@ pub fn cmd_replay(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let table = report::replay_table(&pipeline, &reports, elapsed, top);
+    let mut table = report::replay_table(&pipeline, &reports, elapsed, top);
+    if let Some(r) = &mut slo {
+        r.finish(&pipeline);
+        table.push('\n');
+        table.push_str(&r.table());
+    }
     let mut out = io::stdout().lock();
     out.write_all(table.as_bytes()).ok();
     out.flush().ok();

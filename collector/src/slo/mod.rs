@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod hub;
 pub mod notify;
+pub mod replay;
 
 use std::future::Future;
 use std::sync::Arc;
