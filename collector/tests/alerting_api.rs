@@ -44,6 +44,9 @@ fn start(d: &Path) -> Collector {
     Collector::start(BIN, &[Path::new("--config"), &cfg], &d.join("run.log"))
 }
 
+/// Headers, body, the status expected and what its message says.
+type Case<'a> = (&'a [(&'a str, &'a str)], String, u16, &'a str);
+
 fn post(c: &Collector, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
     let (st, text) = request("POST", c.port, path, headers, body.as_bytes()).unwrap();
     (
@@ -63,7 +66,7 @@ fn each_bad_request_is_refused_and_changes_nothing() {
     let d = tmpdir("alerting", "auth");
     let c = start(&d);
     let ev = r#"{"site":"shop","version":"v1"}"#;
-    let cases: [(&[(&str, &str)], String, u16, &str); 8] = [
+    let cases: [Case; 8] = [
         (&[], ev.into(), 401, "Authorization: Bearer"),
         (
             &[("authorization", "Bearer wrong")],
@@ -211,11 +214,7 @@ fn deploys_by_webhook_and_silences() {
     assert_eq!(deploy_outcome(&c, "slow").as_deref(), Some("slow"));
     assert_eq!(deploy_outcome(&c, "sick").as_deref(), Some("unhealthy"));
     let stats = &get(&c, "/api/v1/deploys")["stats"];
-    assert_eq!(
-        stats["deadline_misses"].as_u64().unwrap() >= 1,
-        true,
-        "{stats}"
-    );
+    assert!(stats["deadline_misses"].as_u64().unwrap() >= 1, "{stats}");
     // Each failed outcome is a firing alert with the rollback hint.
     let mut alerts = Value::Null;
     wait_for("three deploy alerts", Duration::from_secs(15), || {
