@@ -185,6 +185,7 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
             app = app.with_autoscale(shared);
         }
         if let Some(t) = &slo {
+            app.live.set_slo(Arc::clone(&t.shared), t.hub.clone());
             app = app.with_slo(Arc::clone(&t.shared), t.hub.clone());
         }
         let http = Arc::clone(&app.http);

@@ -124,6 +124,22 @@ fn slos_are_evaluated_served_and_kept_across_a_restart() {
     let (status, body) = get_with(c.port, "/api/v1/slos?sight=shop", &[]).unwrap();
     assert_eq!(status, 400, "{body}");
 
+    // The same on /metrics, accepted by promtool.
+    let (_, metrics) = get_with(c.port, "/metrics", &[("accept", "text/plain")]).unwrap();
+    for want in [
+        "sitepulse_slo_burn_rate{site=\"shop\",slo=\"availability\",window=\"5m\"} 30",
+        "sitepulse_slo_objective_ratio{site=\"shop\",slo=\"availability\"} 0.999",
+        "sitepulse_slo_alerting{site=\"shop\",slo=\"availability\",severity=\"page\"} 1",
+        "sitepulse_slo_alerting{site=\"quiet\",slo=\"availability\",severity=\"page\"} 0",
+        "sitepulse_alerts{state=\"firing\"}",
+        "sitepulse_deploy_duration_seconds_bucket{le=\"+Inf\"} 0",
+    ] {
+        assert!(metrics.contains(want), "{want} missing:\n{metrics}");
+    }
+    if let Some((ok, said)) = sitepulse_tests::prometheus::promtool_check(&metrics) {
+        assert!(ok, "promtool:\n{said}");
+    }
+
     // A restart: the lines are not read again (the checkpoint), the
     // counts come back from the count file.
     wait_for("the count file", Duration::from_secs(10), || {

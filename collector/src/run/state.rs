@@ -102,6 +102,10 @@ struct Inner {
     ready_pods: ArcSwapOption<ReadyPods>,
     /// KEDA's scaler's counters, once it runs.
     keda: ArcSwapOption<KedaStats>,
+    /// SLO evaluation's latest results, once it runs.
+    slo: ArcSwapOption<crate::slo::SloShared>,
+    /// The alerting hub, once it runs.
+    alerts: ArcSwapOption<crate::slo::AlertHub>,
 }
 
 /// Older than this, the pipeline thread's snapshot means it stopped (it
@@ -136,6 +140,8 @@ impl LiveState {
                 fpm: ArcSwap::from_pointee(FpmSnapshot::default()),
                 ready_pods: ArcSwapOption::empty(),
                 keda: ArcSwapOption::empty(),
+                slo: ArcSwapOption::empty(),
+                alerts: ArcSwapOption::empty(),
             }),
         }
     }
@@ -189,6 +195,26 @@ impl LiveState {
     /// KEDA's scaler's counters, when it runs.
     pub fn keda_stats(&self) -> Option<Arc<KedaStats>> {
         self.inner.keda.load_full()
+    }
+
+    /// SLO evaluation's results, when it runs.
+    pub fn slo(&self) -> Option<Arc<crate::slo::SloShared>> {
+        self.inner.slo.load_full()
+    }
+
+    /// The alerting hub, when it runs.
+    pub fn alerts(&self) -> Option<Arc<crate::slo::AlertHub>> {
+        self.inner.alerts.load_full()
+    }
+
+    /// Where `/metrics` finds SLO evaluation and the alerting hub.
+    pub fn set_slo(
+        &self,
+        slo: Arc<crate::slo::SloShared>,
+        alerts: Option<Arc<crate::slo::AlertHub>>,
+    ) {
+        self.inner.slo.store(Some(slo));
+        self.inner.alerts.store(alerts);
     }
 
     /// Where `/metrics` finds KEDA's scaler's counters.

@@ -14,6 +14,7 @@ mod own;
 mod process;
 mod sinks;
 mod sites;
+mod slo;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -364,7 +364,8 @@ impl Collector for OwnMetrics {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         super::sinks::encode(e, &self.live.sinks(), now_ms)?;
-        super::keda::encode(e, self.live.keda_stats().as_deref())
+        super::keda::encode(e, self.live.keda_stats().as_deref())?;
+        super::slo::encode(e, self.live.slo().as_deref(), self.live.alerts().as_deref())
     }
 }
 
