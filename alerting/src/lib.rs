@@ -14,6 +14,7 @@ pub mod burn;
 pub mod deploy;
 pub mod engine;
 pub mod error;
+pub mod notify;
 pub mod persist;
 pub mod promrules;
 pub mod spec;

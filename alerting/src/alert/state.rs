@@ -64,27 +64,10 @@ pub struct Tracked {
     pub resolved_at: Option<i64>,
 }
 
-/// A stable id of a label set: FNV-1a 64 over names and values with a
-/// 0xff separator, in label-name order, as Prometheus's
-/// `model.LabelSet.Fingerprint` computes it.
-pub fn fingerprint(labels: &BTreeMap<String, String>) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h = OFFSET;
-    let mut eat = |b: &[u8]| {
-        for &x in b {
-            h ^= u64::from(x);
-            h = h.wrapping_mul(PRIME);
-        }
-    };
-    for (k, v) in labels {
-        eat(k.as_bytes());
-        eat(&[0xff]);
-        eat(v.as_bytes());
-        eat(&[0xff]);
-    }
-    h
-}
+/// A stable id of a label set, as Prometheus's
+/// `model.LabelSet.Fingerprint` computes it (see
+/// [`crate::notify::model::fingerprint`]).
+pub use crate::notify::model::fingerprint;
 
 /// How long a condition must hold per severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
