@@ -184,6 +184,16 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
         if let Some(shared) = autoscale.metrics_api.take() {
             app = app.with_autoscale(shared);
         }
+        // Rollouts from the Deployments, for deploy deadlines.
+        let _deploy_watch = match slo.as_ref().and_then(|t| t.hub.clone()) {
+            Some(hub) => sitepulse::kube::deployments::start(
+                &autoscale_cfg.kubernetes,
+                hub,
+                &tokio::runtime::Handle::current(),
+            )
+            .context("watching Deployments")?,
+            None => sitepulse::kube::pods::KubeTask::none(),
+        };
         if let Some(t) = &slo {
             app.live.set_slo(Arc::clone(&t.shared), t.hub.clone());
             app = app.with_slo(Arc::clone(&t.shared), t.hub.clone());

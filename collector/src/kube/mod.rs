@@ -12,6 +12,7 @@
 //! which [`watch`] follows.
 
 pub mod client;
+pub mod deployments;
 pub mod pods;
 pub mod watch;
 

@@ -283,6 +283,16 @@ pub struct KubeTask {
 }
 
 impl KubeTask {
+    /// Nothing running.
+    pub fn none() -> KubeTask {
+        KubeTask { tasks: Vec::new() }
+    }
+
+    /// Running `tasks` (aborted when dropped).
+    pub fn from_tasks(tasks: Vec<tokio::task::JoinHandle<()>>) -> KubeTask {
+        KubeTask { tasks }
+    }
+
     /// Whether anything runs (`false` when `kubernetes.enabled` is off).
     pub fn is_running(&self) -> bool {
         self.tasks.iter().any(|t| !t.is_finished())

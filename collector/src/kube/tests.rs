@@ -13,6 +13,7 @@
 //! serves are real `kubectl get pod -o json` objects (`testdata/`), full
 //! of fields the client ignores.
 
+mod deployments;
 mod fake;
 
 use std::collections::{BTreeMap, HashMap};

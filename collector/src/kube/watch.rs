@@ -59,6 +59,8 @@ pub struct ObjectMeta {
     pub resource_version: String,
     /// Set when deletion was asked for (a pod is then terminating).
     pub deletion_timestamp: Option<String>,
+    /// The generation of the desired state (bumped by every spec change).
+    pub generation: i64,
 }
 
 /// A field that may be `null` as well as absent (servers omit empty

@@ -33,11 +33,7 @@ pub use hub::AlertHub;
 
 use crate::run::LiveState;
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
+use crate::unix_now;
 
 /// The latest evaluation.
 #[derive(Debug, Default)]

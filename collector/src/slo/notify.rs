@@ -12,6 +12,6 @@ use super::hub::AlertHub;
 pub fn dispatch(hub: &Arc<AlertHub>, outgoing: Vec<Outgoing>) {
     for n in outgoing {
         tracing::warn!(receiver = %n.receiver, group = %n.group_key, "no notifier for this receiver");
-        hub.failed(&n, super::unix_now());
+        hub.failed(&n, crate::unix_now());
     }
 }
