@@ -133,7 +133,9 @@ impl Matcher {
             })?
         } else {
             if value.contains(['"', ',', ' ', '=', '!', '~', '{', '}']) {
-                return Err(err("quote a value with spaces, commas, quotes, `=`, `!`, `~` or braces"));
+                return Err(err(
+                    "quote a value with spaces, commas, quotes, `=`, `!`, `~` or braces",
+                ));
             }
             value.to_owned()
         };

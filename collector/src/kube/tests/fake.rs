@@ -253,7 +253,10 @@ impl Fake {
             // The same store answers for Deployments (a fake started for
             // the deployment watch holds only those).
             .route("/apis/apps/v1/deployments", get(all_pods))
-            .route("/apis/apps/v1/namespaces/{ns}/deployments", get(namespaced_pods))
+            .route(
+                "/apis/apps/v1/namespaces/{ns}/deployments",
+                get(namespaced_pods),
+            )
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
