@@ -211,6 +211,10 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
             axum::routing::delete(crate::slo::alerts_api::expire_silence),
         )
         .route(
+            "/api/v1/notifications/test",
+            axum::routing::post(crate::slo::alerts_api::test_notification),
+        )
+        .route(
             "/api/v1/deploys",
             get(crate::slo::alerts_api::deploys).post(crate::slo::alerts_api::deploy_event),
         )

@@ -8,8 +8,58 @@ use serde::{Deserialize, Serialize};
 use sitepulse_alerting::alert::dispatch::Route;
 use sitepulse_alerting::alert::inhibit::{InhibitRule, default_rules};
 use sitepulse_alerting::deploy::DeployConfig;
+use sitepulse_alerting::notify::{
+    AlertmanagerConfig, EmailConfig, Notifier, NotifierConfig, RetryConfig, WebhookConfig,
+};
 
 use super::auth::ApiAccessConfig;
+
+/// One receiver: a name and one notifier.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverConfig {
+    /// What routes call it.
+    pub name: String,
+    /// POST Alertmanager's webhook payload (version 4) to a URL.
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+    /// Push alerts to Alertmanager's `/api/v2/alerts`.
+    #[serde(default)]
+    pub alertmanager: Option<AlertmanagerConfig>,
+    /// Send e-mail over SMTP.
+    #[serde(default)]
+    pub email: Option<EmailConfig>,
+    /// Attempts and backoff per notification.
+    #[serde(default)]
+    pub retry: RetryConfig,
+}
+
+impl ReceiverConfig {
+    /// Its notifier's config.
+    ///
+    /// # Errors
+    /// None or more than one kind given.
+    pub fn notifier(&self) -> Result<NotifierConfig, String> {
+        match (&self.webhook, &self.alertmanager, &self.email) {
+            (Some(w), None, None) => Ok(NotifierConfig::Webhook(w.clone())),
+            (None, Some(a), None) => Ok(NotifierConfig::Alertmanager(a.clone())),
+            (None, None, Some(e)) => Ok(NotifierConfig::Email(e.clone())),
+            _ => Err(format!(
+                "receiver `{}`: give exactly one of webhook, alertmanager, email",
+                self.name
+            )),
+        }
+    }
+
+    /// Builds it (secret files read).
+    ///
+    /// # Errors
+    /// As [`Notifier::build`].
+    pub fn build(&self) -> Result<Notifier, String> {
+        Notifier::build(&self.name, &self.notifier()?, self.retry.clone())
+            .map_err(|e| e.to_string())
+    }
+}
 
 /// The `alerting:` section.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -40,6 +90,8 @@ pub struct AlertingConfig {
     /// Where alerts go: the first route whose matchers match (and the
     /// next ones while `continue`), grouped by `group_by`.
     pub routes: Vec<Route>,
+    /// The receivers routes name: each one webhook, Alertmanager or email.
+    pub receivers: Vec<ReceiverConfig>,
     /// Deploy deadlines.
     pub deploys: DeployConfig,
     /// Who may change state (deploy events, silences, test
@@ -62,6 +114,7 @@ impl Default for AlertingConfig {
             farm_incident_min_fraction: 0.2,
             inhibit_rules: None,
             routes: Vec::new(),
+            receivers: Vec::new(),
             deploys: DeployConfig::default(),
             api: ApiAccessConfig::default(),
             state_dir: "auto".into(),
@@ -121,10 +174,38 @@ impl AlertingConfig {
                 "between 0 and 1".into(),
             ));
         }
+        for (i, r) in self.receivers.iter().enumerate() {
+            let at = |f: &str| format!("receivers[{i}].{f}");
+            if r.name.is_empty() {
+                return Err((at("name"), "name the receiver".into()));
+            }
+            if self.receivers[..i].iter().any(|o| o.name == r.name) {
+                return Err((at("name"), format!("`{}` is named twice", r.name)));
+            }
+            r.build().map_err(|m| (at("name"), m))?;
+        }
         for (i, r) in self.routes.iter().enumerate() {
             let at = |f: &str| format!("routes[{i}].{f}");
-            if r.receiver.is_empty() {
-                return Err((at("receiver"), "name the receiver".into()));
+            let Some(rcv) = self.receivers.iter().find(|x| x.name == r.receiver) else {
+                let names: Vec<&str> = self.receivers.iter().map(|x| x.name.as_str()).collect();
+                return Err((
+                    at("receiver"),
+                    format!("`{}` is not a receiver; receivers: {names:?}", r.receiver),
+                ));
+            };
+            // Alertmanager forgets an alert not sent again within its
+            // resolve_timeout: a route to it must repeat at least as often
+            // as the receiver's resend interval.
+            if let Some(am) = &rcv.alertmanager
+                && r.repeat_interval_secs > am.resend_interval_secs
+            {
+                return Err((
+                    at("repeat_interval_secs"),
+                    format!(
+                        "{}: at most the Alertmanager receiver's resend_interval_secs ({}), or Alertmanager resolves the alerts between sends",
+                        r.repeat_interval_secs, am.resend_interval_secs
+                    ),
+                ));
             }
             if r.group_interval_secs == 0 || r.repeat_interval_secs == 0 {
                 return Err((

@@ -200,3 +200,68 @@ pub async fn deploy_event(
         Err(e) => Err(bad(e.to_string())),
     }
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestBody {
+    receiver: String,
+}
+
+/// `POST /api/v1/notifications/test`: `{"receiver": "oncall"}` sends one
+/// firing test alert to that receiver now (retries included) and says
+/// whether it was delivered.
+pub async fn test_notification(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let hub = hub(&st)?;
+    let who = hub.access.writer(&headers, &body)?;
+    let b: TestBody =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("{e} (keys: receiver)")))?;
+    let notifier = hub.notifier(&b.receiver).ok_or_else(|| {
+        let names: Vec<&String> = hub.notifiers().keys().collect();
+        ApiError::not_found(format!(
+            "no receiver {:?}; receivers: {names:?}",
+            b.receiver
+        ))
+    })?;
+    let mut labels = std::collections::BTreeMap::new();
+    labels.insert(
+        "alertname".to_owned(),
+        "SitepulseTestNotification".to_owned(),
+    );
+    labels.insert("severity".to_owned(), "test".to_owned());
+    let mut annotations = std::collections::BTreeMap::new();
+    annotations.insert(
+        "summary".to_owned(),
+        format!("A test notification sent by {who} through sitepulse"),
+    );
+    let alert = sitepulse_alerting::notify::Alert {
+        labels: labels.clone(),
+        annotations,
+        starts_at: now() * 1000,
+        ends_at: None,
+        generator_url: format!(
+            "{}/api/v1/alerts",
+            hub.config().external_url.trim_end_matches('/')
+        ),
+        status: sitepulse_alerting::notify::AlertStatus::Firing,
+    };
+    let n = sitepulse_alerting::notify::Notification::new(
+        &b.receiver,
+        "{}:{alertname=\"SitepulseTestNotification\"}",
+        labels,
+        &hub.config().external_url,
+        vec![alert],
+    );
+    tracing::info!(receiver = %b.receiver, by = %who, "test notification requested");
+    match notifier.send(&n).await {
+        Ok(()) => Ok(Json(json!({ "sent": true, "receiver": b.receiver })).into_response()),
+        Err(e) => Err(ApiError {
+            status: StatusCode::BAD_GATEWAY,
+            message: e.to_string(),
+            parameter: None,
+        }),
+    }
+}

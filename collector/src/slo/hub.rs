@@ -20,6 +20,7 @@ use sitepulse_alerting::alert::state::{
 use sitepulse_alerting::alert::write_atomically;
 use sitepulse_alerting::deploy::{DeployEvent, DeployStats, DeployTracker, EventError, Rollout};
 use sitepulse_alerting::engine::SloEngine;
+use sitepulse_alerting::notify::{Alert, AlertStatus, Notification, Notifier};
 
 use super::alerting_config::AlertingConfig;
 use super::auth::Access;
@@ -91,6 +92,8 @@ pub struct AlertHub {
     state: Mutex<State>,
     view: ArcSwap<AlertsView>,
     file: PathBuf,
+    /// Each receiver's notifier, by name.
+    notifiers: BTreeMap<String, Arc<Notifier>>,
 }
 
 impl AlertHub {
@@ -130,7 +133,12 @@ impl AlertHub {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("{}: {e}", file.display())),
         }
+        let mut notifiers = BTreeMap::new();
+        for r in &cfg.receivers {
+            notifiers.insert(r.name.clone(), Arc::new(r.build()?));
+        }
         Ok(AlertHub {
+            notifiers,
             inhibit: cfg.inhibit(),
             cfg: cfg.clone(),
             access,
@@ -270,6 +278,47 @@ impl AlertHub {
     /// A notification failed after its retries: looked at again later.
     pub fn failed(&self, n: &Outgoing, now: i64) {
         self.lock().dispatcher.failed(n, now, 60);
+    }
+
+    /// A receiver's notifier.
+    pub fn notifier(&self, name: &str) -> Option<Arc<Notifier>> {
+        self.notifiers.get(name).cloned()
+    }
+
+    /// Every notifier, by receiver name.
+    pub fn notifiers(&self) -> &BTreeMap<String, Arc<Notifier>> {
+        &self.notifiers
+    }
+
+    /// A due notification as notifiers take it.
+    pub fn notification(&self, o: &Outgoing) -> Notification {
+        let generator = format!(
+            "{}/api/v1/alerts",
+            self.cfg.external_url.trim_end_matches('/')
+        );
+        let alerts = o
+            .alerts
+            .iter()
+            .map(|a| Alert {
+                labels: a.alert.labels.clone(),
+                annotations: a.alert.annotations.clone(),
+                starts_at: a.alert.fired_at.unwrap_or(a.alert.active_at) * 1000,
+                ends_at: a.alert.resolved_at.map(|t| t * 1000),
+                generator_url: generator.clone(),
+                status: if a.alert.state == AlertState::Firing {
+                    AlertStatus::Firing
+                } else {
+                    AlertStatus::Resolved
+                },
+            })
+            .collect();
+        Notification::new(
+            &o.receiver,
+            &o.group_key,
+            o.group_labels.clone(),
+            &self.cfg.external_url,
+            alerts,
+        )
     }
 
     /// A deploy event from `who`.

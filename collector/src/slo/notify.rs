@@ -1,5 +1,8 @@
 //! Hands due notifications to the receivers' notifiers, each on its own
-//! task with retries; the hub hears back whether it was delivered.
+//! task (a slow SMTP server holds up nobody else); the notifier retries
+//! with backoff, and the hub hears whether it was delivered: the
+//! notification log records a delivery, a failure is looked at again a
+//! minute later.
 
 use std::sync::Arc;
 
@@ -7,11 +10,29 @@ use sitepulse_alerting::alert::dispatch::Outgoing;
 
 use super::hub::AlertHub;
 
-/// Sends each notification; until receivers are configured none can be
-/// delivered, which is logged once per group and retried later.
+/// Sends each notification on the current runtime.
 pub fn dispatch(hub: &Arc<AlertHub>, outgoing: Vec<Outgoing>) {
-    for n in outgoing {
-        tracing::warn!(receiver = %n.receiver, group = %n.group_key, "no notifier for this receiver");
-        hub.failed(&n, crate::unix_now());
+    for o in outgoing {
+        let Some(notifier) = hub.notifier(&o.receiver) else {
+            // validate() refuses routes to unknown receivers; kept for a
+            // hub built by hand.
+            tracing::error!(receiver = %o.receiver, "no such receiver; notification dropped");
+            hub.failed(&o, crate::unix_now());
+            continue;
+        };
+        let n = hub.notification(&o);
+        let hub = Arc::clone(hub);
+        tokio::spawn(async move {
+            match notifier.send(&n).await {
+                Ok(()) => {
+                    tracing::info!(receiver = %o.receiver, group = %o.group_key, alerts = n.alerts.len(), status = n.status().as_str(), "notified");
+                    hub.sent(&o, crate::unix_now());
+                }
+                Err(e) => {
+                    tracing::error!(receiver = %o.receiver, group = %o.group_key, error = %e, "notification failed after its retries; trying again in a minute");
+                    hub.failed(&o, crate::unix_now());
+                }
+            }
+        });
     }
 }

@@ -12,6 +12,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use sitepulse_alerting::Severity;
 use sitepulse_alerting::alert::state::AlertState;
 use sitepulse_alerting::deploy::DURATION_BUCKETS_SECS;
+use sitepulse_alerting::notify::{FailureReason, StatsSnapshot};
 
 use crate::slo::{AlertHub, SloShared};
 
@@ -141,6 +142,43 @@ pub(super) fn encode(
         .encode(fam.encode_family(&[("reason", "silenced")])?)?;
     ConstGauge::new(firing().filter(|a| a.inhibited_by.is_some()).count() as i64)
         .encode(fam.encode_family(&[("reason", "inhibited")])?)?;
+    let notifiers = hub.notifiers();
+    let snaps: Vec<(&String, &'static str, StatsSnapshot)> = notifiers
+        .iter()
+        .map(|(name, n)| (name, n.kind(), n.stats().snapshot()))
+        .collect();
+    let mut fam = enc.encode_descriptor(
+        "notifications_sent",
+        "Notifications delivered, by receiver and kind.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (name, kind, s) in &snaps {
+        ConstCounter::new(s.sent)
+            .encode(fam.encode_family(&[("receiver", name.as_str()), ("kind", *kind)])?)?;
+    }
+    let mut fam = enc.encode_descriptor(
+        "notifications_failed",
+        "Notifications given up on after their retries, by receiver and reason (the group is tried again a minute later).",
+        None,
+        MetricType::Counter,
+    )?;
+    for (name, _, s) in &snaps {
+        for r in FailureReason::ALL {
+            ConstCounter::new(s.failed(r)).encode(
+                fam.encode_family(&[("receiver", name.as_str()), ("reason", r.as_str())])?,
+            )?;
+        }
+    }
+    let mut fam = enc.encode_descriptor(
+        "notification_retries",
+        "Notification attempts made after a failed one, by receiver.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (name, _, s) in &snaps {
+        ConstCounter::new(s.retries).encode(fam.encode_family(&[("receiver", name.as_str())])?)?;
+    }
     let st = &av.deploy_stats;
     let mut fam = enc.encode_descriptor(
         "deploys",
