@@ -460,20 +460,27 @@ async fn external_metrics_over_tls_with_the_front_proxy_certificate() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
-/// `kubernetes-validate --strict` over deploy/autoscale: every kind it has
-/// a schema for passes; the KEDA kinds (CRDs, in no bundled schema) are the
-/// only ones it skips.
+/// `kubernetes-validate --strict` over deploy/autoscale and deploy/slo:
+/// every kind it has a schema for passes; the KEDA kinds (CRDs, in no
+/// bundled schema) are the only ones it skips.
 #[test]
 fn deploy_manifests_validate() {
     let Some(py) = validator() else { return };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/autoscale");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for sub in ["autoscale", "slo"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../deploy")
+            .join(sub);
+        let before = files.len();
+        files.extend(
+            std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml")),
+        );
+        assert!(files.len() > before, "{}", dir.display());
+    }
     files.sort();
-    assert!(!files.is_empty(), "{}", dir.display());
     let out = Command::new(&py)
         .args(["-m", "kubernetes_validate", "--strict", "-k", "1.30"])
         .args(&files)
@@ -498,6 +505,11 @@ fn deploy_manifests_validate() {
         "clusterrole/",
         "service/sitepulse",
         "horizontalpodautoscaler/",
+        "clusterrole/sitepulse-deployments",
+        "configmap/argocd-notifications-cm",
+        "secret/argocd-notifications-secret",
+        "configmap/sitepulse-alerting",
+        "configmap/sitepulse-slos",
     ] {
         assert!(
             text.contains(&format!("passed for resource {kind}")),
