@@ -157,7 +157,8 @@ pub fn cmd_run(mut cfg: Config, opts: RunOpts) -> Result<ExitCode> {
             .await
             .with_context(|| format!("binding {}", server.listen))?;
         let local = listener.local_addr()?;
-        tracing::info!("listening on http://{local}");
+        let scheme = if server.tls_cert_file.is_some() { "https" } else { "http" };
+        tracing::info!("listening on {scheme}://{local}");
         if demo {
             tracing::info!("live per-site numbers: curl -s http://{local}/api/v1/sites | head; status: /api/v1/status, metrics: /metrics");
             tokio::spawn(print_table(state.clone()));

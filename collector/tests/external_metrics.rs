@@ -517,3 +517,79 @@ fn deploy_manifests_validate() {
         );
     }
 }
+
+/// `run`'s own endpoints over TLS (`server.tls_cert_file`/`tls_key_file`,
+/// the same reloading certificate code): the alerting API takes a deploy
+/// event over HTTPS, and a plain-HTTP request gets no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_its_api_over_tls() {
+    let d = tmpdir("tls", "run");
+    let ca = Ca::new("sitepulse test CA");
+    let (cert, key) = ca.leaf("sitepulse", &["127.0.0.1", "localhost"], false);
+    std::fs::write(d.join("tls.crt"), &cert).unwrap();
+    std::fs::write(d.join("tls.key"), &key).unwrap();
+    std::fs::write(d.join("token"), "t0ken").unwrap();
+    let cfg = d.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            concat!(
+                "tail:\n  sources: []\n  checkpoint_path: \"{0}/ckpt.json\"\n",
+                "server:\n  listen: \"127.0.0.1:0\"\n  tls_cert_file: \"{0}/tls.crt\"\n  tls_key_file: \"{0}/tls.key\"\n",
+                "alerting:\n  api:\n    writers:\n      - {{name: ci, token_file: \"{0}/token\"}}\n",
+            ),
+            d.display()
+        ),
+    )
+    .unwrap();
+    let log = d.join("run.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sitepulse"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let mut port = 0u16;
+    wait_for("listening on https://", Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(at) = text.find("listening on https://127.0.0.1:") {
+            port = text[at + 31..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .unwrap();
+            return true;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "run exited:\n{text}");
+        false
+    });
+    let c = client(&ca.pem(), None);
+    let url = |p: &str| format!("https://127.0.0.1:{port}{p}");
+    let r = c.get(url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = c
+        .post(url("/api/v1/deploys"))
+        .header("authorization", "Bearer t0ken")
+        .body(r#"{"site":"shop","version":"v1"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202, "{}", r.text().await.unwrap());
+    let plain = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    assert!(
+        plain
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -64,6 +64,11 @@ pub struct ServerConfig {
     /// within this plus the read's own latency. Each costs a window merge
     /// per site (about 1 ms per 500 sites).
     pub publish_interval_ms: u64,
+    /// Serve HTTPS with this certificate chain (PEM; read again when it
+    /// changes). Both or neither of the TLS files.
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    pub tls_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +81,8 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             max_body_bytes: 1 << 20,
             publish_interval_ms: 250,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -118,7 +125,39 @@ impl ServerConfig {
                 return err(field, format!("must be between {lo} and {hi}, got {v}"));
             }
         }
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (None, None) => {}
+            (Some(c), Some(k)) => {
+                if let Err(e) = crate::autoscale::external::tls::ReloadingCert::open(c, k) {
+                    return err("tls_cert_file", e.to_string());
+                }
+            }
+            (Some(_), None) => {
+                return err("tls_key_file", "give the key with tls_cert_file".into());
+            }
+            (None, Some(_)) => {
+                return err(
+                    "tls_cert_file",
+                    "give the certificate with tls_key_file".into(),
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// The TLS acceptor, when both TLS files are set.
+    ///
+    /// # Errors
+    /// Files that cannot be read or do not make a certificate and key.
+    pub fn tls_acceptor(&self) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
+        let (Some(c), Some(k)) = (&self.tls_cert_file, &self.tls_key_file) else {
+            return Ok(None);
+        };
+        let cert = crate::autoscale::external::tls::ReloadingCert::open(c, k)
+            .map_err(|e| e.to_string())?;
+        let cfg = crate::autoscale::external::tls::server_config_plain(Arc::new(cert))
+            .map_err(|e| e.to_string())?;
+        Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg))))
     }
 }
 
@@ -312,6 +351,7 @@ pub async fn serve(
     let refusals = Arc::new(Semaphore::new(MAX_REFUSING));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let header_timeout = Duration::from_secs(cfg.header_read_timeout_secs);
+    let tls = cfg.tls_acceptor().map_err(io::Error::other)?;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -341,17 +381,39 @@ pub async fn serve(
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         let open = Open::new(permit, Arc::clone(&stats));
         let svc = hyper_util::service::TowerToHyperService::new(app.clone());
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
-            // The slot goes back however the connection ended (a
-            // panicking handler included: `open` is dropped then too).
-            drop(open);
-        });
+        let builder = {
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            b
+        };
+        match &tls {
+            None => {
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                    // The slot goes back however the connection ended (a
+                    // panicking handler included: `open` is dropped then too).
+                    drop(open);
+                });
+            }
+            Some(acceptor) => {
+                // The handshake runs in the connection's task, under the
+                // header-read timeout, so a silent client holds only its
+                // own slot.
+                let acceptor = acceptor.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    if let Ok(Ok(tls)) =
+                        tokio::time::timeout(header_timeout, acceptor.accept(stream)).await
+                    {
+                        let conn = watcher.watch(builder.serve_connection(TokioIo::new(tls), svc));
+                        let _ = conn.await;
+                    }
+                    drop(open);
+                });
+            }
+        }
     }
     drop(listener);
     // Half the grace period: the other half is the checkpoint's.

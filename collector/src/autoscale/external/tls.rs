@@ -154,13 +154,11 @@ impl ReloadingCert {
                 w.stamps = stamps;
                 tracing::info!(
                     cert = %self.cert.display(),
-                    "external metrics API: serving certificate changed; new connections use it"
+                    "serving certificate changed; new connections use it"
                 );
             }
             Err(e) => {
-                tracing::warn!(
-                    "external metrics API: the serving certificate changed but {e}; keeping the previous one"
-                );
+                tracing::warn!("the serving certificate changed but {e}; keeping the previous one");
             }
         }
     }
@@ -202,6 +200,21 @@ pub fn server_config(
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::new("tls_cert_file", &cert.cert, e.to_string()))?
         .with_client_cert_verifier(verifier)
+        .with_cert_resolver(cert);
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// A TLS config for a server without client certificates (`run`'s HTTP
+/// endpoints with `server.tls_*`): the reloading certificate, HTTP/1.1.
+///
+/// # Errors
+/// When rustls refuses the protocol versions (never with ring).
+pub fn server_config_plain(cert: Arc<ReloadingCert>) -> Result<rustls::ServerConfig, TlsError> {
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::new("tls_cert_file", &cert.cert, e.to_string()))?
+        .with_no_client_auth()
         .with_cert_resolver(cert);
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(cfg)
