@@ -240,7 +240,8 @@ impl SloEngine {
     }
 
     /// Takes each site's requests since the previous snapshot into the
-    /// store at the snapshot's time. A snapshot without a time (nothing
+    /// store at the snapshot's time (`_unknown`, the records no key named a
+    /// site, has no SLO). A snapshot without a time (nothing
     /// read yet) or older than the newest seen is skipped.
     pub fn observe(&mut self, snap: &SitesSnapshot) {
         let Some(now) = snap.now_unix else {
@@ -251,6 +252,10 @@ impl SloEngine {
         }
         self.now_unix = Some(now);
         for site in &snap.sites {
+            // Records no key named a site: not anyone's SLO.
+            if site.name == sitepulse_pipeline::label::UNKNOWN_SITE {
+                continue;
+            }
             let cur = Last::of(&site.totals);
             let prev = match self.last.get(&site.name) {
                 Some(p) if !cur.went_back(p) => p.clone(),

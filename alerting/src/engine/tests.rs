@@ -226,6 +226,11 @@ fn counter_resets_and_old_snapshots_are_handled() {
     e.observe(&fresh.snapshot(T0 + 2));
     assert_eq!(e.evaluate_site("a")[0].period_requests, 107);
     assert!(e.evaluate_site("never").is_empty());
+    // `_unknown` has no SLO.
+    let mut u = Farm::default();
+    u.requests("_unknown", 500, 500, 10);
+    e.observe(&u.snapshot(T0 + 3));
+    assert!(e.evaluate_site("_unknown").is_empty());
 }
 
 #[test]
