@@ -72,6 +72,18 @@ impl Series {
         }
     }
 
+    /// Adds a whole hour's counts (`hour_start` a multiple of 3600) to the
+    /// hour buckets only: what a rebuild from Prometheus knows. The minute
+    /// buckets (windows up to 6 h) are left to live counts.
+    pub fn add_hour(&mut self, hour_start: i64, c: Counts) {
+        let h = hour_start.div_euclid(3600);
+        let n = self.hours.len();
+        advance(&mut self.hours, &mut self.last_hour, h);
+        if h > self.last_hour - n as i64 {
+            self.hours[ring(h, n)].add(c);
+        }
+    }
+
     /// The counts of the window of `w` ending at `now_unix`.
     pub fn window(&self, now_unix: i64, w: Span) -> Counts {
         let mut sum = Counts::default();
@@ -157,6 +169,19 @@ impl Store {
         let mut s = Series::new(hours, at_unix);
         s.add(at_unix, c);
         self.series.insert((site.to_owned(), sli), s);
+    }
+
+    /// Adds a whole hour's counts to a site's hour buckets (see
+    /// [`Series::add_hour`]).
+    pub fn add_hour(&mut self, site: &str, sli: Sli, hour_start: i64, c: Counts) {
+        if c.total == 0 && c.bad == 0 {
+            return;
+        }
+        let hours = self.hours;
+        self.series
+            .entry((site.to_owned(), sli))
+            .or_insert_with(|| Series::new(hours, hour_start))
+            .add_hour(hour_start, c);
     }
 
     /// A site's series, if it ever had a request.

@@ -225,6 +225,11 @@ impl SloEngine {
         &self.store
     }
 
+    /// The count store, to fill it (a rebuild from Prometheus).
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     /// The newest snapshot time seen (Unix seconds).
     pub fn now_unix(&self) -> Option<i64> {
         self.now_unix

@@ -44,7 +44,7 @@
 //! As with Sloth, the groups run apart, so a meta rule or an alert may
 //! read the SLI of the previous evaluation.
 
-mod query;
+pub mod query;
 
 use std::collections::{BTreeMap, BTreeSet};
 

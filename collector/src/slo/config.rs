@@ -23,6 +23,12 @@ pub struct SloConfig {
     pub save_interval_secs: u64,
     /// How often SLOs are evaluated from the latest snapshot.
     pub evaluate_interval_secs: u64,
+    /// A Prometheus that keeps sitepulse's series (`http://prometheus:9090`):
+    /// when the count file is missing or damaged, the period's hour
+    /// buckets are rebuilt from it at start. Empty: counts start from now.
+    pub rebuild_from_prometheus: String,
+    /// How long each of the rebuild's queries may take.
+    pub rebuild_timeout_secs: u64,
 }
 
 impl Default for SloConfig {
@@ -33,6 +39,8 @@ impl Default for SloConfig {
             state_path: "auto".into(),
             save_interval_secs: 60,
             evaluate_interval_secs: 1,
+            rebuild_from_prometheus: String::new(),
+            rebuild_timeout_secs: 30,
         }
     }
 }
@@ -120,6 +128,24 @@ impl SloConfig {
                     message: format!("{v}: between 1 and 3600"),
                 });
             }
+        }
+        if !self.rebuild_from_prometheus.is_empty()
+            && !(self.rebuild_from_prometheus.starts_with("http://")
+                || self.rebuild_from_prometheus.starts_with("https://"))
+        {
+            return Err(SloConfigError {
+                field: "rebuild_from_prometheus".into(),
+                message: format!(
+                    "`{}`: an http:// or https:// URL",
+                    self.rebuild_from_prometheus
+                ),
+            });
+        }
+        if !(1..=600).contains(&self.rebuild_timeout_secs) {
+            return Err(SloConfigError {
+                field: "rebuild_timeout_secs".into(),
+                message: format!("{}: between 1 and 600", self.rebuild_timeout_secs),
+            });
         }
         if self.enabled {
             self.load()?;

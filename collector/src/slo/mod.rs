@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod hub;
 pub mod notify;
+pub mod rebuild;
 pub mod replay;
 
 use std::future::Future;
@@ -121,6 +122,13 @@ pub fn start(
             None
         }
     };
+    let rebuild = (store.is_none() && !cfg.rebuild_from_prometheus.is_empty()).then(|| {
+        (
+            cfg.rebuild_from_prometheus.clone(),
+            Duration::from_secs(cfg.rebuild_timeout_secs),
+            set.clone(),
+        )
+    });
     let engine = SloEngine::new(set, store);
     let shared = Arc::new(SloShared::default());
     let hub = if alerting.enabled {
@@ -135,6 +143,7 @@ pub fn start(
     let save_every = Duration::from_secs(cfg.save_interval_secs);
     let join = tokio::spawn(run(
         engine,
+        rebuild,
         state.clone(),
         Arc::clone(&shared),
         hub.clone(),
@@ -149,6 +158,7 @@ pub fn start(
 #[allow(clippy::too_many_arguments)]
 async fn run(
     mut engine: SloEngine,
+    rebuild: Option<(String, Duration, sitepulse_alerting::SloSet)>,
     state: LiveState,
     shared: Arc<SloShared>,
     hub: Option<Arc<AlertHub>>,
@@ -157,6 +167,16 @@ async fn run(
     save_every: Duration,
     stopped: impl Future<Output = ()>,
 ) {
+    if let Some((url, timeout, set)) = rebuild {
+        match rebuild::rebuild(&mut engine, &set, &url, timeout, unix_now()).await {
+            Ok((sites, hours)) => {
+                tracing::info!(prometheus = %url, sites, hours, "SLO counts rebuilt from Prometheus (hour buckets)");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot rebuild the SLO counts from Prometheus; budgets count from now");
+            }
+        }
+    }
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stopped = std::pin::pin!(stopped);
