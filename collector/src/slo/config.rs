@@ -129,10 +129,8 @@ impl SloConfig {
                 });
             }
         }
-        if !self.rebuild_from_prometheus.is_empty()
-            && !(self.rebuild_from_prometheus.starts_with("http://")
-                || self.rebuild_from_prometheus.starts_with("https://"))
-        {
+        let url = &self.rebuild_from_prometheus;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(SloConfigError {
                 field: "rebuild_from_prometheus".into(),
                 message: format!(
