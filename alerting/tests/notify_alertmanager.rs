@@ -13,8 +13,6 @@
 //! prometheus-alertmanager`); `ALERTMANAGER` names another binary.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,28 +24,10 @@ use sitepulse_alerting::notify::{
     Alert, AlertStatus, AlertmanagerConfig, FailureReason, Notification, Notifier, NotifierConfig,
     NotifyError, RetryConfig, WebhookConfig,
 };
+use sitepulse_tests::servers::{Alertmanager, free_port};
 use tokio::sync::mpsc;
 
 const ALERT_NAME: &str = "SitepulseSLOBurnRate";
-
-fn alertmanager_bin() -> PathBuf {
-    let bin = PathBuf::from(
-        std::env::var_os("ALERTMANAGER")
-            .unwrap_or_else(|| "/usr/bin/prometheus-alertmanager".into()),
-    );
-    assert!(
-        bin.is_file(),
-        "{} not found: install Alertmanager with `apt-get install -y prometheus-alertmanager` \
-         (tests/run-all.sh does) or set ALERTMANAGER to its binary",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 fn unix_ms() -> i64 {
     SystemTime::now()
@@ -56,77 +36,12 @@ fn unix_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// A running Alertmanager, killed on drop.
-struct Am {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Am {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Am {
-    /// Starts Alertmanager with `config` and waits until it is ready.
-    async fn start(config: &str) -> Am {
-        let bin = alertmanager_bin();
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("alertmanager.yml");
-        std::fs::write(&cfg, config).unwrap();
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new(bin)
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg(format!("--web.external-url={base}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let am = Am {
-            child,
-            base,
-            _dir: dir,
-        };
-        let client = client();
-        for _ in 0..200 {
-            if let Ok(r) = client.get(format!("{}/-/ready", am.base)).send().await
-                && r.status().is_success()
-            {
-                return am;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let log = std::fs::read_to_string(am._dir.path().join("log")).unwrap_or_default();
-        panic!("Alertmanager did not get ready in 20 s:\n{log}");
-    }
-
-    /// Active alerts named `ALERT_NAME`.
-    async fn alerts(&self) -> Vec<serde_json::Value> {
-        let mut url = reqwest::Url::parse(&format!("{}/api/v2/alerts", self.base)).unwrap();
-        url.query_pairs_mut()
-            .append_pair("filter", &format!("alertname=\"{ALERT_NAME}\""))
-            .append_pair("active", "true");
-        let r = client().get(url).send().await.unwrap();
-        assert!(r.status().is_success(), "{}", r.status());
-        let v: serde_json::Value = r.json().await.unwrap();
-        v.as_array().unwrap().clone()
-    }
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
+/// Active alerts named `ALERT_NAME`.
+fn alerts(am: &Alertmanager) -> Vec<serde_json::Value> {
+    am.alerts(&[
+        ("filter", &format!("alertname=\"{ALERT_NAME}\"")),
+        ("active", "true"),
+    ])
 }
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -185,7 +100,7 @@ fn one_alert(a: Alert) -> Notification {
 
 #[tokio::test]
 async fn pushes_alerts_to_alertmanager_and_resolves_them() {
-    let am = Am::start("route:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n").await;
+    let am = Alertmanager::start("route:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n");
     let dead = format!("http://127.0.0.1:{}", free_port());
     let push = push_notifier(vec![dead.clone(), am.base.clone()]);
 
@@ -195,7 +110,7 @@ async fn pushes_alerts_to_alertmanager_and_resolves_them() {
     let stats = push.stats().snapshot();
     assert_eq!((stats.sent, stats.failed_total()), (1, 0));
 
-    let got = am.alerts().await;
+    let got = alerts(&am);
     assert_eq!(got.len(), 1, "{got:?}");
     let g = &got[0];
     let labels: BTreeMap<String, String> = serde_json::from_value(g["labels"].clone()).unwrap();
@@ -222,13 +137,13 @@ async fn pushes_alerts_to_alertmanager_and_resolves_them() {
     a.status = AlertStatus::Resolved;
     a.ends_at = Some(unix_ms());
     push.send(&one_alert(a.clone())).await.unwrap();
-    let mut left = am.alerts().await;
+    let mut left = alerts(&am);
     for _ in 0..50 {
         if left.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        left = am.alerts().await;
+        left = alerts(&am);
     }
     assert!(left.is_empty(), "still active: {left:?}");
     assert_eq!(push.stats().sent(), 2);
@@ -288,13 +203,12 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Received>, path: &str) -> Receive
 #[tokio::test]
 async fn webhook_payload_is_the_one_alertmanager_sends() {
     let (hook, mut rx) = receiver().await;
-    let am = Am::start(&format!(
+    let am = Alertmanager::start(&format!(
         "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  \
          group_interval: 1s\n  repeat_interval: 1h\n\
          receivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}/am\n        \
          send_resolved: true\n"
-    ))
-    .await;
+    ));
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, "s3cret-token\n").unwrap();

@@ -15,144 +15,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use sitepulse_alerting::notify::{
     Alert, AlertStatus, EmailConfig, FailureReason, Notification, Notifier, NotifierConfig,
     RetryConfig, SmtpTls,
 };
-
-/// Prints one JSON object per message in the Maildir `argv[1]`:
-/// subject, from, to, and the decoded text and HTML parts.
-const READ_MAILDIR: &str = r#"
-import email, email.policy, json, mailbox, sys
-out = []
-for key, msg in sorted(mailbox.Maildir(sys.argv[1], create=False).items()):
-    m = email.message_from_bytes(bytes(msg), policy=email.policy.default)
-    text = m.get_body(preferencelist=("plain",))
-    html = m.get_body(preferencelist=("html",))
-    out.append({
-        "subject": m["subject"], "from": m["from"], "to": m["to"],
-        "content_type": m.get_content_type(),
-        "text": text.get_content() if text else None,
-        "html": html.get_content() if html else None,
-    })
-print(json.dumps(out))
-"#;
-
-fn python() -> PathBuf {
-    let py = std::env::var_os("SITEPULSE_PYTHON").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyvenv/bin/python"),
-        PathBuf::from,
-    );
-    let ok = Command::new(&py)
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "{} cannot import aiosmtpd: run tests/run-all.sh (it creates target/pyvenv with \
-         aiosmtpd and sets SITEPULSE_PYTHON), or `python3 -m venv target/pyvenv && \
-         target/pyvenv/bin/pip install aiosmtpd`",
-        py.display()
-    );
-    py
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// A running aiosmtpd, killed on drop.
-struct Smtpd {
-    child: Child,
-}
-
-impl Drop for Smtpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Smtpd {
-    /// Starts aiosmtpd on `port`, storing messages in `maildir`, and
-    /// waits for its greeting.
-    async fn start(py: &Path, port: u16, maildir: &Path) -> Smtpd {
-        Smtpd::start_with(py, port, maildir, &[]).await
-    }
-
-    /// As [`Smtpd::start`], with more aiosmtpd options.
-    async fn start_with(py: &Path, port: u16, maildir: &Path, extra: &[&str]) -> Smtpd {
-        let child = Command::new(py)
-            .args(["-m", "aiosmtpd", "-n"])
-            .args(extra)
-            .arg("-l")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(maildir.with_extension("log")).unwrap())
-            .spawn()
-            .unwrap();
-        let s = Smtpd { child };
-        for _ in 0..100 {
-            if let Ok(mut c) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-                use tokio::io::AsyncReadExt;
-                let mut buf = [0u8; 3];
-                // With implicit TLS the server waits for a handshake: an
-                // accepted connection is enough there.
-                if extra.contains(&"--smtpscert")
-                    || (c.read_exact(&mut buf).await.is_ok() && &buf == b"220")
-                {
-                    return s;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let log = std::fs::read_to_string(maildir.with_extension("log")).unwrap_or_default();
-        panic!("aiosmtpd did not greet on 127.0.0.1:{port} within 10 s:\n{log}");
-    }
-}
-
-/// The messages in `maildir`, as Python's `email` reads them.
-fn read_maildir(py: &Path, maildir: &Path) -> Vec<serde_json::Value> {
-    if !maildir.join("new").is_dir() {
-        return Vec::new();
-    }
-    let out = Command::new(py)
-        .args(["-c", READ_MAILDIR])
-        .arg(maildir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-async fn wait_for_messages(py: &Path, maildir: &Path, n: usize) -> Vec<serde_json::Value> {
-    for _ in 0..100 {
-        let got = read_maildir(py, maildir);
-        if got.len() >= n {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "fewer than {n} messages in {} after 10 s",
-        maildir.display()
-    );
-}
+use sitepulse_tests::servers::{Smtpd, free_port, python};
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -260,14 +130,14 @@ fn check_message(m: &serde_json::Value) {
 
 #[tokio::test]
 async fn burn_alert_arrives_with_both_parts() {
-    let py = python();
+    python(); // Fails here, naming the install command, without aiosmtpd.
     let dir = tempfile::tempdir().unwrap();
     let maildir = dir.path().join("maildir");
     let port = free_port();
-    let _smtpd = Smtpd::start(&py, port, &maildir).await;
+    let smtpd = Smtpd::start(port, &maildir);
     let n = email_notifier(port, RetryConfig::default());
     n.send(&notification()).await.unwrap();
-    let got = wait_for_messages(&py, &maildir, 1).await;
+    let got = smtpd.wait_for_messages(1, Duration::from_secs(10));
     assert_eq!(got.len(), 1);
     check_message(&got[0]);
     let s = n.stats().snapshot();
@@ -276,7 +146,7 @@ async fn burn_alert_arrives_with_both_parts() {
 
 #[tokio::test]
 async fn outage_is_retried_until_the_server_is_back() {
-    let py = python();
+    python(); // Fails here, naming the install command, without aiosmtpd.
     let dir = tempfile::tempdir().unwrap();
     let maildir = dir.path().join("maildir");
     let port = free_port();
@@ -314,13 +184,13 @@ async fn outage_is_retried_until_the_server_is_back() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!sending.is_finished(), "sent with no server");
     assert!(n.stats().retries() >= 2, "{:?}", n.stats().snapshot());
-    let _smtpd = Smtpd::start(&py, port, &maildir).await;
+    let smtpd = Smtpd::start(port, &maildir);
     tokio::time::timeout(Duration::from_secs(20), sending)
         .await
         .expect("delivered within 20 s of the server starting")
         .unwrap()
         .unwrap();
-    let got = wait_for_messages(&py, &maildir, 1).await;
+    let got = smtpd.wait_for_messages(1, Duration::from_secs(10));
     assert_eq!(got.len(), 1);
     check_message(&got[0]);
     let s = n.stats().snapshot();
@@ -359,7 +229,7 @@ fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
 
 #[tokio::test]
 async fn starttls_and_implicit_tls_with_a_private_ca() {
-    let py = python();
+    python(); // Fails here, naming the install command, without aiosmtpd.
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(dir.path());
     let (cert_s, key_s) = (cert.to_str().unwrap(), key.to_str().unwrap());
@@ -369,7 +239,7 @@ async fn starttls_and_implicit_tls_with_a_private_ca() {
     ] {
         let maildir = dir.path().join(format!("maildir-{mode:?}"));
         let port = free_port();
-        let _smtpd = Smtpd::start_with(&py, port, &maildir, &flags).await;
+        let smtpd = Smtpd::start_with(port, &maildir, &flags);
         let retry = RetryConfig {
             max_attempts: 1,
             ..RetryConfig::default()
@@ -381,7 +251,7 @@ async fn starttls_and_implicit_tls_with_a_private_ca() {
         // With it, the message arrives.
         let n = email_notifier_tls(port, retry, mode, Some(cert.clone()));
         n.send(&notification()).await.unwrap();
-        let got = wait_for_messages(&py, &maildir, 1).await;
+        let got = smtpd.wait_for_messages(1, Duration::from_secs(10));
         check_message(&got[0]);
     }
 }
