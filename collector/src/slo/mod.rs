@@ -195,7 +195,11 @@ async fn run(
         let job = tokio::task::spawn_blocking(move || {
             engine.observe(&published.sites);
             let statuses = engine.evaluate();
+            // Before the first snapshot with a clock there is nothing to
+            // evaluate: a tick then would resolve every alert read back
+            // after a restart (and page again a second later).
             let outgoing = h
+                .filter(|_| engine.now_unix().is_some())
                 .map(|h| h.tick(&statuses, &mut engine, unix_now()))
                 .unwrap_or_default();
             let saved = due.then(|| persist::save(engine.store(), &p));
