@@ -27,13 +27,12 @@ pub fn save(store: &Store, path: &Path) -> Result<(), StoreError> {
     let mut buf = Vec::with_capacity(64 + store.len() * 256);
     buf.extend_from_slice(MAGIC);
     buf.extend_from_slice(&(store.hours as u32).to_le_bytes());
-    buf.extend_from_slice(&(store.series.len() as u32).to_le_bytes());
-    let mut keys: Vec<_> = store.series.keys().collect();
-    keys.sort();
-    for key in keys {
-        let s = &store.series[key];
-        put_str(&mut buf, &key.0);
-        put_str(&mut buf, &key.1.key());
+    buf.extend_from_slice(&(store.len() as u32).to_le_bytes());
+    let mut all: Vec<(&str, Sli, &Series)> = store.iter().collect();
+    all.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    for (site, sli, s) in all {
+        put_str(&mut buf, site);
+        put_str(&mut buf, &sli.key());
         buf.extend_from_slice(&s.last_minute.to_le_bytes());
         buf.extend_from_slice(&s.last_hour.to_le_bytes());
         for ring in [&s.minutes, &s.hours] {
@@ -166,7 +165,7 @@ pub fn load(path: &Path, hours: usize) -> Result<Option<Store>, StoreError> {
             // skipped, not an error.
             continue;
         };
-        store.series.insert((site, sli), s);
+        store.insert(site, sli, s);
     }
     if r.at != body.len() {
         return Err(corrupt("trailing bytes"));
@@ -246,8 +245,9 @@ mod tests {
         // A shorter period keeps the newest hours, with the same windows.
         let short = load(&p, 25).unwrap().unwrap();
         let now = 1_800_000_000 + 2000 * 97;
-        for key in st.series.keys() {
-            let (a, b) = (&st.series[key], &short.series[key]);
+        for (site, sli, a) in st.iter() {
+            let b = short.series(site, sli).unwrap();
+            let key = (site, sli);
             assert_eq!(
                 a.window(now, Span(86_400)),
                 b.window(now, Span(86_400)),

@@ -10,7 +10,7 @@
 //! clock: event time in a replay); counts older than a bucket still kept
 //! land in it, older ones only in what is still kept.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::burn::MINUTE_WINDOWS_UP_TO_SECS;
 use crate::spec::{Sli, Span};
@@ -108,6 +108,50 @@ impl Series {
         sum
     }
 
+    /// The counts of several windows ending at `now_unix` in one pass per
+    /// resolution (prefix sums from now backwards), in `spans`' order.
+    ///
+    /// # Performance
+    /// At most 360 minute and `hours.len()` hour buckets read, however
+    /// many windows: what evaluating every site each second costs.
+    pub fn windows(&self, now_unix: i64, spans: &[Span]) -> Vec<Counts> {
+        let mut out = vec![Counts::default(); spans.len()];
+        let mut by_res = |minute: bool| {
+            let (unit, len, last, ring_buf) = if minute {
+                (60, MINUTES, self.last_minute, &self.minutes)
+            } else {
+                (3600, self.hours.len(), self.last_hour, &self.hours)
+            };
+            // (buckets, index in spans), shortest first.
+            let mut want: Vec<(i64, usize)> = spans
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| (w.secs() <= MINUTE_WINDOWS_UP_TO_SECS) == minute)
+                .map(|(i, w)| (w.secs().div_ceil(unit as u64).max(1) as i64, i))
+                .collect();
+            want.sort_unstable();
+            let Some(&(longest, _)) = want.last() else {
+                return;
+            };
+            let now = now_unix.div_euclid(unit);
+            let mut acc = Counts::default();
+            let mut next = 0;
+            for k in 0..longest {
+                let b = now - k;
+                if b <= last && b > last - len as i64 {
+                    acc.add(ring_buf[ring(b, len)]);
+                }
+                while next < want.len() && want[next].0 == k + 1 {
+                    out[want[next].1] = acc;
+                    next += 1;
+                }
+            }
+        };
+        by_res(true);
+        by_res(false);
+        out
+    }
+
     /// Whether every bucket is empty.
     pub fn is_empty(&self) -> bool {
         self.minutes.iter().chain(&self.hours).all(|c| c.total == 0)
@@ -139,7 +183,8 @@ fn advance(buf: &mut [Counts], last: &mut i64, to: i64) {
 pub struct Store {
     /// Hour buckets per series: the longest period plus the current hour.
     pub(crate) hours: usize,
-    pub(crate) series: HashMap<(String, Sli), Series>,
+    /// By site (looked up by `&str`, no allocation), then by SLI.
+    pub(crate) series: HashMap<String, BTreeMap<Sli, Series>>,
 }
 
 impl Store {
@@ -162,13 +207,17 @@ impl Store {
             return;
         }
         let hours = self.hours;
-        if let Some(s) = self.series.get_mut(&(site.to_owned(), sli)) {
-            s.add(at_unix, c);
-            return;
+        self.site_mut(site)
+            .entry(sli)
+            .or_insert_with(|| Series::new(hours, at_unix))
+            .add(at_unix, c);
+    }
+
+    fn site_mut(&mut self, site: &str) -> &mut BTreeMap<Sli, Series> {
+        if !self.series.contains_key(site) {
+            self.series.insert(site.to_owned(), BTreeMap::new());
         }
-        let mut s = Series::new(hours, at_unix);
-        s.add(at_unix, c);
-        self.series.insert((site.to_owned(), sli), s);
+        self.series.get_mut(site).expect("inserted above")
     }
 
     /// Adds a whole hour's counts to a site's hour buckets (see
@@ -178,20 +227,37 @@ impl Store {
             return;
         }
         let hours = self.hours;
-        self.series
-            .entry((site.to_owned(), sli))
+        self.site_mut(site)
+            .entry(sli)
             .or_insert_with(|| Series::new(hours, hour_start))
             .add_hour(hour_start, c);
     }
 
+    /// Puts a whole series (read from disk).
+    pub(crate) fn insert(&mut self, site: String, sli: Sli, s: Series) {
+        self.series.entry(site).or_default().insert(sli, s);
+    }
+
     /// A site's series, if it ever had a request.
     pub fn series(&self, site: &str, sli: Sli) -> Option<&Series> {
-        self.series.get(&(site.to_owned(), sli))
+        self.series.get(site)?.get(&sli)
+    }
+
+    /// Whether the site has any series.
+    pub fn has_site(&self, site: &str) -> bool {
+        self.series.contains_key(site)
+    }
+
+    /// Every series with its site and SLI, sites in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Sli, &Series)> {
+        self.series
+            .iter()
+            .flat_map(|(site, m)| m.iter().map(move |(sli, s)| (site.as_str(), *sli, s)))
     }
 
     /// Series kept.
     pub fn len(&self) -> usize {
-        self.series.len()
+        self.series.values().map(BTreeMap::len).sum()
     }
 
     /// Whether no series is kept.
@@ -201,17 +267,19 @@ impl Store {
 
     /// Drops series with nothing left in any bucket as of `now_unix`.
     pub fn prune(&mut self, now_unix: i64) {
-        for s in self.series.values_mut() {
-            advance(&mut s.minutes, &mut s.last_minute, now_unix.div_euclid(60));
-            let h = now_unix.div_euclid(3600);
-            advance(&mut s.hours, &mut s.last_hour, h);
+        for m in self.series.values_mut() {
+            for s in m.values_mut() {
+                advance(&mut s.minutes, &mut s.last_minute, now_unix.div_euclid(60));
+                advance(&mut s.hours, &mut s.last_hour, now_unix.div_euclid(3600));
+            }
+            m.retain(|_, s| !s.is_empty());
         }
-        self.series.retain(|_, s| !s.is_empty());
+        self.series.retain(|_, m| !m.is_empty());
     }
 
     /// Bytes the buckets take (for `/metrics`).
     pub fn bytes(&self) -> usize {
-        self.series.len() * (MINUTES + self.hours) * std::mem::size_of::<Counts>()
+        self.len() * (MINUTES + self.hours) * std::mem::size_of::<Counts>()
     }
 }
 
@@ -309,6 +377,7 @@ mod tests {
                     }
                 }
                 proptest::prop_assert_eq!(got, want, "window {}", w);
+                proptest::prop_assert_eq!(s.windows(now, &[w])[0], want);
             }
         }
     }

@@ -178,6 +178,10 @@ pub struct SloEngine {
     last: HashMap<String, Last>,
     /// SLOs per site, resolved once per name.
     slos: HashMap<String, Vec<Slo>>,
+    /// Their distinct ways of counting, per site.
+    slis: HashMap<String, Vec<Sli>>,
+    /// Every window reported (the fixed ones and the table's), sorted.
+    spans: Vec<Span>,
     /// The newest snapshot time seen.
     now_unix: Option<i64>,
 }
@@ -191,11 +195,20 @@ impl SloEngine {
             Some(s) if s.hours() == Store::new(longest).hours() => s,
             _ => Store::new(longest),
         };
+        let set_windows = set.burn.windows_used();
         SloEngine {
             set,
             store,
             last: HashMap::new(),
             slos: HashMap::new(),
+            slis: HashMap::new(),
+            spans: {
+                let mut v: Vec<Span> = REPORTED_WINDOWS.to_vec();
+                v.extend(set_windows);
+                v.sort();
+                v.dedup();
+                v
+            },
             now_unix: None,
         }
     }
@@ -237,11 +250,20 @@ impl SloEngine {
 
     /// A site's SLOs.
     pub fn slos_of(&mut self, site: &str) -> &[Slo] {
+        self.cache(site);
+        &self.slos[site]
+    }
+
+    /// Resolves a site's SLOs once.
+    fn cache(&mut self, site: &str) {
         if !self.slos.contains_key(site) {
             let v = self.set.for_site(site);
+            let mut slis: Vec<Sli> = v.iter().map(|s| s.sli).collect();
+            slis.sort();
+            slis.dedup();
+            self.slis.insert(site.to_owned(), slis);
             self.slos.insert(site.to_owned(), v);
         }
-        &self.slos[site]
     }
 
     /// Takes each site's requests since the previous snapshot into the
@@ -262,23 +284,30 @@ impl SloEngine {
                 continue;
             }
             let cur = Last::of(&site.totals);
+            let zero = Last::default();
             let prev = match self.last.get(&site.name) {
-                Some(p) if !cur.went_back(p) => p.clone(),
+                Some(p) if !cur.went_back(p) => p,
                 // First sight, or counters reset: all of them are new.
-                _ => Last::default(),
+                _ => &zero,
             };
             if cur.requests != prev.requests || cur.timed != prev.timed {
-                let slis: Vec<Sli> = {
-                    let mut v: Vec<Sli> = self.slos_of(&site.name).iter().map(|s| s.sli).collect();
-                    v.sort();
-                    v.dedup();
-                    v
+                if !self.slis.contains_key(&site.name) {
+                    self.cache(&site.name);
+                }
+                let prev = match self.last.get(&site.name) {
+                    Some(p) if !cur.went_back(p) => p,
+                    _ => &zero,
                 };
-                for sli in slis {
-                    self.store.add(&site.name, sli, now, cur.counts(&prev, sli));
+                for &sli in &self.slis[&site.name] {
+                    self.store.add(&site.name, sli, now, cur.counts(prev, sli));
                 }
             }
-            self.last.insert(site.name.clone(), cur);
+            match self.last.get_mut(&site.name) {
+                Some(l) => *l = cur,
+                None => {
+                    self.last.insert(site.name.clone(), cur);
+                }
+            }
         }
     }
 
@@ -288,14 +317,16 @@ impl SloEngine {
             return Vec::new();
         };
         let mut sites: Vec<String> = self.last.keys().cloned().collect();
-        sites.extend(self.store.series.keys().map(|k| k.0.clone()));
+        sites.extend(self.store.iter().map(|(site, _, _)| site.to_owned()));
         sites.sort();
         sites.dedup();
-        let mut out = Vec::new();
-        for site in sites {
-            let slos = self.slos_of(&site).to_vec();
-            for slo in slos {
-                out.push(self.status(&site, slo, now));
+        for site in &sites {
+            self.cache(site);
+        }
+        let mut out = Vec::with_capacity(sites.len() * 2);
+        for site in &sites {
+            for slo in &self.slos[site] {
+                out.push(self.status(site, slo, now));
             }
         }
         out
@@ -306,11 +337,12 @@ impl SloEngine {
         let Some(now) = self.now_unix else {
             return Vec::new();
         };
-        if !self.last.contains_key(site) && !self.store.series.keys().any(|k| k.0 == site) {
+        if !self.last.contains_key(site) && !self.store.has_site(site) {
             return Vec::new();
         }
-        let slos = self.slos_of(site).to_vec();
-        slos.into_iter()
+        self.cache(site);
+        self.slos[site]
+            .iter()
             .map(|s| self.status(site, s, now))
             .collect()
     }
@@ -353,16 +385,27 @@ impl SloEngine {
         self.set.burn.min_requests
     }
 
-    fn status(&self, site: &str, slo: Slo, now: i64) -> SloStatus {
-        let series = self.store.series(site, slo.sli);
-        let window = |w: Span| series.map(|s| s.window(now, w)).unwrap_or_default();
+    fn status(&self, site: &str, slo: &Slo, now: i64) -> SloStatus {
+        // Every window this SLO reads (reported, the table's, the
+        // period), summed in one pass.
+        let mut spans = self.spans.clone();
+        spans.push(slo.period);
+        let sums = self
+            .store
+            .series(site, slo.sli)
+            .map(|s| s.windows(now, &spans))
+            .unwrap_or_else(|| vec![Counts::default(); spans.len()]);
+        let window = |w: Span| {
+            spans
+                .iter()
+                .position(|&s| s == w)
+                .map(|i| sums[i])
+                .unwrap_or_default()
+        };
         let budget = slo.budget();
         let period = window(slo.period);
-        let mut spans: Vec<Span> = REPORTED_WINDOWS.to_vec();
-        spans.extend(self.set.burn.windows_used());
-        spans.sort();
-        spans.dedup();
-        let windows = spans
+        let windows = self
+            .spans
             .iter()
             .map(|&w| {
                 let c = window(w);
@@ -374,7 +417,7 @@ impl SloEngine {
                 }
             })
             .collect();
-        let checks = checks(&self.set.burn, &slo, window);
+        let checks = checks(&self.set.burn, slo, window);
         SloStatus {
             site: site.to_owned(),
             period_requests: period.total,
@@ -387,7 +430,7 @@ impl SloEngine {
             },
             windows,
             checks,
-            slo,
+            slo: slo.clone(),
         }
     }
 }
