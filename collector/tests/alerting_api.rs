@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use sitepulse::slo::auth::{SIGNATURE_HEADER, sign};
+use sitepulse::slo::auth::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_request};
 use sitepulse_tests::http::{get_with, request};
+use sitepulse_tests::unix_now;
 use sitepulse_tests::{Collector, append, clf_line, tmpdir, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sitepulse");
@@ -76,10 +77,10 @@ fn each_bad_request_is_refused_and_changes_nothing() {
         ),
         (&[READER], ev.into(), 401, "matches no writer"),
         (
-            &[(SIGNATURE_HEADER, "sha256=00")],
+            &[(SIGNATURE_HEADER, "sha256=00"), (TIMESTAMP_HEADER, "1")],
             ev.into(),
             401,
-            "matches no configured key",
+            "X-Sitepulse-Timestamp 1 is more than",
         ),
         (&[CI], "x".repeat(3000), 413, "max_body_bytes"),
         (&[CI], "{not json".into(), 400, "keys: site"),
@@ -104,10 +105,51 @@ fn each_bad_request_is_refused_and_changes_nothing() {
             "{says}: {answer}"
         );
     }
-    // A signature over another body.
-    let sig = sign(ARGO_KEY, b"{}");
-    let (st, _) = post(&c, "/api/v1/deploys", &[(SIGNATURE_HEADER, &sig)], ev);
+    // A signature over another body, and a good one replayed on another
+    // path or too late.
+    let (t, sig) = sign_request(ARGO_KEY, unix_now(), "POST", "/api/v1/deploys", b"{}");
+    let (st, _) = post(
+        &c,
+        "/api/v1/deploys",
+        &[(TIMESTAMP_HEADER, &t), (SIGNATURE_HEADER, &sig)],
+        ev,
+    );
     assert_eq!(st, 401);
+    let (t, sig) = sign_request(
+        ARGO_KEY,
+        unix_now(),
+        "POST",
+        "/api/v1/silences",
+        ev.as_bytes(),
+    );
+    let (st, _) = post(
+        &c,
+        "/api/v1/deploys",
+        &[(TIMESTAMP_HEADER, &t), (SIGNATURE_HEADER, &sig)],
+        ev,
+    );
+    assert_eq!(st, 401);
+    let (t, sig) = sign_request(
+        ARGO_KEY,
+        unix_now() - 3600,
+        "POST",
+        "/api/v1/deploys",
+        ev.as_bytes(),
+    );
+    let (st, a) = post(
+        &c,
+        "/api/v1/deploys",
+        &[(TIMESTAMP_HEADER, &t), (SIGNATURE_HEADER, &sig)],
+        ev,
+    );
+    assert_eq!(st, 401);
+    assert!(
+        a["error"]
+            .as_str()
+            .unwrap()
+            .contains("X-Sitepulse-Timestamp"),
+        "{a}"
+    );
     // Nothing was accepted.
     assert_eq!(
         get(&c, "/api/v1/deploys")["active"]
@@ -188,10 +230,17 @@ fn deploys_by_webhook_and_silences() {
     start("sick", 30);
     // Argo CD signs its events.
     let done = r#"{"site":"ontime","version":"v2","event":"finished"}"#;
+    let (t, sig) = sign_request(
+        ARGO_KEY,
+        unix_now(),
+        "POST",
+        "/api/v1/deploys",
+        done.as_bytes(),
+    );
     let (st, a) = post(
         &c,
         "/api/v1/deploys",
-        &[(SIGNATURE_HEADER, &sign(ARGO_KEY, done.as_bytes()))],
+        &[(TIMESTAMP_HEADER, &t), (SIGNATURE_HEADER, &sig)],
         done,
     );
     assert_eq!(st, 202, "{a}");
@@ -262,13 +311,15 @@ fn deploys_by_webhook_and_silences() {
             .iter()
             .any(|a| a["labels"]["site"] == "sick" && a["silenced_by"][0] == id.as_str())
     });
-    // Expired by argocd (a signed DELETE with an empty body).
-    let sig = sign(ARGO_KEY, b"");
+    // Expired by argocd (a signed DELETE with an empty body; the path is
+    // signed, so this signature expires this silence only).
+    let path = format!("/api/v1/silences/{id}");
+    let (t, sig) = sign_request(ARGO_KEY, unix_now(), "DELETE", &path, b"");
     let (st, body) = request(
         "DELETE",
         c.port,
-        &format!("/api/v1/silences/{id}"),
-        &[(SIGNATURE_HEADER, &sig)],
+        &path,
+        &[(TIMESTAMP_HEADER, &t), (SIGNATURE_HEADER, &sig)],
         b"",
     )
     .unwrap();

@@ -62,6 +62,11 @@ pub struct Tracked {
     pub fired_at: Option<i64>,
     /// When it resolved.
     pub resolved_at: Option<i64>,
+    /// A resolved alert true again, pending: its previous episode's
+    /// (fired, resolved) times, restored if the new one never fires, so
+    /// the resolution is still told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reopened: Option<(i64, i64)>,
 }
 
 /// A stable id of a label set, as Prometheus's
@@ -104,10 +109,12 @@ impl AlertSet {
                 active_at: now,
                 fired_at: None,
                 resolved_at: None,
+                reopened: None,
             });
             a.annotations = c.annotations;
             if a.state == AlertState::Resolved {
                 // True again: a new episode.
+                a.reopened = a.fired_at.zip(a.resolved_at);
                 a.state = AlertState::Pending;
                 a.active_at = now;
                 a.fired_at = None;
@@ -116,6 +123,7 @@ impl AlertSet {
             if a.state == AlertState::Pending && now - a.active_at >= hold {
                 a.state = AlertState::Firing;
                 a.fired_at = Some(now);
+                a.reopened = None;
                 changed.push(fp);
             }
         }
@@ -124,7 +132,17 @@ impl AlertSet {
                 return true;
             }
             match a.state {
-                AlertState::Pending => false,
+                // A new episode that never fired: the previous one's
+                // resolution stands (and is still to be told).
+                AlertState::Pending => match a.reopened.take() {
+                    Some((fired, resolved)) => {
+                        a.state = AlertState::Resolved;
+                        a.fired_at = Some(fired);
+                        a.resolved_at = Some(resolved);
+                        now - resolved < RESOLVED_RETENTION_SECS
+                    }
+                    None => false,
+                },
                 AlertState::Firing => {
                     a.state = AlertState::Resolved;
                     a.resolved_at = Some(now);

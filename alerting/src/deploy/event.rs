@@ -151,6 +151,12 @@ impl DeployEvent {
                             message: "above 0".into(),
                         });
                     }
+                    (Some(s), None) if s > super::MAX_DEADLINE_SECS as u64 => {
+                        return Err(EventError::Invalid {
+                            field: "deadline_secs",
+                            message: format!("{s}: at most {} (7 days)", super::MAX_DEADLINE_SECS),
+                        });
+                    }
                     (Some(s), None) => Some(s),
                     (None, Some(t)) => {
                         let end = unix(t, "deadline")?;
@@ -158,10 +164,10 @@ impl DeployEvent {
                             field: "deadline",
                             message: "an absolute deadline needs started_at".into(),
                         })?;
-                        if end <= start {
+                        if end <= start || end - start > super::MAX_DEADLINE_SECS {
                             return Err(EventError::Invalid {
                                 field: "deadline",
-                                message: "after started_at".into(),
+                                message: "after started_at, by at most 7 days".into(),
                             });
                         }
                         Some((end - start) as u64)

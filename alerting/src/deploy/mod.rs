@@ -31,6 +31,12 @@ use crate::store::Counts;
 /// The alert name of failed deploys.
 pub const DEPLOY_ALERT: &str = "SitepulseDeployDeadline";
 
+/// A rollout's start may be at most this old when announced.
+pub const MAX_START_AGE_SECS: i64 = 86_400;
+
+/// The longest deadline.
+pub const MAX_DEADLINE_SECS: i64 = 7 * 86_400;
+
 /// Rollouts kept in the history.
 pub const HISTORY: usize = 1000;
 
@@ -180,7 +186,18 @@ impl DeployTracker {
                     return Err(EventError::TooMany(MAX_ACTIVE));
                 }
                 let started = ev.at.unwrap_or(now);
-                let deadline = deadline_secs.unwrap_or(cfg.default_deadline_secs) as i64;
+                if started < now - MAX_START_AGE_SECS || started > now + 300 {
+                    return Err(EventError::Invalid {
+                        field: "started_at",
+                        message: format!(
+                            "{started}: within the last {} h, and at most 5 minutes ahead of this clock ({now})",
+                            MAX_START_AGE_SECS / 3600
+                        ),
+                    });
+                }
+                let deadline = deadline_secs
+                    .unwrap_or(cfg.default_deadline_secs)
+                    .min(MAX_DEADLINE_SECS as u64) as i64;
                 self.active.insert(
                     ev.site.clone(),
                     Rollout {

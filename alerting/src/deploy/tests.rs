@@ -185,6 +185,10 @@ fn bad_events_are_named() {
             "deadline",
         ),
         (r#"{"site":"a","version":"v1","colour":"red"}"#, "body"),
+        (
+            r#"{"site":"a","version":"v1","deadline_secs":18446744073709551615}"#,
+            "deadline_secs",
+        ),
         ("not json", "body"),
     ];
     for (body, field) in cases {

@@ -29,6 +29,9 @@ pub const REPORTED_WINDOWS: [Span; 7] = [
     Span(3 * 86_400),
 ];
 
+/// How often state of sites that went away is dropped.
+const PRUNE_EVERY_SECS: i64 = 3600;
+
 /// What a site's totals said last time, to take differences.
 #[derive(Debug, Clone, Default)]
 struct Last {
@@ -184,6 +187,8 @@ pub struct SloEngine {
     spans: Vec<Span>,
     /// The newest snapshot time seen.
     now_unix: Option<i64>,
+    /// When state of sites that went away was last dropped.
+    pruned_at: i64,
 }
 
 impl SloEngine {
@@ -210,20 +215,16 @@ impl SloEngine {
                 v
             },
             now_unix: None,
+            pruned_at: 0,
         }
     }
 
     /// The longest span the store must keep: the default period, every
     /// period a site names, and the table's windows.
     pub fn longest(set: &SloSet) -> Span {
-        let mut longest = crate::spec::DEFAULT_PERIOD;
+        let mut longest = crate::spec::DEFAULT_PERIOD.max(set.longest_period());
         for w in set.burn.windows_used() {
             longest = longest.max(w);
-        }
-        for site in set.named_sites().chain(std::iter::once("")) {
-            for s in set.for_site(site) {
-                longest = longest.max(s.period);
-            }
         }
         longest
     }
@@ -278,6 +279,9 @@ impl SloEngine {
             return;
         }
         self.now_unix = Some(now);
+        if now - self.pruned_at >= PRUNE_EVERY_SECS {
+            self.prune(snap, now);
+        }
         for site in &snap.sites {
             // Records no key named a site: not anyone's SLO.
             if site.name == sitepulse_pipeline::label::UNKNOWN_SITE {
@@ -309,6 +313,20 @@ impl SloEngine {
                 }
             }
         }
+    }
+
+    /// Drops buckets that aged out and every trace of a site with no
+    /// counts left that the snapshot no longer lists.
+    fn prune(&mut self, snap: &SitesSnapshot, now: i64) {
+        self.pruned_at = now;
+        self.store.prune(now);
+        let listed: std::collections::HashSet<&str> =
+            snap.sites.iter().map(|s| s.name.as_str()).collect();
+        let store = &self.store;
+        let keep = |k: &String| listed.contains(k.as_str()) || store.has_site(k);
+        self.last.retain(|k, _| keep(k));
+        self.slos.retain(|k, _| keep(k));
+        self.slis.retain(|k, _| keep(k));
     }
 
     /// Every site's SLOs as of the newest snapshot, sites in name order.
@@ -354,6 +372,11 @@ impl SloEngine {
     /// availability SLO.
     pub fn health_since(&mut self, site: &str, since: i64) -> Option<(Counts, f64)> {
         let now = self.now_unix?;
+        // A name nobody's requests carry (a webhook may send any): no
+        // verdict, and nothing cached for it.
+        if !self.last.contains_key(site) && !self.store.has_site(site) {
+            return None;
+        }
         let slo = self
             .slos_of(site)
             .iter()
@@ -366,7 +389,9 @@ impl SloEngine {
             .iter()
             .find(|w| w.severity == Severity::Page)
             .map_or(1.0, |w| w.factor_for(slo.period));
-        let minutes = ((now - since).max(0) / 60 + 1) as u64;
+        // Minutes from the start's minute to now's, both included; at
+        // most the longest period kept.
+        let minutes = (now.div_euclid(60) - since.div_euclid(60) + 1).clamp(1, 90 * 1440) as u64;
         let span = if minutes * 60 <= crate::burn::MINUTE_WINDOWS_UP_TO_SECS {
             Span(minutes * 60)
         } else {

@@ -249,7 +249,12 @@ pub(crate) fn from_reqwest(
     err: &reqwest::Error,
 ) -> NotifyError {
     let (notifier, target) = (notifier.to_owned(), target.to_owned());
-    let detail = chain(err);
+    // reqwest's text names the URL, query (a token, say) included: the
+    // error is told without it; `target` names where, redacted.
+    let detail = match err.url() {
+        Some(u) => chain(err).replace(u.as_str(), "<url>"),
+        None => chain(err),
+    };
     if err.is_timeout() {
         NotifyError::Timeout {
             notifier,
@@ -314,6 +319,24 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn a_token_in_the_url_never_reaches_the_message() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/hook?token=s3cret");
+        let client = super::super::http_client("test", std::time::Duration::from_secs(5)).unwrap();
+        let e = client.post(&url).send().await.unwrap_err();
+        assert!(
+            e.to_string().contains("s3cret"),
+            "reqwest names the URL: {e}"
+        );
+        let n = super::from_reqwest("webhook \"ops\"", "http://127.0.0.1/hook", 5, &e);
+        assert!(!n.to_string().contains("s3cret"), "{n}");
+    }
+
     use super::*;
 
     fn status(code: u16) -> NotifyError {

@@ -328,6 +328,18 @@ impl SloSet {
         acc
     }
 
+    /// The longest period any SLO may have: the file's, and every
+    /// entry's own (defaults, groups, sites).
+    pub fn longest_period(&self) -> Span {
+        let base = self.period.unwrap_or(DEFAULT_PERIOD);
+        self.defaults
+            .iter()
+            .chain(self.groups.iter().flat_map(|g| g.slos.iter()))
+            .chain(self.sites.values().flat_map(|s| s.slos.iter()))
+            .filter_map(|e| e.period)
+            .fold(base, Span::max)
+    }
+
     /// Whether any site has an SLO at all.
     pub fn is_empty(&self) -> bool {
         self.defaults.is_empty()

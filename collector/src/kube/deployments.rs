@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
-use sitepulse_alerting::deploy::{DeployEvent, DeployEventKind};
+use sitepulse_alerting::deploy::{DeployEvent, DeployEventKind, EventError};
 
 use super::KubeConfig;
 use super::client::{Client, KubeError};
@@ -252,6 +252,12 @@ pub fn events(
             None => state != Rollout::Done,
             Some(p) => p.0.revision != rev,
         };
+        if prev.is_none() && state == Rollout::Done {
+            // First sight of a finished Deployment: a rollout of it that
+            // was tracked before a restart ended meanwhile (the hub
+            // ignores this for a site with nothing rolling).
+            out.push(mk(DeployEventKind::Finished));
+        }
         let mut now = Seen {
             revision: rev.clone(),
             tracking: prev
@@ -328,12 +334,24 @@ pub fn start(
             }
             let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
             let evs = events(store, &mut seen, &site_label, None);
-            let now = crate::unix_now();
-            for ev in evs {
-                if let Err(e) = hub.deploy(ev, now) {
-                    tracing::warn!(error = %e, "kubernetes: deploy event not applied");
-                }
+            if evs.is_empty() {
+                return;
             }
+            // The hub saves its state with an fsync: off the runtime.
+            let hub = hub.clone();
+            tokio::task::spawn_blocking(move || {
+                let now = crate::unix_now();
+                for ev in evs {
+                    match hub.deploy(ev, now) {
+                        Ok(()) => {}
+                        // A finished Deployment nobody was tracking.
+                        Err(EventError::NoRollout(_) | EventError::OtherVersion { .. }) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "kubernetes: deploy event not applied")
+                        }
+                    }
+                }
+            });
         })));
     }
     tracing::info!("kubernetes: watching Deployments for rollouts (deploy deadlines)");

@@ -207,6 +207,17 @@ impl AlertingConfig {
                     ),
                 ));
             }
+            // A resolved alert is kept 15 minutes: a group must be looked
+            // at within that, or its resolution is never told.
+            let keep = sitepulse_alerting::alert::state::RESOLVED_RETENTION_SECS as u64;
+            if r.group_interval_secs >= keep || r.group_wait_secs >= keep {
+                return Err((
+                    at("group_interval_secs"),
+                    format!(
+                        "group_wait_secs and group_interval_secs below {keep} (resolved alerts are kept that long)"
+                    ),
+                ));
+            }
             if r.group_interval_secs == 0 || r.repeat_interval_secs == 0 {
                 return Err((
                     at("group_interval_secs"),

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Json, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -32,6 +32,15 @@ fn hub(st: &AppState) -> Result<&AlertHub, ApiError> {
     st.alerts.as_deref().ok_or_else(|| {
         ApiError::not_found("alerting is off (alerting.enabled: false, or slo.enabled: false)")
     })
+}
+
+fn internal(e: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "alerting API: the change did not complete");
+    ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: "the change did not complete; see the collector's log".into(),
+        parameter: None,
+    }
 }
 
 fn bad(message: String) -> ApiError {
@@ -123,14 +132,26 @@ fn silence_error(e: SilenceError) -> ApiError {
 /// 1800000000, "comment": "..."}`.
 pub async fn create_silence(
     State(st): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let hub = hub(&st)?;
-    let who = hub.access.writer(&headers, &body)?;
+    let who = hub
+        .access
+        .writer(method.as_str(), uri.path(), &headers, &body)?;
     let new: NewSilence = serde_json::from_slice(&body)
         .map_err(|e| bad(format!("{e} (keys: matchers, startsAt, endsAt, comment)")))?;
-    let s = hub.silence(new, &who, now()).map_err(silence_error)?;
+    let h = st
+        .alerts
+        .clone()
+        .ok_or_else(|| ApiError::not_found("alerting is off"))?;
+    // Saved with an fsync: off the runtime's workers.
+    let s = tokio::task::spawn_blocking(move || h.silence(new, &who, now()))
+        .await
+        .map_err(|e| internal(&e))?
+        .map_err(silence_error)?;
     Ok((
         StatusCode::OK,
         Json(json!({ "silenceID": s.id, "silence": s })),
@@ -141,19 +162,30 @@ pub async fn create_silence(
 /// `DELETE /api/v1/silences/{id}`: expires it now.
 pub async fn expire_silence(
     State(st): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let hub = hub(&st)?;
-    let who = hub.access.writer(&headers, &body)?;
+    let who = hub
+        .access
+        .writer(method.as_str(), uri.path(), &headers, &body)?;
     let Path(id) = id.map_err(|e| {
         bad(format!(
             "the id in the path cannot be read: {}",
             e.body_text()
         ))
     })?;
-    let s = hub.expire(&id, &who, now()).map_err(silence_error)?;
+    let h = st
+        .alerts
+        .clone()
+        .ok_or_else(|| ApiError::not_found("alerting is off"))?;
+    let s = tokio::task::spawn_blocking(move || h.expire(&id, &who, now()))
+        .await
+        .map_err(|e| internal(&e))?
+        .map_err(silence_error)?;
     Ok(Json(json!({ "silence": s })).into_response())
 }
 
@@ -174,14 +206,25 @@ pub async fn deploys(State(st): State<AppState>, headers: HeaderMap) -> Result<R
 /// `sitepulse_alerting::deploy::event`).
 pub async fn deploy_event(
     State(st): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let hub = hub(&st)?;
-    let who = hub.access.writer(&headers, &body)?;
+    let who = hub
+        .access
+        .writer(method.as_str(), uri.path(), &headers, &body)?;
     let ev = DeployEvent::from_json(&body, &who).map_err(|e| bad(e.to_string()))?;
     let (site, version) = (ev.site.clone(), ev.version.clone());
-    match hub.deploy(ev, now()) {
+    let h = st
+        .alerts
+        .clone()
+        .ok_or_else(|| ApiError::not_found("alerting is off"))?;
+    let applied = tokio::task::spawn_blocking(move || h.deploy(ev, now()))
+        .await
+        .map_err(|e| internal(&e))?;
+    match applied {
         Ok(()) => Ok((
             StatusCode::ACCEPTED,
             Json(json!({ "accepted": true, "site": site, "version": version })),
@@ -212,11 +255,15 @@ struct TestBody {
 /// whether it was delivered.
 pub async fn test_notification(
     State(st): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let hub = hub(&st)?;
-    let who = hub.access.writer(&headers, &body)?;
+    let who = hub
+        .access
+        .writer(method.as_str(), uri.path(), &headers, &body)?;
     let b: TestBody =
         serde_json::from_slice(&body).map_err(|e| bad(format!("{e} (keys: receiver)")))?;
     let notifier = hub.notifier(&b.receiver).ok_or_else(|| {

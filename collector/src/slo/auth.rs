@@ -2,9 +2,12 @@
 //! (deploy events, silences, test notifications) are off until callers
 //! are configured, and then each request must carry one caller's
 //! credential — a bearer token read from a file, or an HMAC-SHA256
-//! signature of the body (`X-Sitepulse-Signature: sha256=<hex>`, as
-//! GitHub's `X-Hub-Signature-256` and Argo CD notifications' webhook
-//! templates can send) with a key read from a file. The caller's name is
+//! signature with a key read from a file: `X-Sitepulse-Timestamp: <Unix
+//! seconds>` and `X-Sitepulse-Signature: sha256=<hex>` over
+//! `<timestamp>\n<METHOD>\n<path>\n<body>` (GitHub's
+//! `X-Hub-Signature-256` signs the body alone; the time, method and path
+//! make a captured signature useless for another request, and after
+//! [`MAX_SKEW_SECS`] for the same one). The caller's name is
 //! logged with every change it makes. Read endpoints may require a
 //! token too. Secret files are read again when they change.
 
@@ -18,6 +21,12 @@ use crate::serve::api::ApiError;
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "x-sitepulse-signature";
+
+/// The header with the signing time, Unix seconds.
+pub const TIMESTAMP_HEADER: &str = "x-sitepulse-timestamp";
+
+/// A signature older or newer than this (seconds) is refused.
+pub const MAX_SKEW_SECS: i64 = 300;
 
 /// One caller.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
@@ -134,12 +143,34 @@ fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
         .then(|| rest.trim_ascii())
 }
 
-/// `sha256=<hex>` of `body` under `key`.
-pub fn sign(key: &[u8], body: &[u8]) -> String {
+/// `sha256=<hex>` of HMAC-SHA256 over `data` under `key`.
+pub fn sign(key: &[u8], data: &[u8]) -> String {
     let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
-    let tag = ring::hmac::sign(&k, body);
+    let tag = ring::hmac::sign(&k, data);
     let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256={hex}")
+}
+
+/// What a request's signature covers: `<ts>\n<METHOD>\n<path>\n<body>`.
+pub fn signed_payload(ts: i64, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let mut v = format!("{ts}\n{}\n{path}\n", method.to_ascii_uppercase()).into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+/// The two headers a signed request carries, for a client (and tests):
+/// `(timestamp, signature)`.
+pub fn sign_request(
+    key: &[u8],
+    ts: i64,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (String, String) {
+    (
+        ts.to_string(),
+        sign(key, &signed_payload(ts, method, path, body)),
+    )
 }
 
 fn unhex(s: &[u8]) -> Option<Vec<u8>> {
@@ -174,7 +205,28 @@ impl Access {
     ///
     /// # Errors
     /// As above; the message says what to send, never a secret.
-    pub fn writer(&self, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+    pub fn writer(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<String, ApiError> {
+        self.writer_at(method, path, headers, body, crate::unix_now())
+    }
+
+    /// [`writer`](Self::writer) at a given time (tests).
+    ///
+    /// # Errors
+    /// As `writer`.
+    pub fn writer_at(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<String, ApiError> {
         if self.writers.is_empty() {
             return Err(ApiError {
                 status: StatusCode::FORBIDDEN,
@@ -199,17 +251,28 @@ impl Access {
                 .strip_prefix(b"sha256=")
                 .and_then(unhex)
                 .ok_or_else(|| {
-                    unauthorized(
-                        "X-Sitepulse-Signature: write sha256=<hex of HMAC-SHA256 over the body>",
-                    )
+                    unauthorized("X-Sitepulse-Signature: write sha256=<hex of HMAC-SHA256>")
                 })?;
+            let ts: i64 = headers
+                .get(TIMESTAMP_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok())
+                .ok_or_else(|| {
+                    unauthorized("a signed request carries X-Sitepulse-Timestamp: <Unix seconds>")
+                })?;
+            if (now - ts).abs() > MAX_SKEW_SECS {
+                return Err(unauthorized(&format!(
+                    "X-Sitepulse-Timestamp {ts} is more than {MAX_SKEW_SECS} s from this clock ({now})"
+                )));
+            }
+            let data = signed_payload(ts, method, path, body);
             for c in &self.writers {
                 let Some(h) = &c.hmac else {
                     continue;
                 };
                 let ok = h.with_current(|key| {
                     let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
-                    ring::hmac::verify(&k, body, &presented).is_ok()
+                    ring::hmac::verify(&k, &data, &presented).is_ok()
                 });
                 if ok {
                     return Ok(c.name.clone());
@@ -219,7 +282,7 @@ impl Access {
         }
         let Some(token) = bearer(headers) else {
             return Err(unauthorized(
-                "send Authorization: Bearer <token> or X-Sitepulse-Signature: sha256=<hmac of the body>",
+                "send Authorization: Bearer <token>, or X-Sitepulse-Timestamp and X-Sitepulse-Signature (docs/slo.md)",
             ));
         };
         self.writers
@@ -292,56 +355,78 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let a = access(&dir);
         let body = br#"{"site":"a","version":"v1"}"#;
+        let now = 1_800_000_000;
+        let w = |headers: &HeaderMap, body: &[u8]| {
+            a.writer_at("POST", "/api/v1/deploys", headers, body, now)
+        };
+        let signed = |key: &[u8], ts: i64, method: &str, path: &str, body: &[u8]| {
+            let (t, sig) = sign_request(key, ts, method, path, body);
+            h(&[(TIMESTAMP_HEADER, &t), (SIGNATURE_HEADER, &sig)])
+        };
         assert_eq!(
-            a.writer(&h(&[("authorization", "Bearer s3cret")]), body)
-                .unwrap(),
+            w(&h(&[("authorization", "Bearer s3cret")]), body).unwrap(),
             "ci"
         );
-        assert_eq!(
-            a.writer(&h(&[(SIGNATURE_HEADER, &sign(b"k3y", body))]), body)
-                .unwrap(),
-            "argocd"
-        );
+        let good = signed(b"k3y", now - 10, "post", "/api/v1/deploys", body);
+        assert_eq!(w(&good, body).unwrap(), "argocd");
         let status = |r: Result<String, ApiError>| r.unwrap_err().status.as_u16();
-        assert_eq!(status(a.writer(&h(&[]), body)), 401);
+        assert_eq!(status(w(&h(&[]), body)), 401);
         assert_eq!(
-            status(a.writer(&h(&[("authorization", "Bearer nope")]), body)),
+            status(w(&h(&[("authorization", "Bearer nope")]), body)),
             401
         );
         assert_eq!(
-            status(a.writer(&h(&[("authorization", "Basic czNjcmV0")]), body)),
+            status(w(&h(&[("authorization", "Basic czNjcmV0")]), body)),
             401
         );
         // A reader's token does not write.
         assert_eq!(
-            status(a.writer(&h(&[("authorization", "Bearer look")]), body)),
+            status(w(&h(&[("authorization", "Bearer look")]), body)),
             401
         );
-        // A signature of another body, or by another key, or malformed.
+        // A signature of another body, path, method or time, by another
+        // key, too old, without its time, or malformed.
+        let no_time = sign_request(b"k3y", now, "POST", "/api/v1/deploys", body).1;
+        for bad in [
+            signed(b"k3y", now, "POST", "/api/v1/deploys", b"{}"),
+            signed(b"k3y", now, "POST", "/api/v1/silences", body),
+            signed(b"k3y", now, "DELETE", "/api/v1/deploys", body),
+            signed(b"s3cret", now, "POST", "/api/v1/deploys", body),
+            signed(
+                b"k3y",
+                now - MAX_SKEW_SECS - 1,
+                "POST",
+                "/api/v1/deploys",
+                body,
+            ),
+            h(&[(SIGNATURE_HEADER, &no_time)]),
+            h(&[
+                (TIMESTAMP_HEADER, &now.to_string()),
+                (SIGNATURE_HEADER, "sha256=zz"),
+            ]),
+        ] {
+            assert_eq!(status(w(&bad, body)), 401, "{bad:?}");
+        }
+        // The time of a good signature changed: refused.
+        let mut moved = signed(b"k3y", now, "POST", "/api/v1/deploys", body);
+        moved.insert(TIMESTAMP_HEADER, (now - 1).to_string().parse().unwrap());
+        assert_eq!(status(w(&moved, body)), 401);
         assert_eq!(
-            status(a.writer(&h(&[(SIGNATURE_HEADER, &sign(b"k3y", b"{}"))]), body)),
-            401
-        );
-        assert_eq!(
-            status(a.writer(&h(&[(SIGNATURE_HEADER, &sign(b"s3cret", body))]), body)),
-            401
-        );
-        assert_eq!(
-            status(a.writer(&h(&[(SIGNATURE_HEADER, "sha256=zz")]), body)),
-            401
-        );
-        assert_eq!(
-            status(a.writer(&h(&[("authorization", "Bearer s3cret")]), &[b'x'; 101])),
+            status(w(&h(&[("authorization", "Bearer s3cret")]), &[b'x'; 101])),
             413
         );
         assert!(a.reader(&h(&[("authorization", "Bearer look")])).is_ok());
         assert!(a.reader(&h(&[("authorization", "Bearer s3cret")])).is_ok());
         assert!(a.reader(&h(&[])).is_err());
         let off = Access::new(&ApiAccessConfig::default()).unwrap();
-        assert_eq!(
-            status(off.writer(&h(&[("authorization", "Bearer s3cret")]), body)),
-            403
+        let r = off.writer_at(
+            "POST",
+            "/x",
+            &h(&[("authorization", "Bearer s3cret")]),
+            body,
+            now,
         );
+        assert_eq!(status(r), 403);
         assert!(off.reader(&h(&[])).is_ok());
         // Known HMAC-SHA256 test vector (RFC 4231, case 2).
         assert_eq!(

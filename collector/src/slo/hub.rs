@@ -183,7 +183,20 @@ impl AlertHub {
             page: self.cfg.page_for_secs as i64,
             ticket: self.cfg.ticket_for_secs as i64,
         };
+        // Pending alerts are saved too, so a restart does not wait their
+        // `for` again: a change in the pending set makes the state dirty.
+        let pending = |a: &AlertSet| {
+            a.iter()
+                .filter(|(_, t)| t.state == AlertState::Pending)
+                .fold(0u64, |acc, (fp, _)| {
+                    acc.wrapping_add(fp.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                })
+        };
+        let pending_before = pending(&st.alerts);
         let changed = st.alerts.update(conditions, for_secs, now);
+        if pending(&st.alerts) != pending_before {
+            st.dirty = true;
+        }
         for fp in &changed {
             if let Some(a) = st.alerts.get(*fp) {
                 tracing::info!(alert = %label_text(&a.labels), state = ?a.state, "alert");

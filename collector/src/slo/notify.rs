@@ -22,17 +22,34 @@ pub fn dispatch(hub: &Arc<AlertHub>, outgoing: Vec<Outgoing>) {
         };
         let n = hub.notification(&o);
         let hub = Arc::clone(hub);
+        // The send on its own task, watched by another: whether it
+        // returns, fails or panics, the hub hears of it (a group left in
+        // flight would never notify again).
+        let send = tokio::spawn(async move {
+            notifier
+                .send(&n)
+                .await
+                .map(|()| (n.alerts.len(), n.status().as_str()))
+        });
         tokio::spawn(async move {
-            match notifier.send(&n).await {
-                Ok(()) => {
-                    tracing::info!(receiver = %o.receiver, group = %o.group_key, alerts = n.alerts.len(), status = n.status().as_str(), "notified");
+            let result = send.await;
+            // The notification log is saved with an fsync: off the
+            // runtime's workers.
+            let _ = tokio::task::spawn_blocking(move || match result {
+                Ok(Ok((alerts, status))) => {
+                    tracing::info!(receiver = %o.receiver, group = %o.group_key, alerts, status, "notified");
                     hub.sent(&o, crate::unix_now());
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     tracing::error!(receiver = %o.receiver, group = %o.group_key, error = %e, "notification failed after its retries; trying again in a minute");
                     hub.failed(&o, crate::unix_now());
                 }
-            }
+                Err(e) => {
+                    tracing::error!(receiver = %o.receiver, group = %o.group_key, error = %e, "notification task ended abnormally; trying again in a minute");
+                    hub.failed(&o, crate::unix_now());
+                }
+            })
+            .await;
         });
     }
 }

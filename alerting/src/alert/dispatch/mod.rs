@@ -212,7 +212,14 @@ impl Dispatcher {
                 .filter(|a| a.alert.state == AlertState::Firing)
                 .map(|a| a.fingerprint)
                 .collect();
-            let new_firing = !firing.is_subset(&told.firing);
+            // New to the receiver: not among the alerts it was told fire,
+            // or fired again since it was told (a resolution it never
+            // heard of in between).
+            let new_firing = list.iter().any(|a| {
+                a.alert.state == AlertState::Firing
+                    && (!told.firing.contains(&a.fingerprint)
+                        || a.alert.fired_at.is_some_and(|t| t > told.at))
+            });
             let repeat = !firing.is_empty() && now - told.at >= r.repeat_interval_secs as i64;
             let resolved = r.send_resolved && resolved_news;
             if !(new_firing || repeat || resolved) {

@@ -231,3 +231,61 @@ fn routes_take_the_first_match_unless_continue() {
         ]
     );
 }
+
+#[test]
+fn a_flicker_still_tells_the_resolution_and_a_later_fire_pages() {
+    let routes = [route("oncall")];
+    let mut d = Dispatcher::default();
+    let mut set = AlertSet::default();
+    let pending = ForSecs {
+        page: 60,
+        ticket: 60,
+    };
+    let c = || vec![cond("a", "availability", "page")];
+    set.update(c(), pending, NOW);
+    set.update(c(), pending, NOW + 60);
+    assert_eq!(
+        tick(&mut d, &routes, &set, NOW + 90)[0].1,
+        ["a/availability"]
+    );
+    // Resolves, is true again (pending) and false again, all within the
+    // group interval: the resolution is still told.
+    set.update(vec![], pending, NOW + 100);
+    set.update(c(), pending, NOW + 110);
+    set.update(vec![], pending, NOW + 120);
+    let n = tick(&mut d, &routes, &set, NOW + 390);
+    assert_eq!(
+        n,
+        [("oncall".into(), vec![], vec!["a/availability".into()])]
+    );
+    // Firing again later is a new page, not held back by the log.
+    set.update(c(), pending, NOW + 500);
+    set.update(c(), pending, NOW + 560);
+    assert_eq!(
+        tick(&mut d, &routes, &set, NOW + 700)[0].1,
+        ["a/availability"]
+    );
+}
+
+#[test]
+fn firing_again_after_an_unheard_resolution_pages() {
+    // The resolution was never told (the receiver was down, say) and the
+    // resolved alert was forgotten: firing again must page, not wait for
+    // the repeat interval.
+    let routes = [route("oncall")];
+    let mut d = Dispatcher::default();
+    let mut set = AlertSet::default();
+    set.update(vec![cond("a", "availability", "page")], FOR, NOW);
+    let out = d.tick(&routes, &set, &not_muted, NOW + 30);
+    d.sent(&out[0], NOW + 30);
+    set.update(vec![], FOR, NOW + 40);
+    set.update(
+        vec![],
+        FOR,
+        NOW + 40 + super::super::state::RESOLVED_RETENTION_SECS,
+    );
+    d.gc(&routes, &set);
+    set.update(vec![cond("a", "availability", "page")], FOR, NOW + 2000);
+    let n = tick(&mut d, &routes, &set, NOW + 2030);
+    assert_eq!(n.len(), 1, "{n:?}");
+}
