@@ -57,17 +57,19 @@ pub fn save(store: &Store, path: &Path) -> Result<(), StoreError> {
         move |error| StoreError::Io { path: p, error }
     };
     let tmp = tmp_path(path);
-    let mut f = OpenOptions::new()
+    let written = OpenOptions::new()
         .create(true)
         .truncate(true)
         .write(true)
         .open(&tmp)
-        .map_err(io(&tmp))?;
-    f.write_all(&buf)
-        .and_then(|()| f.sync_all())
-        .map_err(io(&tmp))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io(path))?;
+        .and_then(|mut f| f.write_all(&buf).and_then(|()| f.sync_all()))
+        .map_err(io(&tmp))
+        .and_then(|()| fs::rename(&tmp, path).map_err(io(path)));
+    if let Err(e) = written {
+        // A full disk, say: no half-written temporary file is left behind.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         File::open(dir)
             .and_then(|d| d.sync_all())
