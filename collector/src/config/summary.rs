@@ -148,6 +148,7 @@ pub fn summary(cfg: &Config, env: &[(String, bool)]) -> String {
     );
     autoscale_summary(&mut s, cfg);
     slo_summary(&mut s, cfg);
+    alerting_summary(&mut s, cfg);
     let k = &cfg.sinks;
     if !k.any() {
         let _ = writeln!(s, "sinks: none");
@@ -225,6 +226,39 @@ fn slo_summary(s: &mut String, cfg: &Config) {
         s,
         "slo: specs {specs} ({sites} site(s) with their own entries); counts kept in {state}, saved every {} s",
         c.save_interval_secs
+    );
+}
+
+/// Alerting: receivers, routes, who may change state.
+fn alerting_summary(s: &mut String, cfg: &Config) {
+    let a = &cfg.alerting;
+    if !a.enabled {
+        let _ = writeln!(s, "alerting: off");
+        return;
+    }
+    let receivers: Vec<String> = a
+        .receivers
+        .iter()
+        .map(|r| {
+            let kind = r.notifier().map(|n| n.kind()).unwrap_or("?");
+            format!("{} ({kind})", r.name)
+        })
+        .collect();
+    let writers: Vec<&str> = a.api.writers.iter().map(|w| w.name.as_str()).collect();
+    let _ = writeln!(
+        s,
+        "alerting: {} route(s) to {}; changes through the API {}",
+        a.routes.len(),
+        if receivers.is_empty() {
+            "no receiver (alerts listed only)".to_owned()
+        } else {
+            receivers.join(", ")
+        },
+        if writers.is_empty() {
+            "off (no writers)".to_owned()
+        } else {
+            format!("by {}", writers.join(", "))
+        },
     );
 }
 
