@@ -19,6 +19,8 @@ pub mod persist;
 pub mod promrules;
 pub mod spec;
 pub mod store;
+#[cfg(test)]
+mod test_util;
 
 pub use burn::{BurnTable, BurnWindow, Severity};
 pub use engine::{SloEngine, SloStatus};

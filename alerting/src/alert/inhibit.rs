@@ -71,13 +71,7 @@ pub fn inhibited_by<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::test_util::labels;
 
     #[test]
     fn a_page_mutes_its_ticket_and_a_farm_incident_mutes_sites() {

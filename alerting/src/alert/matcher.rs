@@ -187,13 +187,7 @@ pub fn all_match(matchers: &[Matcher], labels: &BTreeMap<String, String>) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::test_util::labels;
 
     #[test]
     fn parses_and_matches_as_alertmanager_does() {

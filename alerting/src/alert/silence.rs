@@ -246,13 +246,7 @@ fn new_id(now: i64, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::test_util::labels;
 
     fn new(matchers: &[&str], ends_at: i64) -> NewSilence {
         NewSilence {

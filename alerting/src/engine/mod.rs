@@ -288,6 +288,9 @@ impl SloEngine {
                 continue;
             }
             let cur = Last::of(&site.totals);
+            if !self.slis.contains_key(&site.name) {
+                self.cache(&site.name);
+            }
             let zero = Last::default();
             let prev = match self.last.get(&site.name) {
                 Some(p) if !cur.went_back(p) => p,
@@ -295,13 +298,6 @@ impl SloEngine {
                 _ => &zero,
             };
             if cur.requests != prev.requests || cur.timed != prev.timed {
-                if !self.slis.contains_key(&site.name) {
-                    self.cache(&site.name);
-                }
-                let prev = match self.last.get(&site.name) {
-                    Some(p) if !cur.went_back(p) => p,
-                    _ => &zero,
-                };
                 for &sli in &self.slis[&site.name] {
                     self.store.add(&site.name, sli, now, cur.counts(prev, sli));
                 }

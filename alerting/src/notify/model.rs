@@ -211,13 +211,7 @@ pub(crate) fn ends_at_text(a: &Alert) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::test_util::labels;
 
     fn alert(pairs: &[(&str, &str)]) -> Alert {
         Alert {

@@ -291,13 +291,7 @@ fn go_html_escape(json: Vec<u8>) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::notify::model::GO_ZERO_TIME;
-
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::test_util::labels as map;
 
     fn alert(site: &str, status: AlertStatus) -> Alert {
         Alert {

@@ -3,6 +3,7 @@ use std::path::Path;
 use super::query::{le_value, quote};
 use super::*;
 use crate::spec::DEFAULT_SPEC_YAML;
+use crate::test_util::labels;
 
 fn set(text: &str) -> SloSet {
     SloSet::from_texts(&[(Path::new("spec.yaml"), text)]).unwrap()
@@ -14,13 +15,6 @@ fn default_set() -> SloSet {
 
 fn names(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
 }
 
 fn keys(m: &BTreeMap<String, String>) -> Vec<&str> {

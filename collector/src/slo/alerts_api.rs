@@ -28,8 +28,8 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn hub(st: &AppState) -> Result<&AlertHub, ApiError> {
-    st.alerts.as_deref().ok_or_else(|| {
+fn hub(st: &AppState) -> Result<std::sync::Arc<AlertHub>, ApiError> {
+    st.alerts.clone().ok_or_else(|| {
         ApiError::not_found("alerting is off (alerting.enabled: false, or slo.enabled: false)")
     })
 }
@@ -143,12 +143,8 @@ pub async fn create_silence(
         .writer(method.as_str(), uri.path(), &headers, &body)?;
     let new: NewSilence = serde_json::from_slice(&body)
         .map_err(|e| bad(format!("{e} (keys: matchers, startsAt, endsAt, comment)")))?;
-    let h = st
-        .alerts
-        .clone()
-        .ok_or_else(|| ApiError::not_found("alerting is off"))?;
     // Saved with an fsync: off the runtime's workers.
-    let s = tokio::task::spawn_blocking(move || h.silence(new, &who, now()))
+    let s = tokio::task::spawn_blocking(move || hub.silence(new, &who, now()))
         .await
         .map_err(|e| internal(&e))?
         .map_err(silence_error)?;
@@ -178,11 +174,7 @@ pub async fn expire_silence(
             e.body_text()
         ))
     })?;
-    let h = st
-        .alerts
-        .clone()
-        .ok_or_else(|| ApiError::not_found("alerting is off"))?;
-    let s = tokio::task::spawn_blocking(move || h.expire(&id, &who, now()))
+    let s = tokio::task::spawn_blocking(move || hub.expire(&id, &who, now()))
         .await
         .map_err(|e| internal(&e))?
         .map_err(silence_error)?;
@@ -217,11 +209,7 @@ pub async fn deploy_event(
         .writer(method.as_str(), uri.path(), &headers, &body)?;
     let ev = DeployEvent::from_json(&body, &who).map_err(|e| bad(e.to_string()))?;
     let (site, version) = (ev.site.clone(), ev.version.clone());
-    let h = st
-        .alerts
-        .clone()
-        .ok_or_else(|| ApiError::not_found("alerting is off"))?;
-    let applied = tokio::task::spawn_blocking(move || h.deploy(ev, now()))
+    let applied = tokio::task::spawn_blocking(move || hub.deploy(ev, now()))
         .await
         .map_err(|e| internal(&e))?;
     match applied {

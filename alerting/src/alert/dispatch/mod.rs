@@ -154,16 +154,7 @@ impl Dispatcher {
             if !notifiable {
                 continue;
             }
-            for (i, r) in routes.iter().enumerate() {
-                if !all_match(&r.matchers, &a.labels) {
-                    continue;
-                }
-                let group_labels: BTreeMap<String, String> = r
-                    .group_by
-                    .iter()
-                    .filter_map(|l| a.labels.get(l).map(|v| (l.clone(), v.clone())))
-                    .collect();
-                let key = group_key(i, &group_labels);
+            for (i, key, group_labels) in groups_of(routes, &a.labels) {
                 members
                     .entry(key)
                     .or_insert_with(|| (i, group_labels, Vec::new()))
@@ -172,9 +163,6 @@ impl Dispatcher {
                         fingerprint: fp,
                         alert: a.clone(),
                     });
-                if !r.continue_matching {
-                    break;
-                }
             }
         }
         let mut out = Vec::new();
@@ -271,24 +259,38 @@ impl Dispatcher {
 
     /// Forgets groups with no alert left in `alerts` (after a tick).
     pub fn gc(&mut self, routes: &[Route], alerts: &AlertSet) {
-        let mut keys = BTreeSet::new();
-        for (_, a) in alerts.iter() {
-            for (i, r) in routes.iter().enumerate() {
-                if all_match(&r.matchers, &a.labels) {
-                    let gl: BTreeMap<String, String> = r
-                        .group_by
-                        .iter()
-                        .filter_map(|l| a.labels.get(l).map(|v| (l.clone(), v.clone())))
-                        .collect();
-                    keys.insert(group_key(i, &gl));
-                    if !r.continue_matching {
-                        break;
-                    }
-                }
-            }
-        }
+        let keys: BTreeSet<String> = alerts
+            .iter()
+            .flat_map(|(_, a)| groups_of(routes, &a.labels))
+            .map(|(_, key, _)| key)
+            .collect();
         self.groups.retain(|k, g| g.in_flight || keys.contains(k));
     }
+}
+
+/// The groups an alert with `labels` joins: the first route whose
+/// matchers match, and the next ones while `continue`; each as (route
+/// index, group key, the `group_by` labels' values).
+fn groups_of(
+    routes: &[Route],
+    labels: &BTreeMap<String, String>,
+) -> Vec<(usize, String, BTreeMap<String, String>)> {
+    let mut out = Vec::new();
+    for (i, r) in routes.iter().enumerate() {
+        if !all_match(&r.matchers, labels) {
+            continue;
+        }
+        let group_labels: BTreeMap<String, String> = r
+            .group_by
+            .iter()
+            .filter_map(|l| labels.get(l).map(|v| (l.clone(), v.clone())))
+            .collect();
+        out.push((i, group_key(i, &group_labels), group_labels));
+        if !r.continue_matching {
+            break;
+        }
+    }
+    out
 }
 
 /// `<route>:{label="value",...}` — Alertmanager writes `{}:{...}` with
