@@ -9,9 +9,8 @@
 //! non-empty minute buckets (u32) each `(index u32, total u64, bad u64)`,
 //! non-empty hour buckets likewise; a CRC32 of everything before it.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 
 use crate::error::StoreError;
 use crate::spec::Sli;
@@ -52,36 +51,10 @@ pub fn save(store: &Store, path: &Path) -> Result<(), StoreError> {
     let crc = crc32fast::hash(&buf);
     buf.extend_from_slice(&crc.to_le_bytes());
 
-    let io = |p: &Path| {
-        let p = p.to_owned();
-        move |error| StoreError::Io { path: p, error }
-    };
-    let tmp = tmp_path(path);
-    let written = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(&buf).and_then(|()| f.sync_all()))
-        .map_err(io(&tmp))
-        .and_then(|()| fs::rename(&tmp, path).map_err(io(path)));
-    if let Err(e) = written {
-        // A full disk, say: no half-written temporary file is left behind.
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(dir))?;
-    }
-    Ok(())
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
+    crate::alert::write_atomically(path, &buf).map_err(|error| StoreError::Io {
+        path: path.to_owned(),
+        error,
+    })
 }
 
 fn put_str(buf: &mut Vec<u8>, s: &str) {
@@ -206,7 +179,7 @@ mod tests {
     use super::*;
     use crate::spec::Span;
 
-    fn dir(name: &str) -> PathBuf {
+    fn dir(name: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("sitepulse-slo-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();

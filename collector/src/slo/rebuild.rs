@@ -51,12 +51,14 @@ async fn range(
     end: i64,
 ) -> Result<Hourly, String> {
     let url = format!("{}/api/v1/query_range", base.trim_end_matches('/'));
-    let full = format!(
-        "{url}?query={}&start={start}&end={end}&step=3600",
-        encode(promql)
-    );
+    let mut full = reqwest::Url::parse(&url).map_err(|e| format!("{url}: {e}"))?;
+    full.query_pairs_mut()
+        .append_pair("query", promql)
+        .append_pair("start", &start.to_string())
+        .append_pair("end", &end.to_string())
+        .append_pair("step", "3600");
     let resp = client
-        .get(&full)
+        .get(full)
         .send()
         .await
         .map_err(|e| format!("{url}: {e}"))?;
@@ -88,20 +90,6 @@ async fn range(
         }
     }
     Ok(out)
-}
-
-/// Percent-encodes a query parameter (everything but RFC 3986's
-/// unreserved characters).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Fills `engine`'s hour buckets from Prometheus at `base` for the
